@@ -1,0 +1,57 @@
+# The study's two commands: `make book` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PROFILE ?= default
+NB ?=
+P ?=
+OUT ?= book/chapters
+
+# The kernels that papermill starts must find the environment's python.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Quiet Jupyter's path-migration notice; keep PyTorch's CPU threads sane.
+export JUPYTER_PLATFORM_DIRS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help env book notebooks notebook test clean distclean
+
+help:
+	@echo "make book                      set up, execute every notebook (default profile), render _build/html"
+	@echo "make test                      set up, run the test suite (notebooks on their smoke profile)"
+	@echo "make notebook NB=00 [PROFILE=smoke] [P=\"device=cuda top_k=3\"] [OUT=dir]   one chapter"
+	@echo "make clean                     remove executed notebooks and the rendered book"
+	@echo "make distclean                 also remove the environment (.venv)"
+
+# The environment: created once, refreshed when pyproject.toml changes.
+env: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+notebooks: $(STAMP)
+	$(BIN)/python -m camlib.runner all --profile $(PROFILE) --output $(OUT)
+
+book: notebooks
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "The book: $(CURDIR)/_build/html/index.html"
+
+notebook: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make notebook NB=00 [PROFILE=smoke] [P=\"key=value ...\"]"; exit 2; }
+	$(BIN)/python -m camlib.runner $(NB) --profile $(PROFILE) --output $(OUT) $(foreach p,$(P),-p '$(p)')
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build book/chapters .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)

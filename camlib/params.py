@@ -1,0 +1,265 @@
+"""Notebook parameters: declared, checked, and resolved before any work starts.
+
+Each notebook's ``parameters`` cell holds plain values; the next cell checks
+them against a spec::
+
+    params = camlib.check_params(globals(), {
+        "device": camlib.params.Device(),
+        "top_k": camlib.params.Int(min=1, max=1000),
+    })
+
+An unknown name (a typo in ``papermill -p`` or in a profile: papermill itself
+only warns), a wrong type or a value out of range raises a ``ValueError`` or
+``TypeError`` that names the parameter and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+__all__ = ["Spec", "Int", "Float", "Bool", "Str", "Device", "List", "Params", "check_params", "resolve_device"]
+
+_PLAIN = (type(None), bool, int, float, str, list, tuple, dict)
+
+
+class Spec:
+    """A parameter's expected type and range; ``check`` returns the value to use."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def check(self, name: str, value: Any) -> Any:
+        raise NotImplementedError
+
+    def _fail(self, name: str, value: Any, error: type[Exception] = ValueError) -> Exception:
+        return error(f"Parameter `{name}` must be {self.describe()}, but got {value!r}.")
+
+
+class Int(Spec):
+    """An int (not a bool) in ``[min, max]``."""
+
+    def __init__(self, min: int | None = None, max: int | None = None) -> None:
+        self.min, self.max = min, max
+
+    def describe(self) -> str:
+        return "an int" + _range(self.min, self.max)
+
+    def check(self, name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(name, value, TypeError)
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise self._fail(name, value)
+        return value
+
+
+class Float(Spec):
+    """A real number (an int is accepted) in ``[min, max]``."""
+
+    def __init__(self, min: float | None = None, max: float | None = None) -> None:
+        self.min, self.max = min, max
+
+    def describe(self) -> str:
+        return "a number" + _range(self.min, self.max)
+
+    def check(self, name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._fail(name, value, TypeError)
+        if value != value or (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise self._fail(name, value)
+        return float(value)
+
+
+class Bool(Spec):
+    """True or False."""
+
+    def describe(self) -> str:
+        return "True or False"
+
+    def check(self, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self._fail(name, value, TypeError)
+        return value
+
+
+class Str(Spec):
+    """A string, optionally one of ``choices``."""
+
+    def __init__(self, choices: Sequence[str] | None = None) -> None:
+        self.choices = None if choices is None else tuple(choices)
+
+    def describe(self) -> str:
+        if self.choices is None:
+            return "a string"
+        return "one of " + ", ".join(repr(c) for c in self.choices)
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self._fail(name, value, TypeError)
+        if self.choices is not None and value not in self.choices:
+            raise self._fail(name, value)
+        return value
+
+
+class Device(Spec):
+    """``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``."""
+
+    _PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+    def describe(self) -> str:
+        return "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self._fail(name, value, TypeError)
+        if not self._PATTERN.match(value):
+            raise self._fail(name, value)
+        return resolve_device(value, name=name)
+
+
+class List(Spec):
+    """A list (or tuple) whose items all satisfy ``item``, with at least ``min_len`` of them."""
+
+    def __init__(self, item: Spec, min_len: int = 0) -> None:
+        self.item, self.min_len = item, min_len
+
+    def describe(self) -> str:
+        return f"a list of at least {self.min_len} items, each {self.item.describe()}"
+
+    def check(self, name: str, value: Any) -> list:
+        if not isinstance(value, (list, tuple)):
+            raise self._fail(name, value, TypeError)
+        if len(value) < self.min_len:
+            raise self._fail(name, value)
+        return [self.item.check(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _range(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f" in [{lo}, {hi}]"
+    if lo is not None:
+        return f" >= {lo}"
+    if hi is not None:
+        return f" <= {hi}"
+    return ""
+
+
+def resolve_device(device: str, *, name: str = "device") -> str:
+    """The torch device string for ``"auto"``, ``"cpu"``, ``"cuda[:N]"`` or ``"mps"``.
+
+    Raises:
+        ValueError: the device asked for is not available here.
+
+    Example:
+        >>> resolve_device("cpu")
+        'cpu'
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"Parameter `{name}` asks for {device!r}, but CUDA is not available here; use 'auto' or 'cpu'.")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"Parameter `{name}` asks for {device!r}, but only {torch.cuda.device_count()} CUDA device(s) exist."
+            )
+    if device == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"Parameter `{name}` asks for 'mps', but MPS is not available here; use 'auto' or 'cpu'.")
+    return device
+
+
+class Params(Mapping):
+    """Checked parameters: a read-only mapping with attribute access.
+
+    Attributes:
+        given: the values as they came (e.g. ``device="auto"``), before
+            resolution (``device="cpu"``).
+        started: ``time.time()`` when they were checked; the provenance cell
+            reports the wall time from there.
+    """
+
+    def __init__(self, values: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+        self._values = MappingProxyType(dict(values))
+        self.given = MappingProxyType(dict(given))
+        self.started = time.time()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.__dict__["_values"][key]
+        except KeyError:
+            raise AttributeError(f"There is no parameter {key!r}; the parameters are: {', '.join(self._values)}.") from None
+
+    def __repr__(self) -> str:
+        return "Params(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
+
+
+def check_params(namespace: Mapping[str, Any], spec: Mapping[str, Spec]) -> Params:
+    """Check a notebook's parameters against ``spec`` and return them resolved.
+
+    Args:
+        namespace: where the parameters live: ``globals()`` in a notebook
+            (IPython's own names are ignored), or any mapping.
+        spec: parameter name -> ``Spec``; must name every parameter of the
+            notebook's ``parameters`` cell.
+
+    Returns:
+        ``Params`` holding the checked (and resolved) values of ``spec``'s names.
+
+    Raises:
+        ValueError: an unknown parameter (a plain value in ``namespace`` that
+            ``spec`` does not name), a missing one, or a value out of range.
+        TypeError: a value of the wrong type.
+
+    Example:
+        >>> p = check_params({"top_k": 5, "device": "cpu"}, {"top_k": Int(min=1), "device": Device()})
+        >>> p.top_k, p.device
+        (5, 'cpu')
+        >>> check_params({"top_k": 0}, {"top_k": Int(min=1)})
+        Traceback (most recent call last):
+        ...
+        ValueError: Parameter `top_k` must be an int >= 1, but got 0.
+    """
+    hidden = _ipython_hidden(namespace)
+    unknown = [
+        name
+        for name, value in namespace.items()
+        if not name.startswith("_") and name not in hidden and name not in spec and type(value) in _PLAIN
+    ]
+    if unknown:
+        raise ValueError(
+            f"Unknown parameter(s) {', '.join(repr(n) for n in sorted(unknown))}; "
+            f"this notebook's parameters are: {', '.join(spec)}."
+        )
+    missing = [name for name in spec if name not in namespace]
+    if missing:
+        raise ValueError(f"Parameter(s) {', '.join(repr(n) for n in missing)} must be set in the parameters cell.")
+    given = {name: namespace[name] for name in spec}
+    values = {name: rule.check(name, given[name]) for name, rule in spec.items()}
+    return Params(values, given)
+
+
+def _ipython_hidden(namespace: Mapping[str, Any]) -> set[str]:
+    """IPython's own names (In, Out, exit, ...) when ``namespace`` is its user namespace."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the book extra
+        return set()
+    shell = get_ipython()
+    if shell is None or namespace is not shell.user_ns:
+        return set()
+    return set(shell.user_ns_hidden)

@@ -1,0 +1,78 @@
+"""Turning images into network inputs, in the two conventions the study meets.
+
+- ``"torchvision"``: RGB, values in ``[0, 1]``, minus the ImageNet mean
+  ``(0.485, 0.456, 0.406)``, divided by the std ``(0.229, 0.224, 0.225)``;
+  torchvision's pretrained weights expect it.
+- ``"caffe"``: BGR channel order, values in ``[0, 255]``, minus the mean
+  ``(B, G, R) = (104, 117, 123)``, no division; the Caffe models (NIN,
+  SqueezeNet 1.0 of ``data/weights``) expect it.
+
+Both resize the whole image straight to the input size without cropping, as
+the paper's localization pipeline and wsolevaluation do, so that a pixel
+``(x, y)`` of the input maps back to the original by scaling each axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from camlib._validate import check_choice, check_size
+
+__all__ = ["Preprocess", "CONVENTIONS"]
+
+CONVENTIONS = ("torchvision", "caffe")
+
+_TORCHVISION_MEAN = (0.485, 0.456, 0.406)  # RGB
+_TORCHVISION_STD = (0.229, 0.224, 0.225)
+_CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize straight to ``size`` and normalize by ``convention``.
+
+    Args:
+        size: the input size, an int ``S`` for ``(S, S)`` or ``(H, W)``.
+        convention: ``"torchvision"`` or ``"caffe"`` (see the module docstring).
+
+    Example:
+        >>> red = Image.new("RGB", (10, 6), (255, 0, 0))
+        >>> Preprocess(4, "caffe")(red)[:, 0, 0]        # B, G, R minus (104, 117, 123)
+        tensor([-104., -117.,  132.])
+        >>> Preprocess((3, 5), "torchvision")(red).shape
+        torch.Size([3, 3, 5])
+    """
+
+    size: int | tuple[int, int]
+    convention: str = "torchvision"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", check_size("size", self.size))
+        check_choice("convention", self.convention, CONVENTIONS)
+
+    def __call__(self, image: Image.Image) -> Tensor:
+        """``Tensor[3, H, W]`` float32 from a PIL image (converted to RGB)."""
+        if not isinstance(image, Image.Image):
+            raise TypeError(f"`image` must be a PIL.Image.Image, but got {type(image).__name__}.")
+        H, W = self.size
+        rgb = image.convert("RGB").resize((W, H), Image.BILINEAR)
+        x = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1)  # (3, H, W), 0-255
+        if self.convention == "caffe":
+            x = x.flip(0) - torch.tensor(_CAFFE_MEAN_BGR)[:, None, None]
+        else:
+            mean = torch.tensor(_TORCHVISION_MEAN)[:, None, None]
+            std = torch.tensor(_TORCHVISION_STD)[:, None, None]
+            x = (x / 255.0 - mean) / std
+        return x
+
+    def batch(self, images: Sequence[Image.Image]) -> Tensor:
+        """``Tensor[N, 3, H, W]`` from a sequence of PIL images."""
+        if len(images) == 0:
+            return torch.empty(0, 3, *self.size)
+        return torch.stack([self(im) for im in images])

@@ -1,0 +1,123 @@
+"""Pretrained ImageNet networks: torchvision's weight enums or a local file.
+
+Offline, torchvision cannot download its weights; ``load_pretrained`` then
+says so and how to point it at a local copy. Class names come from
+torchvision's weight metadata, which ships with torchvision.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from pathlib import Path
+
+import torch
+import torchvision.models as tvm
+from torch import nn
+
+__all__ = ["load_pretrained", "imagenet_categories", "is_torchvision_weights"]
+
+# Keyword arguments that make a torchvision builder's architecture match its
+# pretrained state_dict when the weights are loaded from a file instead.
+_FILE_KWARGS = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "init_weights": False},
+}
+
+
+def _builder(arch: str):
+    if not isinstance(arch, str):
+        raise TypeError(f"`arch` must be a torchvision model name (str), but got {type(arch).__name__}.")
+    try:
+        return tvm.get_model_builder(arch), tvm.get_model_weights(arch)
+    except ValueError:
+        raise ValueError(
+            f"`arch` must be a torchvision classification model name such as 'resnet50', "
+            f"'googlenet', 'vgg16' or 'squeezenet1_0', but got {arch!r}."
+        ) from None
+
+
+def is_torchvision_weights(arch: str, weights: object) -> bool:
+    """Whether ``weights`` names one of torchvision's weights for ``arch``.
+
+    Example:
+        >>> is_torchvision_weights("resnet50", "IMAGENET1K_V2"), is_torchvision_weights("resnet50", "w.pth")
+        (True, False)
+    """
+    _, enum = _builder(arch)
+    return isinstance(weights, str) and (weights == "DEFAULT" or weights in enum.__members__)
+
+
+def imagenet_categories() -> list[str]:
+    """The 1,000 ImageNet class names in torchvision's index order (sorted wnids).
+
+    Example:
+        >>> names = imagenet_categories()
+        >>> len(names), names[0], names[671]
+        (1000, 'tench', 'mountain bike')
+    """
+    return list(tvm.ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_location: str = "cpu") -> nn.Module:
+    """Build a torchvision network with pretrained (or no) weights, in eval mode.
+
+    Args:
+        arch: a torchvision model name, e.g. ``"resnet50"``, ``"googlenet"``,
+            ``"vgg16"``, ``"squeezenet1_0"``.
+        weights: the name of one of torchvision's weights for ``arch``
+            (``"IMAGENET1K_V1"``, ``"DEFAULT"``, ...; downloaded once into
+            torch's hub cache), or the path of a local ``state_dict`` file
+            for torchvision's architecture (loaded with
+            ``torch.load(..., weights_only=True)``), or None for random
+            initial weights.
+        map_location: where ``torch.load`` puts the tensors.
+
+    Returns:
+        The network, in eval mode, on the CPU (or ``map_location``).
+
+    Raises:
+        ValueError: ``arch`` is unknown.
+        FileNotFoundError: ``weights`` is a path that does not exist.
+        RuntimeError: the weights could not be downloaded (the message says
+            how to use a local file instead), or the file's keys or shapes do
+            not match ``arch``.
+
+    Example:
+        >>> net = load_pretrained("squeezenet1_0", None)
+        >>> type(net).__name__, net.training
+        ('SqueezeNet', False)
+    """
+    builder, enum = _builder(arch)
+    if weights is None:
+        return builder(weights=None, **_FILE_KWARGS.get(arch, {})).eval()
+    if is_torchvision_weights(arch, weights):
+        member = enum[weights] if weights != "DEFAULT" else enum.DEFAULT
+        try:
+            return builder(weights=member).eval()
+        except (urllib.error.URLError, OSError) as err:
+            hub = Path(torch.hub.get_dir()) / "checkpoints" / Path(member.url).name
+            raise RuntimeError(
+                f"Could not download the weights {enum.__name__}.{member.name} for {arch!r} from "
+                f"{member.url} ({err}). This machine may be offline. Copy that file here from a machine "
+                f"with internet, then either put it at {hub} (torch's hub cache) or pass its path: "
+                f"load_pretrained({arch!r}, '/path/to/{Path(member.url).name}')."
+            ) from err
+    if not isinstance(weights, (str, os.PathLike)):
+        raise TypeError(
+            f"`weights` must be a torchvision weights name, a path or None, but got {type(weights).__name__}."
+        )
+    path = Path(weights)
+    if not path.is_file():
+        names = ", ".join(["DEFAULT", *enum.__members__])
+        raise FileNotFoundError(
+            f"`weights` must be one of torchvision's weights for {arch!r} ({names}) or the path of a "
+            f"state_dict file, but {str(path)!r} is neither (no such file)."
+        )
+    state_dict = torch.load(path, map_location=map_location, weights_only=True)
+    model = builder(weights=None, **_FILE_KWARGS.get(arch, {}))
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as err:
+        raise RuntimeError(f"The state_dict in {path} does not fit torchvision's {arch!r}: {err}") from err
+    return model.eval()
