@@ -1,0 +1,143 @@
+"""Tiny seeded models and tensors shared by the unit tests.
+
+Nothing here touches the global RNG at import: random tensors come from a
+``torch.Generator``, and torchvision networks (whose builders draw from the
+global RNG) are built inside ``torch.random.fork_rng`` so that the caller's
+RNG state is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision.models as tvm
+from torch import nn
+
+import camlib
+
+CUDA = torch.cuda.is_available()
+
+DEVICES = [
+    pytest.param("cpu", id="cpu"),
+    pytest.param("cuda", id="cuda", marks=pytest.mark.skipif(not CUDA, reason="CUDA is not available")),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    """Each test that asks for ``device`` runs on the CPU and, where present, on CUDA."""
+    return request.param
+
+
+@pytest.fixture
+def gen() -> torch.Generator:
+    """A fresh CPU generator, seeded the same way for every test."""
+    return torch.Generator().manual_seed(20160627)
+
+
+class TinyGAPNet(nn.Module):
+    """conv -> BN -> ReLU -> conv -> ReLU -> global average pool -> Linear.
+
+    Small enough to run anywhere in microseconds; its parameters are drawn
+    from ``generator`` so that two nets with the same seed are identical.
+    The BatchNorm gives the hooks tests a module whose training flag matters.
+    """
+
+    def __init__(
+        self,
+        generator: torch.Generator,
+        *,
+        in_channels: int = 3,
+        channels: int = 6,
+        num_classes: int = 5,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.Conv2d(4, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes, bias=bias)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.5)
+            bn = self.features[1]
+            bn.running_mean.copy_(torch.randn(4, generator=generator) * 0.1)
+            bn.running_var.copy_(torch.rand(4, generator=generator) + 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(self.features(x)).flatten(1))  # (N, C)
+
+    def cam_layer(self) -> camlib.CAMLayer:
+        bias = None if self.fc.bias is None else self.fc.bias.detach()
+        return camlib.CAMLayer(self.features, self.fc.weight.detach(), bias)
+
+
+@pytest.fixture
+def tiny_net(gen) -> TinyGAPNet:
+    """A seeded ``TinyGAPNet`` (3 -> 6 channels, 5 classes) in training mode."""
+    return TinyGAPNet(gen)
+
+
+@pytest.fixture
+def make_tiny_net():
+    """Factory: ``make_tiny_net(seed, **kwargs)`` builds a seeded ``TinyGAPNet``."""
+
+    def make(seed: int = 0, **kwargs) -> TinyGAPNet:
+        return TinyGAPNet(torch.Generator().manual_seed(seed), **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def features(gen) -> torch.Tensor:
+    """Random features ``(N, K, h, w) = (3, 4, 5, 6)``."""
+    return torch.randn(3, 4, 5, 6, generator=gen)
+
+
+# torchvision's GAP networks with random weights: (builder kwargs, input side).
+# Input sides are small but give feature maps of at least 2 x 2, so that the
+# identity mean(M_c) + b_c = S_c averages over several locations.
+TORCHVISION_NETS = {
+    "resnet18": (dict(num_classes=7), 64),
+    "googlenet": (dict(num_classes=7, aux_logits=False, init_weights=True), 64),
+    "inception_v3": (dict(num_classes=7, aux_logits=False, init_weights=True), 139),
+    "squeezenet1_0": (dict(num_classes=7), 64),
+    "mobilenet_v2": (dict(num_classes=7), 64),
+    "efficientnet_b0": (dict(num_classes=7), 64),
+}
+
+
+def build_seeded(builder, seed: int = 0, **kwargs) -> nn.Module:
+    """``builder(**kwargs)`` with the global RNG seeded inside a fork (restored after)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builder(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def torchvision_net():
+    """Factory: ``torchvision_net(name, dtype)`` -> a seeded random network (cached).
+
+    The networks are shared across tests: a test may run them (compute_cams and
+    capture_features restore their training flags) but must not change them.
+    """
+    cache: dict[tuple[str, torch.dtype], nn.Module] = {}
+
+    def get(name: str, dtype: torch.dtype = torch.float32) -> nn.Module:
+        if (name, dtype) not in cache:
+            kwargs, _ = TORCHVISION_NETS[name]
+            cache[name, dtype] = build_seeded(tvm.get_model_builder(name), weights=None, **kwargs).to(dtype)
+        return cache[name, dtype]
+
+    return get
+
+
+def net_input(name: str, n: int = 2, dtype: torch.dtype = torch.float32, seed: int = 1) -> torch.Tensor:
+    """A random input batch ``(n, 3, S, S)`` of the size that ``name`` is tested at."""
+    side = TORCHVISION_NETS[name][1]
+    return torch.randn(n, 3, side, side, generator=torch.Generator().manual_seed(seed), dtype=dtype)

@@ -1,0 +1,169 @@
+"""Every notebook: committed clean, one parameters cell checked by camlib, runs on its smoke profile."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import yaml
+
+from camlib import runner
+
+NOTEBOOKS = runner.notebook_paths("all")
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _parameter_names(cell) -> list[str]:
+    names = []
+    for node in ast.parse(cell.source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, (
+            f"the parameters cell must hold plain assignments only, got: {ast.unparse(node)}"
+        )
+        ast.literal_eval(node.value)  # plain values only: raises on anything else
+        names.append(node.targets[0].id)
+    return names
+
+
+def _checked_names(cell) -> list[str]:
+    """The keys of the spec passed to camlib.check_params in a cell."""
+    for node in ast.walk(ast.parse(cell.source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "check_params":
+            spec = node.args[1]
+            assert isinstance(spec, ast.Dict)
+            return [ast.literal_eval(k) for k in spec.keys]
+    raise AssertionError("the cell after the parameters cell must call camlib.check_params(globals(), {...})")
+
+
+def test_there_are_notebooks():
+    assert "00_class_activation_maps" in IDS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_committed_without_outputs_and_one_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = _code_cells(nb)
+    assert all(c.outputs == [] and c.execution_count is None for c in code), "commit notebooks without outputs"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"exactly one cell must be tagged 'parameters', found {len(tagged)}"
+    assert tagged[0] is code[0], "the parameters cell must be the first code cell"
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_parameters_are_plain_declared_and_checked(path):
+    nb = nbformat.read(path, as_version=4)
+    code = _code_cells(nb)
+    names = _parameter_names(code[0])
+    assert "profile" in names and "device" in names
+    # papermill must see every one of them (it skips lines with two '=': none in comments)
+    assert list(papermill.inspect_notebook(str(path))) == names
+    assert _checked_names(code[1]) == names, "check_params must name every parameter, in order"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_profiles_name_only_declared_parameters(path):
+    profiles = yaml.safe_load(path.with_suffix(".yml").read_text())
+    assert set(profiles) == set(runner.PROFILES)
+    names = set(_parameter_names(_code_cells(nbformat.read(path, as_version=4))[0]))
+    for profile, values in profiles.items():
+        values = values or {}
+        assert isinstance(values, dict), profile
+        assert set(values) <= names - {"profile"}, f"profile {profile!r} sets unknown parameters"
+
+
+def _glued(nb) -> dict[str, object]:
+    """The values glued with myst_nb.glue in an executed notebook."""
+    out = {}
+    for cell in _code_cells(nb):
+        for output in cell.outputs:
+            meta = output.get("metadata", {}).get("scrapbook")
+            if meta:
+                text = output["data"][meta.get("mime_prefix", "") + "text/plain"]
+                try:
+                    out[meta["name"]] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    out[meta["name"]] = text
+    return out
+
+
+def _text(nb) -> str:
+    return json.dumps([c.get("outputs", []) for c in _code_cells(nb)])
+
+
+def _has_data() -> bool:
+    from camlib.data import find_data
+
+    try:
+        find_data("cam-samples")
+        find_data("weights/squeezenet1_0-deepcompression-caffe.pth")
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_runs_on_smoke_profile(path, tmp_path):
+    result = runner.execute(path, profile="smoke", output_dir=tmp_path)
+    nb = nbformat.read(result.output, as_version=4)
+    assert not any(o.get("output_type") == "error" for c in _code_cells(nb) for o in c.outputs)
+    last = _code_cells(nb)[-1].outputs
+    provenance = json.dumps(last)
+    assert "git commit" in provenance and "| profile | smoke |" in provenance and "wall time" in provenance
+    assert not (tmp_path / ".running" / path.name).exists()
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(not _has_data(), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
+def test_chapter00_on_real_photos(tmp_path):
+    result = runner.execute(runner.notebook_paths("00")[0], profile="smoke", output_dir=tmp_path)
+    glued = _glued(nbformat.read(result.output, as_version=4))
+    assert 0 <= glued["identity_max_abs_err"] < 1e-4
+    assert glued["identity_max_abs_err_fp64"] < 1e-10
+    # smoke takes the first two photos by name: img1.jpg, img2.jpg
+    assert glued["top1_class_img1"] == "potter's wheel" and glued["top1_class_img2"] == "palace"
+    assert 0 <= glued["class_region_iou_mean"] <= 1
+
+
+@pytest.mark.notebook
+def test_chapter00_without_data_says_so_and_renders(tmp_path):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    result = runner.execute(runner.notebook_paths("00")[0], profile="smoke",
+                            overrides={"data_root": str(empty)}, output_dir=tmp_path / "out")
+    nb = nbformat.read(result.output, as_version=4)
+    text = _text(nb)
+    assert "Real data absent" in text and str(empty / "cam-samples") in text
+    glued = _glued(nb)
+    assert glued["identity_max_abs_err"] == "n/a (data absent)"
+    assert glued["top1_classes"] == "n/a (data absent)"
+
+
+@pytest.mark.notebook
+def test_wrong_type_fails_before_any_work_naming_the_parameter(tmp_path):
+    path = runner.notebook_paths("00")[0]
+    with pytest.raises(runner.NotebookError, match=r"Parameter `top_k` must be an int in \[2, 20\], but got 'five'"):
+        runner.execute(path, profile="smoke", overrides={"top_k": "five"}, output_dir=tmp_path)
+    kept = nbformat.read(tmp_path / "failed" / path.name, as_version=4)
+    # the error is in the checking cell: no cell after it ran
+    executed = [c for c in _code_cells(kept) if c.execution_count is not None]
+    assert executed[-1].outputs[-1]["output_type"] == "error"
+    assert len(executed) <= 3  # parameters, injected parameters, check
+    assert not (tmp_path / path.name).exists()
+
+
+@pytest.mark.notebook
+def test_plain_papermill_refuses_an_unknown_parameter(tmp_path):
+    path = runner.notebook_paths("00")[0]
+    with pytest.raises(papermill.PapermillExecutionError, match=r"Unknown parameter\(s\) 'topk'"):
+        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters={"topk": 3},
+                                   kernel_name="python3", progress_bar=False, cwd=str(runner.ROOT))

@@ -1,0 +1,96 @@
+"""The notebook runner: selection, profiles, overrides, atomic outputs, failures."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from camlib import runner
+
+
+def _notebook(folder, source: str, name: str = "99_tiny") -> object:
+    """A tiny notebook (no torch: fast kernel) with a parameters cell and one more cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('profile = "default"\nx = 1')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(source)]
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    path.with_suffix(".yml").write_text("smoke:\n  x: 2\ndefault: {}\npaper:\n  x: 3\n")
+    return path
+
+
+def test_notebook_selection():
+    (first,) = runner.notebook_paths("00")
+    assert first.name == "00_class_activation_maps.ipynb"
+    assert runner.notebook_paths([first.stem]) == [first]
+    assert runner.notebook_paths("all")[0] == first
+    with pytest.raises(ValueError, match=r"Notebook selector '99' must match exactly one"):
+        runner.notebook_paths("99")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("top_k=3", ("top_k", 3)), ("device=cuda", ("device", "cuda")), ("alpha=0.5", ("alpha", 0.5)),
+     ("flag=true", ("flag", True)), ("data_root=", ("data_root", "")), ("sizes=[1, 2]", ("sizes", [1, 2]))],
+)
+def test_parse_override(text, expected):
+    assert runner.parse_override(text) == expected
+
+
+def test_parse_override_needs_key_and_equals():
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        runner.parse_override("top_k")
+
+
+def test_profiles(tmp_path):
+    path = _notebook(tmp_path, "y = x")
+    assert runner.load_profile(path, "smoke") == {"x": 2}
+    assert runner.load_profile(path, "default") == {}
+    with pytest.raises(ValueError, match="`profile` must be one of smoke, default, paper, but got 'fast'"):
+        runner.load_profile(path, "fast")
+    path.with_suffix(".yml").unlink()
+    with pytest.raises(FileNotFoundError, match="profile file .*99_tiny.yml is missing"):
+        runner.load_profile(path, "smoke")
+
+
+def test_unknown_parameter_is_refused_before_a_kernel_starts(tmp_path, monkeypatch):
+    path = _notebook(tmp_path, "y = x")
+    import papermill
+
+    def no_execution(*args, **kwargs):
+        raise AssertionError("papermill must not run")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_execution)
+    with pytest.raises(ValueError, match=r"Unknown parameter\(s\) 'z' for 99_tiny.ipynb; its parameters are: profile, x"):
+        runner.execute(path, overrides={"z": 1}, output_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / path.name).exists()
+
+
+def test_success_writes_the_output_only_when_complete(tmp_path):
+    path = _notebook(tmp_path, "print('x is', x)")
+    result = runner.execute(path, profile="paper", overrides={"x": 7}, output_dir=tmp_path / "out")
+    assert result.output == tmp_path / "out" / path.name
+    nb = nbformat.read(result.output, as_version=4)
+    assert "x is 7" in nb.cells[-1].outputs[0]["text"]  # override wins over the profile's x = 3
+    assert not list((tmp_path / "out" / ".running").iterdir())
+
+
+def test_failure_names_notebook_cell_and_error_and_keeps_the_partial_notebook(tmp_path):
+    path = _notebook(tmp_path, "raise ValueError('boom')")
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / path.name).write_text("earlier complete run")
+    with pytest.raises(runner.NotebookError, match=r"99_tiny.ipynb failed in cell \d+ .*ValueError: boom"):
+        runner.execute(path, output_dir=out)
+    assert (out / "failed" / path.name).is_file()
+    assert (out / path.name).read_text() == "earlier complete run"  # nothing lost
+    assert not (out / ".running" / path.name).exists()
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    assert runner.main(["99", "--output", str(tmp_path)]) == 2
+    assert "must match exactly one" in capsys.readouterr().err
+    assert runner.main(["00", "-p", "nonsense=1", "--output", str(tmp_path)]) == 1
+    assert "Unknown parameter(s) 'nonsense'" in capsys.readouterr().err
