@@ -4,7 +4,7 @@ Zhou, Khosla, Lapedriza, Oliva, Torralba. Learning Deep Features for
 Discriminative Localization. CVPR 2016.
 """
 
-from camlib import data, params
+from camlib import data, params, report
 from camlib.cam import class_activation_maps, normalize_maps, resize_maps
 from camlib.hooks import CAMLayer, CAMOutput, capture_features, compute_cams, find_cam_layer
 from camlib.params import Params, check_params, resolve_device
@@ -33,6 +33,7 @@ __all__ = [
     "overlay_cam",
     "params",
     "provenance",
+    "report",
     "resize_maps",
     "resolve_device",
     "show_cams",

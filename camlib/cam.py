@@ -115,7 +115,7 @@ def class_activation_maps(
         if bias is not None:
             maps = maps + bias.to(features)[None, :, None, None]
     else:
-        classes = classes.to(features.device)
+        classes = classes.to(device=features.device, dtype=torch.long)  # uint8 would index as a mask
         selected = weight[classes]  # (N, k, K)
         maps = torch.einsum("nkyx,njk->njyx", features, selected)  # (N, k, h, w)
         if bias is not None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from camlib.report import Table
+
 __all__ = ["Provenance", "provenance", "git_commit"]
 
 _PACKAGES = ("camlib", "torch", "torchvision", "numpy", "scipy", "matplotlib", "papermill", "jupyter-book", "myst-nb")
@@ -62,9 +64,7 @@ class Provenance:
         return dict(self.rows)
 
     def _repr_markdown_(self) -> str:
-        lines = ["| what | value |", "|---|---|"]
-        lines += [f"| {k} | {str(v).replace('|', '&#124;')} |" for k, v in self.rows]
-        return "\n".join(lines)
+        return Table([{"what": k, "value": v} for k, v in self.rows])._repr_markdown_()
 
     def __repr__(self) -> str:
         width = max(len(k) for k, _ in self.rows)

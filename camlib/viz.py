@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor
 
@@ -39,18 +38,23 @@ def show_cams(
     titles: Sequence[Sequence[str]],
     *,
     row_labels: Sequence[str] | None = None,
+    ncols: int | None = None,
     alpha: float = 0.5,
     cmap: str = "jet",
     panel: float = 2.4,
 ):
-    """A grid: one row per image, the image itself then one panel per map.
+    """A grid of panels: for each image, the image itself then one panel per map.
 
     Args:
         images: N PIL images (sizes may differ).
         maps: N tensors ``(k, H_i, W_i)`` normalized to [0, 1], each of its
             image's size.
         titles: N lists of k panel titles.
-        row_labels: titles of the first column (default: none).
+        row_labels: titles of each image's first panel (default: none).
+        ncols: panels per grid row; an image's ``k + 1`` panels wrap onto
+            several rows when more (default: all on one row).
+        alpha, cmap: the overlay's opacity and colour map.
+        panel: the side of one panel in inches.
 
     Returns:
         The matplotlib figure.
@@ -63,18 +67,22 @@ def show_cams(
             f"{len(images)}, {len(maps)} and {len(titles)}."
         )
     k = max((m.shape[0] for m in maps), default=0)
-    fig, axes = plt.subplots(len(images), k + 1, figsize=(panel * (k + 1), panel * 0.8 * max(len(images), 1)),
-                             squeeze=False, layout="constrained")
+    ncols = k + 1 if ncols is None else ncols
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"`ncols` must be a positive int, but got {ncols!r}.")
+    rows_per_image = -(-(k + 1) // ncols)
+    nrows = max(len(images), 1) * rows_per_image
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * 0.8 * nrows), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat:
+        ax.set_axis_off()
     artist = None
     for i, (image, cams, names) in enumerate(zip(images, maps, titles)):
-        axes[i, 0].imshow(_as_array(image))
-        axes[i, 0].set_title(row_labels[i] if row_labels else "", fontsize=9)
-        axes[i, 0].set_axis_off()
-        for j in range(k):
-            if j < cams.shape[0]:
-                artist = overlay_cam(axes[i, j + 1], image, cams[j], alpha=alpha, cmap=cmap, title=names[j])
-            else:
-                axes[i, j + 1].set_axis_off()
+        slots = [axes[i * rows_per_image + j // ncols, j % ncols] for j in range(k + 1)]
+        slots[0].imshow(_as_array(image))
+        slots[0].set_title(row_labels[i] if row_labels else "", fontsize=9, fontweight="bold")
+        for j in range(cams.shape[0]):
+            artist = overlay_cam(slots[j + 1], image, cams[j], alpha=alpha, cmap=cmap, title=names[j])
     if artist is not None:
-        fig.colorbar(artist, ax=axes, shrink=0.6, label="CAM / max")
+        fig.colorbar(artist, ax=axes, shrink=0.5, label="CAM / max")
     return fig
