@@ -131,7 +131,8 @@ def resize_maps(maps: Tensor, size: int | tuple[int, int] | None) -> Tensor:
         size: None (returned unchanged), an int ``S`` or ``(H, W)``.
 
     Returns:
-        ``Tensor[N, k, H, W]``, a new tensor unless ``size`` is None.
+        ``Tensor[N, k, H, W]``: ``maps`` itself when ``size`` is None or
+        already ``(h, w)``, else a new tensor.
 
     Example:
         >>> resize_maps(torch.ones(2, 3, 4, 4), (8, 6)).shape
@@ -154,7 +155,8 @@ def normalize_maps(maps: Tensor, mode: str | None) -> Tensor:
         maps: ``Tensor[..., H, W]``, floating point.
         mode: None (unchanged), ``"max"`` (``M / max M``, zeros where
             ``max M <= 0``) or ``"minmax"`` (``(M - min) / (max - min)``,
-            zeros for a constant map).
+            zeros for a constant map). A map holding a NaN becomes all NaN,
+            so that code downstream (boxes, metrics) can refuse it.
 
     Returns:
         A new tensor of the shape of ``maps`` unless ``mode`` is None.
@@ -175,9 +177,10 @@ def normalize_maps(maps: Tensor, mode: str | None) -> Tensor:
         return maps.clone()
     hi = maps.amax(dim=(-2, -1), keepdim=True)
     if mode == "max":
-        positive = hi > 0
-        return torch.where(positive, maps / torch.where(positive, hi, torch.ones_like(hi)), torch.zeros_like(maps))
-    lo = maps.amin(dim=(-2, -1), keepdim=True)
-    span = hi - lo
-    spread = span > 0
-    return torch.where(spread, (maps - lo) / torch.where(spread, span, torch.ones_like(span)), torch.zeros_like(maps))
+        scale = hi
+    else:
+        lo = maps.amin(dim=(-2, -1), keepdim=True)
+        maps, scale = maps - lo, hi - lo
+    # Divide where the scale is positive; zeros where it is <= 0; NaN stays NaN.
+    keep = (scale > 0) | scale.isnan()
+    return torch.where(keep, maps / torch.where(keep, scale, torch.ones_like(scale)), torch.zeros_like(maps))

@@ -199,7 +199,9 @@ def compute_cams(
         (torch.Size([2, 2, 64, 64]), torch.Size([2, 2]))
     """
     check_tensor("images", images, ndim=4, dims="(N, 3, H, W)", floating=True)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise TypeError(f"`top_k` must be a positive int, but got {top_k!r}.")
+    if top_k < 1:
         raise ValueError(f"`top_k` must be a positive int, but got {top_k!r}.")
     layer = find_cam_layer(model) if layer is None else layer
     with torch.no_grad(), capture_features(model, layer.features) as cap:

@@ -185,9 +185,13 @@ class Params(Mapping):
     """
 
     def __init__(self, values: Mapping[str, Any], given: Mapping[str, Any]) -> None:
-        self._values = MappingProxyType(dict(values))
-        self.given = MappingProxyType(dict(given))
-        self.started = time.time()
+        object.__setattr__(self, "_values", MappingProxyType(dict(values)))
+        object.__setattr__(self, "given", MappingProxyType(dict(given)))
+        object.__setattr__(self, "started", time.time())
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        # Without this, `p.top_k = 7` would add an attribute that shadows the parameter.
+        raise AttributeError(f"Params are read-only; cannot set {key!r}.")
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]

@@ -53,6 +53,8 @@ class Preprocess:
     convention: str = "torchvision"
 
     def __post_init__(self) -> None:
+        if self.size is None:  # check_size allows None ("no resize"), which means nothing here
+            raise TypeError("`size` must be an int S or a pair (H, W) of ints, but got None.")
         object.__setattr__(self, "size", check_size("size", self.size))
         check_choice("convention", self.convention, CONVENTIONS)
 

@@ -17,12 +17,12 @@ from torch import nn
 
 __all__ = ["load_pretrained", "imagenet_categories", "is_torchvision_weights"]
 
-# Keyword arguments that make a torchvision builder's architecture match its
-# pretrained state_dict when the weights are loaded from a file instead.
-_FILE_KWARGS = {
-    "googlenet": {"aux_logits": False, "init_weights": False},
-    "inception_v3": {"aux_logits": False, "init_weights": False},
-}
+# GoogLeNet and Inception-v3 carry auxiliary heads in torchvision's weight
+# files and expect `transform_input=True` with them (their builders set both
+# when loading by weights name). A file of these architectures is taken to be
+# such a release: the network is built the same way, then the auxiliary heads
+# are dropped, so that a path and the weights name give the same network.
+_AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 
 
 def _builder(arch: str):
@@ -70,7 +70,10 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
             torch's hub cache), or the path of a local ``state_dict`` file
             for torchvision's architecture (loaded with
             ``torch.load(..., weights_only=True)``), or None for random
-            initial weights.
+            initial weights. A GoogLeNet or Inception-v3 file is taken as
+            torchvision's release: built with ``transform_input=True``, its
+            auxiliary heads (if present) loaded then dropped, exactly as when
+            loading by weights name.
         map_location: where ``torch.load`` puts the tensors.
 
     Returns:
@@ -89,8 +92,10 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
         ('SqueezeNet', False)
     """
     builder, enum = _builder(arch)
+    arch = arch.lower()
     if weights is None:
-        return builder(weights=None, **_FILE_KWARGS.get(arch, {})).eval()
+        kwargs = {"aux_logits": False, "init_weights": True} if arch in _AUX_HEADS else {}
+        return builder(weights=None, **kwargs).eval()
     if is_torchvision_weights(arch, weights):
         member = enum[weights] if weights != "DEFAULT" else enum.DEFAULT
         try:
@@ -109,15 +114,22 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
         )
     path = Path(weights)
     if not path.is_file():
-        names = ", ".join(["DEFAULT", *enum.__members__])
+        names = ", ".join(dict.fromkeys(["DEFAULT", *enum.__members__]))  # DEFAULT is also a member
         raise FileNotFoundError(
             f"`weights` must be one of torchvision's weights for {arch!r} ({names}) or the path of a "
             f"state_dict file, but {str(path)!r} is neither (no such file)."
         )
     state_dict = torch.load(path, map_location=map_location, weights_only=True)
-    model = builder(weights=None, **_FILE_KWARGS.get(arch, {}))
+    heads = _AUX_HEADS.get(arch, ())
+    has_aux = any(key.split(".")[0] in heads for key in state_dict)
+    kwargs = {"aux_logits": has_aux, "transform_input": True, "init_weights": False} if heads else {}
+    model = builder(weights=None, **kwargs)
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as err:
         raise RuntimeError(f"The state_dict in {path} does not fit torchvision's {arch!r}: {err}") from err
+    if has_aux:
+        model.aux_logits = False
+        for head in heads:
+            setattr(model, head, None)
     return model.eval()

@@ -8,6 +8,8 @@ RNG state is restored afterwards.
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torchvision.models as tvm
@@ -119,19 +121,47 @@ def build_seeded(builder, seed: int = 0, **kwargs) -> nn.Module:
         return builder(**kwargs)
 
 
+def calibrate_batchnorm(model: nn.Module, images: torch.Tensor) -> nn.Module:
+    """Set every BatchNorm's running statistics to those of ``images``; return ``model`` in eval mode.
+
+    A freshly initialised network has running mean 0 and variance 1, which in
+    eval mode lets activations vanish (GoogLeNet, MobileNetV2: logits ~1e-9)
+    or explode (Inception-v3: ~1e10), so that an identity checked on its
+    logits would test little. One forward pass in training mode with a
+    cumulative average (``momentum=None``) gives unit-scale activations.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(images)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    return model.eval()
+
+
 @pytest.fixture(scope="session")
 def torchvision_net():
-    """Factory: ``torchvision_net(name, dtype)`` -> a seeded random network (cached).
+    """Factory: ``torchvision_net(name, dtype)`` -> a seeded random network in eval mode (cached).
 
-    The networks are shared across tests: a test may run them (compute_cams and
-    capture_features restore their training flags) but must not change them.
+    Its BatchNorm statistics are calibrated on random images (see
+    ``calibrate_batchnorm``). The networks are shared across tests: a test may
+    run them (compute_cams and capture_features restore their training flags)
+    but must not change them.
     """
     cache: dict[tuple[str, torch.dtype], nn.Module] = {}
 
     def get(name: str, dtype: torch.dtype = torch.float32) -> nn.Module:
         if (name, dtype) not in cache:
-            kwargs, _ = TORCHVISION_NETS[name]
-            cache[name, dtype] = build_seeded(tvm.get_model_builder(name), weights=None, **kwargs).to(dtype)
+            if (name, torch.float32) not in cache:
+                kwargs, _ = TORCHVISION_NETS[name]
+                model = build_seeded(tvm.get_model_builder(name), weights=None, **kwargs)
+                cache[name, torch.float32] = calibrate_batchnorm(model, net_input(name, n=8, seed=2))
+            if dtype != torch.float32:
+                cache[name, dtype] = copy.deepcopy(cache[name, torch.float32]).to(dtype)
         return cache[name, dtype]
 
     return get

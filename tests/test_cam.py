@@ -151,6 +151,7 @@ def test_identity_on_torchvision_nets(torchvision_net, name, dtype):
     logits, maps, bias = all_class_maps(model, camlib.find_cam_layer(model), images)
     assert maps.shape[:2] == (2, TORCHVISION_NETS[name][0]["num_classes"])
     assert maps.shape[2] * maps.shape[3] > 1
+    assert maps.mean(dim=(2, 3)).abs().max() > 0.1  # the maps carry the logits, not only the bias
     torch.testing.assert_close(maps.mean(dim=(2, 3)) + bias, logits, **TOLERANCE[dtype])
 
 
@@ -195,10 +196,13 @@ def test_size_then_normalize(gen):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_resize_maps_none_is_identity(gen):
+def test_resize_maps_to_same_size_returns_maps(gen):
     maps = torch.randn(2, 3, 4, 5, generator=gen)
     assert resize_maps(maps, None) is maps
-    assert torch.equal(resize_maps(maps, (4, 5)), maps)
+    assert resize_maps(maps, (4, 5)) is maps
+    assert resize_maps(maps, [4, 5]) is maps
+    square = torch.randn(1, 1, 3, 3, generator=gen)
+    assert resize_maps(square, 3) is square
 
 
 # --- normalization ---------------------------------------------------------------------
@@ -410,3 +414,13 @@ def test_resize_and_normalize_bad_input():
         normalize_maps(torch.zeros(3, 3), "sum")
     with pytest.raises(ValueError, match=r"`maps` must have at least 2 dimensions \(\.\.\., H, W\), but got shape \(3,\)"):
         normalize_maps(torch.zeros(3), "max")
+
+
+@pytest.mark.parametrize("mode", ["max", "minmax"])
+def test_normalize_keeps_nan_visible(mode):
+    # A map holding a NaN becomes all NaN (never silently zeros); the other map is untouched.
+    maps = torch.tensor([[[[1.0, float("nan")], [0.0, 2.0]], [[0.0, 1.0], [2.0, 4.0]]]])  # (1, 2, 2, 2)
+    out = normalize_maps(maps, mode)
+    assert out[0, 0].isnan().all()
+    expected = maps[0, 1] / 4.0  # max 4, min 0: both modes give M / 4
+    torch.testing.assert_close(out[0, 1], expected)
