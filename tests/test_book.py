@@ -1,0 +1,69 @@
+"""The book's configuration and cross-references, checked without building it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+PAGES = sorted((ROOT / "book").glob("*.md"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _toc_files() -> list[str]:
+    files = [TOC["root"]]
+    for part in TOC["parts"]:
+        files += [entry["file"] for entry in part["chapters"]]
+    return files
+
+
+def _sources() -> dict[str, str]:
+    texts = {str(p.relative_to(ROOT)): p.read_text() for p in PAGES}
+    for nb in NOTEBOOKS:
+        cells = nbformat.read(nb, as_version=4).cells
+        texts[str(nb.relative_to(ROOT))] = "\n".join(c.source for c in cells)
+    return texts
+
+
+def test_config_renders_only_and_works_offline():
+    assert CONFIG["execute"]["execute_notebooks"] == "off"  # papermill executes, the book renders
+    assert CONFIG["only_build_toc_files"] is True
+    assert ".*" in CONFIG["exclude_patterns"] and "**/.*" in CONFIG["exclude_patterns"]
+    assert CONFIG["sphinx"]["config"]["numfig"] is True
+    assert "sphinx-mathjax-offline" in CONFIG["sphinx"]["extra_extensions"]  # no CDN needed for math
+    assert all((ROOT / bib).is_file() for bib in CONFIG["bibtex_bibfiles"])
+
+
+def test_every_toc_entry_exists_and_every_notebook_is_a_chapter():
+    chapters = set()
+    for entry in _toc_files():
+        if entry.startswith("book/chapters/"):
+            stem = entry.removeprefix("book/chapters/")
+            assert (ROOT / "notebooks" / f"{stem}.ipynb").is_file(), entry
+            chapters.add(stem)
+        else:
+            assert (ROOT / f"{entry}.md").is_file(), entry
+    assert chapters == {nb.stem for nb in NOTEBOOKS}
+
+
+def test_every_citation_is_in_the_bibliography():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    for name, text in _sources().items():
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{name} cites unknown key {key.strip()!r}"
+
+
+def test_every_pasted_glue_value_is_glued_by_its_chapter():
+    sources = _sources()
+    for page in PAGES:
+        for doc, key in re.findall(r"\{glue(?::\w+)?\}`([^`:]+\.ipynb)::([A-Za-z0-9_]+)", page.read_text()):
+            notebook = "notebooks/" + Path(doc).name
+            assert notebook in sources, f"{page.name} pastes from {doc}, which is no notebook"
+            assert f'glue("{key}"' in sources[notebook], f"{page.name} pastes {key!r}, which {notebook} never glues"
