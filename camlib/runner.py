@@ -42,7 +42,8 @@ def notebook_paths(selection: str | list[str] = "all", folder: Path = NOTEBOOKS)
         ValueError: a selector matches no notebook or several.
     """
     selection = [selection] if isinstance(selection, str) else list(selection)
-    every = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    # Chapters ("00_...") first, then appendices ("A1_...").
+    every = sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted(folder.glob("A[0-9]_*.ipynb"))
     chosen: list[Path] = []
     for sel in selection:
         if sel == "all":
