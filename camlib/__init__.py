@@ -5,36 +5,80 @@ Discriminative Localization. CVPR 2016.
 """
 
 from camlib import data, params, report
+from camlib.boxes import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
 from camlib.cam import class_activation_maps, normalize_maps, resize_maps
+from camlib.components import ComponentStats, component_stats, connected_components
+from camlib.metrics import (
+    BoxAccAccumulator,
+    BoxAccuracy,
+    PxAP,
+    PxAPAccumulator,
+    box_iou,
+    classification_error,
+    gt_known_accuracy,
+    localization_error,
+    localization_hits,
+    max_box_acc,
+    max_box_acc_v2,
+    pxap,
+    threshold_grid,
+    top_k_error,
+)
 from camlib.hooks import CAMLayer, CAMOutput, capture_features, compute_cams, find_cam_layer
 from camlib.params import Params, check_params, resolve_device
 from camlib.preprocess import Preprocess
 from camlib.pretrained import imagenet_categories, is_torchvision_weights, load_pretrained
 from camlib.provenance import provenance
-from camlib.viz import overlay_cam, show_cams
+from camlib.saliency import gradient_saliency
+from camlib.viz import overlay_cam, show_box_protocol, show_cams
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "authors_boxes",
+    "box_iou",
+    "BoxAccAccumulator",
+    "BoxAccuracy",
+    "boxes_from_maps",
+    "boxes_from_masks",
     "CAMLayer",
     "CAMOutput",
-    "Params",
-    "Preprocess",
     "capture_features",
     "check_params",
     "class_activation_maps",
+    "classification_error",
+    "component_boxes",
+    "component_stats",
+    "ComponentStats",
     "compute_cams",
+    "connected_components",
     "data",
     "find_cam_layer",
+    "foreground",
+    "gradient_saliency",
+    "gt_known_accuracy",
     "imagenet_categories",
     "is_torchvision_weights",
     "load_pretrained",
+    "localization_error",
+    "localization_hits",
+    "max_box_acc",
+    "max_box_acc_v2",
     "normalize_maps",
     "overlay_cam",
     "params",
+    "Params",
+    "Preprocess",
     "provenance",
+    "PxAP",
+    "pxap",
+    "PxAPAccumulator",
     "report",
     "resize_maps",
     "resolve_device",
+    "show_box_protocol",
     "show_cams",
+    "threshold_grid",
+    "top5_heuristic",
+    "top_k_error",
 ]

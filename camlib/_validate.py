@@ -15,6 +15,8 @@ __all__ = [
     "check_tensor",
     "check_choice",
     "check_size",
+    "check_maps",
+    "check_fraction",
 ]
 
 
@@ -97,3 +99,47 @@ def check_size(name: str, value: object) -> tuple[int, int] | None:
     if min(value) <= 0:
         raise ValueError(f"`{name}` must have positive sides, but got {tuple(value)}.")
     return (int(value[0]), int(value[1]))
+
+
+def check_maps(name: str, value: object) -> torch.Tensor:
+    """Check a batch of maps ``(..., H, W)``: floating point, ``H, W >= 1``, finite.
+
+    Returns:
+        ``value``, unchanged.
+
+    Raises:
+        TypeError: ``value`` is not a floating-point tensor.
+        ValueError: fewer than 2 dimensions, an empty side, or a NaN or
+            infinite value; the message names the first such map by its index
+            in the leading dimensions.
+    """
+    check_tensor(name, value, floating=True)
+    if value.ndim < 2:
+        raise ValueError(f"`{name}` must have at least 2 dimensions (..., H, W), but got shape {_shape(value)}.")
+    if value.shape[-1] == 0 or value.shape[-2] == 0:
+        raise ValueError(f"`{name}` must have maps of at least 1 x 1 pixels, but got shape {_shape(value)}.")
+    bad = ~torch.isfinite(value).flatten(-2).all(-1)  # (...)
+    if bad.any():
+        where = tuple(int(i) for i in bad.nonzero()[0]) if bad.ndim else ()
+        kind = "NaN" if value[where].isnan().any() else "an infinite value"
+        which = "the map" if not where else f"map {where[0] if len(where) == 1 else where}"
+        raise ValueError(f"`{name}` must hold finite values, but {which} holds {kind}.")
+    return value
+
+
+def check_fraction(name: str, value: object, *, closed: bool = True) -> float:
+    """Check a real number in ``[0, 1]`` (``[0, 1)`` when ``closed`` is False).
+
+    Returns:
+        ``value`` as a float.
+
+    Raises:
+        TypeError: ``value`` is not a real number (bools are refused).
+        ValueError: ``value`` is outside the interval or NaN.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a real number, but got {value!r}.")
+    value = float(value)
+    if not (0.0 <= value <= 1.0) or (not closed and value == 1.0):
+        raise ValueError(f"`{name}` must be in [0, {'1]' if closed else '1)'}, but got {value!r}.")
+    return value

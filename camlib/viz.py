@@ -86,3 +86,96 @@ def show_cams(
     if artist is not None:
         fig.colorbar(artist, ax=axes, shrink=0.5, label="CAM / max")
     return fig
+
+
+__all__ += ["show_box_protocol"]
+
+
+def _draw_box(ax, box, *, color: str, style: str = "-", width: float = 2.0) -> None:
+    """Outline an inclusive pixel box ``(x1, y1, x2, y2)``: pixel ``x`` spans ``[x - 0.5, x + 0.5]``."""
+    from matplotlib.patches import Rectangle
+
+    x1, y1, x2, y2 = (int(v) for v in box)
+    ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1 + 1, y2 - y1 + 1, fill=False, edgecolor=color,
+                           linestyle=style, linewidth=width))
+
+
+def show_box_protocol(
+    image: Image.Image | np.ndarray,
+    cam: Tensor,
+    gt_boxes: Tensor | None = None,
+    *,
+    threshold: float = 0.2,
+    alpha: float = 0.5,
+    cmap: str = "jet",
+    panel: float = 2.6,
+):
+    """The box protocol in four panels: map, foreground, components, chosen box.
+
+    1. The map (divided by its maximum) over the image.
+    2. The foreground: pixels strictly above ``threshold`` times the maximum.
+    3. Its 8-connected components, one colour each, with their boxes; the
+       largest (most pixels; ties: first pixel in row-major order) in red.
+    4. The chosen box (red, ``camlib.boxes_from_maps``) and the ground-truth
+       boxes (green, dashed) over the image, with the best IoU.
+
+    Args:
+        image: a PIL image or an ``(H, W, 3)`` array.
+        cam: ``Tensor[H, W]``, the map at the image's size (raw or normalized).
+        gt_boxes: ``LongTensor[m, 4]`` inclusive boxes, or None.
+        threshold: the fraction of the maximum.
+        alpha, cmap: the overlay's opacity and colour map.
+        panel: the side of one panel in inches.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+    import torch
+    from matplotlib.colors import ListedColormap
+
+    from camlib.boxes import boxes_from_maps, foreground
+    from camlib.components import component_stats, connected_components
+    from camlib.metrics import box_iou
+
+    array = _as_array(image)
+    cam = cam.detach().double().cpu()
+    if cam.ndim != 2 or tuple(cam.shape) != array.shape[:2]:
+        raise ValueError(
+            f"`cam` must be a 2-D tensor of the image's size {array.shape[:2]}, but got shape {tuple(cam.shape)}."
+        )
+    mask = foreground(cam, threshold)
+    labels = connected_components(mask)
+    stats = component_stats(labels)
+    box = boxes_from_maps(cam, threshold)
+    peak = float(cam.max())
+    shown = (cam / peak).clamp(0, 1) if peak > 0 else torch.zeros_like(cam)
+
+    fig, axes = plt.subplots(1, 4, figsize=(4 * panel, panel), layout="constrained")
+    overlay_cam(axes[0], image, shown, alpha=alpha, cmap=cmap, title="map / max")
+    axes[1].imshow(mask.numpy(), cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title(f"map > {threshold:g} max: {int(mask.sum())} px", fontsize=9)
+    # Components: rank r (row-major order of first pixels) gets colour r of a qualitative map.
+    ranks = torch.zeros_like(labels)
+    for r, label in enumerate(stats.label.tolist(), start=1):
+        ranks[labels == label] = r
+    colours = plt.get_cmap("Set3").colors  # pastel: the red box stands out
+    palette = ListedColormap([(1.0, 1.0, 1.0)] + [colours[i % len(colours)] for i in range(max(len(stats.label), 1))])
+    axes[2].imshow(ranks.numpy(), cmap=palette, vmin=-0.5, vmax=len(palette.colors) - 0.5, interpolation="nearest")
+    for component_box in stats.box.tolist():
+        _draw_box(axes[2], component_box, color="0.3", width=1.0)
+    if len(stats.label):
+        _draw_box(axes[2], box.tolist(), color="red")
+    sizes = sorted(stats.area.tolist(), reverse=True)
+    axes[2].set_title(f"{len(sizes)} components, largest {sizes[0] if sizes else 0} px", fontsize=9)
+    axes[3].imshow(array)
+    _draw_box(axes[3], box.tolist(), color="red")
+    title = "box " + str(tuple(box.tolist()))
+    if gt_boxes is not None and len(gt_boxes):
+        for gt in gt_boxes.tolist():
+            _draw_box(axes[3], gt, color="lime", style="--")
+        title += f", IoU {float(box_iou(box[None], gt_boxes.long().cpu()).max()):.2f}"
+    axes[3].set_title(title, fontsize=9)
+    for ax in axes:
+        ax.set_axis_off()
+    return fig

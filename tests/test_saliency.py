@@ -1,0 +1,93 @@
+"""Tests of camlib.saliency: gradient saliency, the paper's "backprop" baseline."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from camlib.boxes import boxes_from_maps
+from camlib.saliency import gradient_saliency
+
+
+def saliency_reference(model: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """One image and one class at a time, in eval mode: max over colours of |dS_c / dI|."""
+    model.eval()
+    out = torch.zeros(images.shape[0], classes.shape[1], *images.shape[2:], dtype=images.dtype)
+    for n in range(images.shape[0]):
+        for j in range(classes.shape[1]):
+            x = images[n : n + 1].detach().clone().requires_grad_(True)
+            model(x)[0, classes[n, j]].backward()
+            out[n, j] = x.grad[0].abs().amax(dim=0)
+    model.zero_grad(set_to_none=True)
+    return out
+
+
+def test_linear_model_closed_form(gen, device):
+    # S_c = sum_{l,y,x} W[c, l, y, x] I[l, y, x] + b_c, so dS_c / dI = W[c] whatever the image:
+    # the saliency is max over colours of |W[c]|.
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 5 * 4, 6)).to(device)
+    images = torch.randn(4, 3, 5, 4, generator=gen).to(device)
+    classes = torch.tensor([[0, 5], [2, 2], [1, 3], [4, 0]], device=device)
+    got = gradient_saliency(net, images, classes)
+    W = net[1].weight.detach().view(6, 3, 5, 4)
+    want = W.abs().amax(dim=1)[classes]  # (4, 2, 5, 4)
+    assert got.shape == (4, 2, 5, 4) and got.device == images.device
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_batched_equals_per_image_reference(make_tiny_net, gen, dtype):
+    # TinyGAPNet has a BatchNorm: in train mode an image's scores would depend on the batch.
+    net = make_tiny_net(3).to(dtype)
+    images = torch.randn(5, 3, 12, 10, generator=gen, dtype=dtype)
+    classes = torch.tensor([[0, 1, 4], [3, 3, 2], [4, 0, 1], [2, 1, 0], [1, 4, 3]])
+    want = saliency_reference(net, images, classes)
+    net.train()
+    got = gradient_saliency(net, images, classes)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+    assert got.dtype == dtype and (got >= 0).all() and got.amax() > 0
+
+
+def test_leaves_no_trace(tiny_net, gen):
+    tiny_net.train()
+    tiny_net.features[1].eval()  # a mixed state, restored module by module
+    before = [m.training for m in tiny_net.modules()]
+    grad_flags = [p.requires_grad for p in tiny_net.parameters()]
+    stats = tiny_net.features[1].running_mean.clone()
+    images = torch.randn(2, 3, 8, 8, generator=gen)
+    copy = images.clone()
+    gradient_saliency(tiny_net, images, torch.tensor([[1], [2]]))
+    assert [m.training for m in tiny_net.modules()] == before
+    assert all(p.grad is None for p in tiny_net.parameters())
+    assert [p.requires_grad for p in tiny_net.parameters()] == grad_flags
+    assert torch.equal(tiny_net.features[1].running_mean, stats)  # eval mode: statistics untouched
+    assert torch.equal(images, copy) and not images.requires_grad and images.grad is None
+
+
+def test_modes_restored_when_it_fails(tiny_net, gen):
+    tiny_net.train()
+    with pytest.raises(ValueError, match=r"`classes` must hold indices in \[0, 5\), but got 7"):
+        gradient_saliency(tiny_net, torch.randn(2, 3, 8, 8, generator=gen), torch.tensor([[1], [7]]))
+    assert all(m.training for m in tiny_net.modules())
+
+
+def test_maps_go_through_the_box_protocol(make_tiny_net, gen):
+    net = make_tiny_net(0)
+    maps = gradient_saliency(net, torch.randn(2, 3, 16, 16, generator=gen), torch.tensor([[0, 1], [2, 3]]))
+    boxes = boxes_from_maps(maps)
+    assert boxes.shape == (2, 2, 4)
+    assert ((boxes[..., 2] >= boxes[..., 0]) & (boxes[..., 3] >= boxes[..., 1])).all()
+    assert (boxes[..., 2:] <= 15).all()
+
+
+def test_bad_input(tiny_net):
+    with pytest.raises(TypeError, match=r"`model` must be a torch.nn.Module, but got function"):
+        gradient_saliency(lambda x: x, torch.zeros(1, 3, 4, 4), torch.zeros(1, 1, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"`images` must be a 4-D tensor \(N, L, H, W\), but got shape \(3, 4, 4\)"):
+        gradient_saliency(tiny_net, torch.zeros(3, 4, 4), torch.zeros(1, 1, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"`classes` must have an integer dtype, but got torch.float32"):
+        gradient_saliency(tiny_net, torch.zeros(1, 3, 4, 4), torch.zeros(1, 1))
+    with pytest.raises(ValueError, match=r"`classes` must have one row per image, shape \(2, k\), but got \(1, 1\)"):
+        gradient_saliency(tiny_net, torch.zeros(2, 3, 4, 4), torch.zeros(1, 1, dtype=torch.long))
