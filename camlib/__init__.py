@@ -4,7 +4,7 @@ Zhou, Khosla, Lapedriza, Oliva, Torralba. Learning Deep Features for
 Discriminative Localization. CVPR 2016.
 """
 
-from camlib import data, params, report
+from camlib import cache, data, models, params, report, surgery
 from camlib.boxes import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
 from camlib.cam import class_activation_maps, normalize_maps, resize_maps
 from camlib.components import ComponentStats, component_stats, connected_components
@@ -25,6 +25,7 @@ from camlib.metrics import (
     top_k_error,
 )
 from camlib.hooks import CAMLayer, CAMOutput, capture_features, compute_cams, find_cam_layer
+from camlib.models import BoxNet, CAMNet, ClassifierHead, build_model, small_backbone
 from camlib.params import Params, check_params, resolve_device
 from camlib.preprocess import Preprocess
 from camlib.pretrained import imagenet_categories, is_torchvision_weights, load_pretrained
@@ -34,6 +35,9 @@ from camlib.viz import overlay_cam, show_box_protocol, show_cams
 
 __version__ = "0.1.0"
 
+# camlib.train is not imported here, so that `python -m camlib.train` runs it
+# cleanly; use `import camlib.train`.
+
 __all__ = [
     "authors_boxes",
     "box_iou",
@@ -41,12 +45,17 @@ __all__ = [
     "BoxAccuracy",
     "boxes_from_maps",
     "boxes_from_masks",
+    "BoxNet",
+    "build_model",
+    "cache",
     "CAMLayer",
+    "CAMNet",
     "CAMOutput",
     "capture_features",
     "check_params",
     "class_activation_maps",
     "classification_error",
+    "ClassifierHead",
     "component_boxes",
     "component_stats",
     "ComponentStats",
@@ -64,6 +73,7 @@ __all__ = [
     "localization_hits",
     "max_box_acc",
     "max_box_acc_v2",
+    "models",
     "normalize_maps",
     "overlay_cam",
     "params",
@@ -78,6 +88,8 @@ __all__ = [
     "resolve_device",
     "show_box_protocol",
     "show_cams",
+    "small_backbone",
+    "surgery",
     "threshold_grid",
     "top5_heuristic",
     "top_k_error",

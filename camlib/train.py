@@ -1,0 +1,480 @@
+"""Training the study's networks: one config, one loop, a cache, and torchrun.
+
+``fit(config, dataset)`` builds ``camlib.build_model(config.model, ...)``,
+trains it with ``train_one_epoch`` and returns ``(model, history)``. It is
+deterministic given ``config.seed`` on a CPU: the model is initialized (and
+dropout drawn) from ``torch.manual_seed(seed)`` inside
+``torch.random.fork_rng``, so the caller's global RNG is left as it was; the
+order of the images comes from a ``DistributedSampler`` seeded with ``seed``
+(also with one process), and ``torch.use_deterministic_algorithms`` is on
+during training (on CUDA it is left as the caller set it, since some
+kernels have no deterministic version). The trained model is cached (``camlib.cache``): a second
+call with the same config and dataset loads it instead of training.
+
+Under ``torchrun --nproc_per_node=N -m camlib.train ...`` every process
+trains a DistributedDataParallel replica on its share of each global batch
+of ``config.batch_size`` images (``batch_size / N`` per process; the
+sampler pads the data to a multiple of ``N`` by repeating images); the
+gradients are averaged, so the result equals one process on the same global
+batches up to float rounding, except for BatchNorm, whose statistics are
+per process (use ``batch_norm=False`` or ``nn.SyncBatchNorm`` for parity).
+Only rank 0 writes files.
+
+Example (a shell):
+    python -m camlib.train --model vgg-small --head gap --epochs 5 --out model.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm import tqdm
+
+from camlib.cache import cache_dir, cache_key, load_entry, save_entry
+from camlib.models import HEADS, MODELS, BoxOutput, box_regression_loss, boxes_to_unit, build_model
+
+__all__ = [
+    "NonFiniteLossError",
+    "Squares",
+    "TrainConfig",
+    "box_batch",
+    "evaluate",
+    "fit",
+    "label_batch",
+    "make_loss",
+    "train_one_epoch",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; the message has the epoch, step and config."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model, besides the data.
+
+    Attributes:
+        model, num_classes, head, model_kwargs: passed to ``camlib.build_model``
+            (``model_kwargs`` may hold ``pretrained`` for the paper networks).
+        epochs: passes over the data.
+        batch_size: the global batch (split over the processes under torchrun).
+        lr, optimizer (``"adamw"`` or ``"sgd"``, with ``momentum``), weight_decay.
+        box_weight: the weight of the box loss against the classification
+            loss (``head="box"``).
+        shuffle: reshuffle the images every epoch (seeded).
+        seed: initialization, dropout and order of the images.
+        device: ``"cpu"``, ``"cuda"``, ...
+    """
+
+    model: str = "vgg-small"
+    num_classes: int = 4
+    head: str = "gap"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    box_weight: float = 1.0
+    shuffle: bool = True
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name, choices in (("model", MODELS), ("head", HEADS), ("optimizer", ("adamw", "sgd"))):
+            if getattr(self, name) not in choices:
+                shown = ", ".join(map(repr, choices))
+                raise ValueError(f"`{name}` must be one of {shown}, but got {getattr(self, name)!r}.")
+        for name in ("num_classes", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive int, but got {value!r}.")
+        if not self.lr > 0:
+            raise ValueError(f"`lr` must be positive, but got {self.lr!r}.")
+
+
+# --- batches and losses -----------------------------------------------------------------
+
+
+def label_batch(batch: Any) -> tuple[Tensor, Tensor]:
+    """``(images, labels)`` from a collated batch: a ``camlib.data.Batch`` or a sequence ``(images, labels, ...)``."""
+    if hasattr(batch, "images"):
+        return batch.images, batch.labels
+    return batch[0], batch[1]
+
+
+def box_batch(batch: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """``(images, (labels, boxes))`` with the first box of each image in ``[0, 1]`` units (``boxes_to_unit``).
+
+    The boxes are ``batch.boxes`` or ``batch[2]``: a list of ``LongTensor[m_i, 4]``
+    or a tensor ``[N, 4]`` / ``[N, m, 4]``, inclusive pixel indices.
+    """
+    images, labels = label_batch(batch)
+    boxes = batch.boxes if hasattr(batch, "boxes") else batch[2]
+    if isinstance(boxes, (list, tuple)):
+        if any(b.numel() == 0 for b in boxes):
+            raise ValueError("Every image needs a box to train the box head, but an image of the batch has none.")
+        boxes = torch.stack([b.reshape(-1, 4)[0] for b in boxes])
+    elif boxes.ndim == 3:
+        boxes = boxes[:, 0]
+    return images, (labels, boxes_to_unit(boxes, tuple(images.shape[-2:])))
+
+
+def make_loss(config: TrainConfig) -> Callable[[Any, Any], Tensor]:
+    """Cross-entropy; for ``head="box"`` plus ``box_weight`` times ``box_regression_loss``."""
+    if config.head != "box":
+        return F.cross_entropy
+
+    def loss(output: BoxOutput, targets: tuple[Tensor, Tensor]) -> Tensor:
+        labels, boxes = targets
+        return F.cross_entropy(output.logits, labels) + config.box_weight * box_regression_loss(output.boxes, boxes)
+
+    return loss
+
+
+def _to(value: Any, device: str) -> Any:
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to(v, device) for v in value)
+    return value.to(device, non_blocking=True)
+
+
+def _correct(output: Any, targets: Any) -> int:
+    logits = output.logits if isinstance(output, BoxOutput) else output
+    labels = targets[0] if isinstance(targets, (tuple, list)) else targets
+    return int((logits.argmax(dim=1) == labels).sum())
+
+
+def _reduce(totals: list[float], device: str) -> list[float]:
+    if dist.is_available() and dist.is_initialized():
+        t = torch.tensor(totals, dtype=torch.float64, device=device)
+        dist.all_reduce(t)
+        return t.tolist()
+    return totals
+
+
+# --- the loop ---------------------------------------------------------------------------
+
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[Any, Any], Tensor],
+    *,
+    batch_fn: Callable[[Any], tuple[Tensor, Any]] = label_batch,
+    device: str = "cpu",
+    epoch: int = 0,
+    config: Any = None,
+    progress: bool = False,
+) -> dict[str, float]:
+    """One pass over ``loader``; returns ``{"loss", "accuracy"}`` averaged over the images.
+
+    Raises:
+        NonFiniteLossError: a loss is NaN or infinite (before its step is taken).
+    """
+    model.train()
+    loss_sum, correct, count = 0.0, 0, 0
+    for step, batch in enumerate(tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress)):
+        images, targets = batch_fn(batch)
+        images, targets = _to(images, device), _to(targets, device)
+        output = model(images)
+        loss = loss_fn(output, targets)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"The loss is {value} at epoch {epoch}, step {step}; config: {config!r}.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n = images.shape[0]
+        loss_sum, correct, count = loss_sum + value * n, correct + _correct(output, targets), count + n
+    loss_sum, correct, count = _reduce([loss_sum, correct, count], device)
+    return {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1)}
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: DataLoader,
+    loss_fn: Callable[[Any, Any], Tensor],
+    *,
+    batch_fn: Callable[[Any], tuple[Tensor, Any]] = label_batch,
+    device: str = "cpu",
+) -> dict[str, float]:
+    """``{"loss", "accuracy"}`` of ``model`` on ``loader`` in eval mode (restored after)."""
+    training = model.training
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    try:
+        for batch in loader:
+            images, targets = batch_fn(batch)
+            images, targets = _to(images, device), _to(targets, device)
+            output = model(images)
+            n = images.shape[0]
+            loss_sum += loss_fn(output, targets).item() * n
+            correct, count = correct + _correct(output, targets), count + n
+    finally:
+        model.train(training)
+    loss_sum, correct, count = _reduce([loss_sum, correct, count], device)
+    return {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1)}
+
+
+def _spec(dataset: Dataset, given: dict | None) -> dict | None:
+    if given is not None:
+        return given
+    for name in ("spec", "cache_key"):
+        if callable(getattr(dataset, name, None)):
+            return getattr(dataset, name)()
+    return None
+
+
+def _name(fn: Callable | None) -> str | None:
+    return None if fn is None else f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _build(config: TrainConfig) -> nn.Module:
+    return build_model(config.model, num_classes=config.num_classes, head=config.head, **config.model_kwargs)
+
+
+def fit(
+    config: TrainConfig,
+    dataset: Dataset,
+    *,
+    val_dataset: Dataset | None = None,
+    dataset_spec: dict | None = None,
+    batch_fn: Callable[[Any], tuple[Tensor, Any]] | None = None,
+    collate_fn: Callable | None = None,
+    cache: bool = True,
+    cache_root: str | os.PathLike | None = None,
+    num_workers: int = 0,
+    progress: bool | None = None,
+) -> tuple[nn.Module, list[dict[str, float]]]:
+    """Train a model as ``config`` says on ``dataset`` (or load it from the cache).
+
+    Args:
+        config: the ``TrainConfig``.
+        dataset: any map-style dataset; ``collate_fn`` (e.g.
+            ``camlib.data.collate``) makes its batches and ``batch_fn`` turns
+            a batch into ``(images, targets)`` (default ``label_batch``;
+            ``box_batch`` for ``head="box"``).
+        val_dataset: evaluated after every epoch, when given.
+        dataset_spec: a dict that identifies the data for the cache key;
+            default ``dataset.spec()`` or ``dataset.cache_key()``.
+        cache: look up and store the model in the cache. The key hashes the
+            config, the specs of both datasets, the names of ``batch_fn`` and
+            ``collate_fn``, the number of processes, camlib's and torch's versions.
+        cache_root: the cache folder (``camlib.cache.cache_dir``).
+        num_workers: DataLoader workers (they do not change the result).
+        progress: tqdm bars; default: when stderr is a terminal (rank 0 only).
+
+    Returns:
+        ``(model, history)``: the model in eval mode on ``config.device``, and
+        one dict per epoch (``epoch``, ``train_loss``, ``train_accuracy``,
+        ``val_loss``, ``val_accuracy`` when validating, ``seconds``).
+
+    Raises:
+        NonFiniteLossError: the loss became NaN or infinite.
+        ValueError: ``cache`` is on but the dataset has no spec, or
+            ``batch_size`` is not divisible by the number of processes.
+        RuntimeError: a cache entry exists but is unreadable.
+    """
+    distributed = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    if config.batch_size % world:
+        raise ValueError(f"`batch_size` ({config.batch_size}) must be divisible by the number of processes ({world}).")
+    device = config.device
+    if distributed and device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+    batch_fn = batch_fn or (box_batch if config.head == "box" else label_batch)
+    progress = (sys.stderr.isatty() if progress is None else progress) and rank == 0
+
+    path = None
+    if cache:
+        spec = _spec(dataset, dataset_spec)
+        if spec is None:
+            raise ValueError(
+                f"Caching needs an identity for the data: {type(dataset).__name__} has no spec() or cache_key(); "
+                f"pass dataset_spec={{...}} or cache=False."
+            )
+        parts = dict(config=asdict(config), data=spec, world_size=world)
+        parts.update(batch_fn=_name(batch_fn), collate_fn=_name(collate_fn))
+        parts["val_data"] = None if val_dataset is None else _spec(val_dataset, None) or type(val_dataset).__name__
+        path = cache_dir(cache_root) / f"{cache_key(parts)}.pt"
+        entry = load_entry(path)
+        if entry is not None:
+            logger.info("Loaded the trained model from the cache: %s", path)
+            with torch.random.fork_rng(devices=[]):
+                model = _build(config)
+            model.load_state_dict(entry["state_dict"])
+            return model.to(device).eval(), entry["history"]
+
+    cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(config.seed)
+        torch.use_deterministic_algorithms(not cuda or deterministic)
+        try:
+            model, history = _train(
+                config, dataset, val_dataset, batch_fn, collate_fn, device, rank, world, num_workers, progress
+            )
+        finally:
+            torch.use_deterministic_algorithms(deterministic)
+    if path is not None and rank == 0:
+        save_entry(path, {"state_dict": model.state_dict(), "config": asdict(config), "history": history})
+        logger.info("Saved the trained model to the cache: %s", path)
+    return model.eval(), history
+
+
+def _train(config, dataset, val_dataset, batch_fn, collate_fn, device, rank, world, num_workers, progress):
+    model = _build(config).to(device)
+    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    params = net.parameters()
+    if config.optimizer == "sgd":
+        optimizer = torch.optim.SGD(params, config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.AdamW(params, config.lr, weight_decay=config.weight_decay)
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=config.shuffle, seed=config.seed)
+    per_rank = config.batch_size // world
+    loader = DataLoader(dataset, per_rank, sampler=sampler, collate_fn=collate_fn, num_workers=num_workers)
+    val_loader = None
+    if val_dataset is not None:
+        val_sampler = DistributedSampler(val_dataset, num_replicas=world, rank=rank, shuffle=False)
+        val_loader = DataLoader(
+            val_dataset, per_rank, sampler=val_sampler, collate_fn=collate_fn, num_workers=num_workers
+        )
+    loss_fn = make_loss(config)
+    history = []
+    for epoch in range(config.epochs):
+        start = time.perf_counter()
+        sampler.set_epoch(epoch)
+        train = train_one_epoch(
+            net, loader, optimizer, loss_fn,
+            batch_fn=batch_fn, device=device, epoch=epoch, config=config, progress=progress,
+        )  # fmt: skip
+        row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"]}
+        if val_loader is not None:
+            val = evaluate(net, val_loader, loss_fn, batch_fn=batch_fn, device=device)
+            row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+        row["seconds"] = time.perf_counter() - start
+        history.append(row)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
+        logger.info("epoch %d/%d: %s", epoch + 1, config.epochs, shown)
+    return model, history
+
+
+# --- a built-in toy dataset and the command line ----------------------------------------
+
+
+class Squares(Dataset):
+    """Noise images with one bright square; the label is the quadrant that holds it.
+
+    Item ``i`` is ``(image Tensor[3, S, S], label, box LongTensor[4])``, the box
+    ``(x1, y1, x2, y2)`` in inclusive pixels, drawn from a generator seeded
+    with ``(seed, i)``: the same on every call and in every process.
+
+    Example:
+        >>> image, label, box = Squares(4, size=32)[1]
+        >>> image.shape, int(label) in range(4), int(box[2] - box[0] + 1)
+        (torch.Size([3, 32, 32]), True, 8)
+    """
+
+    def __init__(self, n: int = 256, *, size: int = 64, seed: int = 0) -> None:
+        self.n, self.size, self.seed = n, size, seed
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": "Squares", "n": self.n, "size": self.size, "seed": self.seed}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor]:
+        if not 0 <= i < self.n:
+            raise IndexError(f"`i` must be in [0, {self.n}), but got {i}.")
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        S, s = self.size, self.size // 4
+        label = int(torch.randint(4, (), generator=g))
+        y0, x0 = (label // 2) * S // 2, (label % 2) * S // 2
+        dy, dx = torch.randint(S // 2 - s + 1, (2,), generator=g).tolist()
+        y, x = y0 + dy, x0 + dx
+        image = 0.2 * torch.randn(3, S, S, generator=g)
+        image[:, y : y + s, x : x + s] += 1.0
+        return image, label, torch.tensor([x, y, x + s - 1, y + s - 1])
+
+
+def _dataset(name: str, kwargs: dict) -> Dataset:
+    if name == "squares":
+        return Squares(**kwargs)
+    module, _, attr = name.partition(":")
+    if not attr:
+        raise ValueError(f"`--dataset` must be 'squares' or 'module:Class', but got {name!r}.")
+    return getattr(importlib.import_module(module), attr)(**kwargs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line: ``python -m camlib.train --help``; also under ``torchrun``."""
+    d = TrainConfig()
+    p = argparse.ArgumentParser(
+        prog="python -m camlib.train", description="Train a camlib network (or load it from the cache)."
+    )
+    p.add_argument("--model", default=d.model, choices=MODELS)
+    p.add_argument("--head", default=d.head, choices=HEADS)
+    p.add_argument("--num-classes", type=int, default=d.num_classes)
+    p.add_argument("--model-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"resolution": 4}\'')
+    p.add_argument("--dataset", default="squares", help="'squares' (built in) or 'module:Class'")
+    p.add_argument("--dataset-kwargs", type=json.loads, default={}, help="JSON keyword arguments of the dataset")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="global batch, split over the processes")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--optimizer", default=d.optimizer, choices=("adamw", "sgd"))
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--no-shuffle", action="store_true")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--out", help="write the trained model here (state_dict, config, history)")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--cache-dir", help="default: $CAMLIB_CACHE or <repository>/.cache/models")
+    a = p.parse_args(argv)
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if a.device.startswith("cuda") else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    level = logging.INFO if rank == 0 else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        config = TrainConfig(
+            model=a.model, num_classes=a.num_classes, head=a.head, model_kwargs=a.model_kwargs, epochs=a.epochs,
+            batch_size=a.batch_size, lr=a.lr, optimizer=a.optimizer, weight_decay=a.weight_decay,
+            shuffle=not a.no_shuffle, seed=a.seed, device=a.device,
+        )  # fmt: skip
+        dataset = _dataset(a.dataset, a.dataset_kwargs)
+        spec = _spec(dataset, None) or {"dataset": a.dataset, "kwargs": a.dataset_kwargs}
+        model, history = fit(config, dataset, dataset_spec=spec, cache=not a.no_cache, cache_root=a.cache_dir)
+        if a.out and rank == 0:
+            save_entry(a.out, {"state_dict": model.state_dict(), "config": asdict(config), "history": history})
+            logger.info("Wrote %s", a.out)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
