@@ -1,0 +1,162 @@
+"""What every synthetic benchmark shares: seeding, argument checks, tensors out, collate.
+
+Every benchmark is a map-style ``torch.utils.data.Dataset`` whose item ``i``
+is a pure function of ``(seed, i)``: it draws only from
+``item_rng(seed, i)``, a ``numpy.random.Generator`` (PCG64) seeded by
+``np.random.SeedSequence([seed, i])``, never from a global RNG. The drawing
+uses only IEEE-exact arithmetic (``+ - * /``, ``sqrt``, ``floor``, comparisons)
+on the pixel grid, so that an item is the same byte for byte on every machine.
+
+Conventions shared by all items:
+
+- ``image`` is ``Tensor[3, H, W]``, float32 in [0, 1], quantized to multiples
+  of 1/255 (``(image * 255).round().byte()`` stores it losslessly).
+- Boxes are ``LongTensor[m, 4]``, ``(x1, y1, x2, y2)`` inclusive pixel indices,
+  ``x`` the column and ``y`` the row; a box is exactly the bounding box of its
+  mask: ``mask_box``.
+- Masks are bool tensors ``[H, W]`` (or ``[m, H, W]``), True on the pixels the
+  object (part, word) was painted on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["item_rng", "check_int", "check_number", "check_range", "check_index", "mask_box", "to_image", "collate"]
+
+
+def item_rng(seed: int, index: int) -> np.random.Generator:
+    """The random generator of item ``index`` of a dataset with ``seed``.
+
+    Example:
+        >>> int(item_rng(0, 3).integers(1000)) == int(item_rng(0, 3).integers(1000))
+        True
+    """
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, index])))
+
+
+def check_int(name: str, value: object, *, min: int | None = None, max: int | None = None) -> int:
+    """Check that ``value`` is an int (not a bool) in ``[min, max]``.
+
+    Raises:
+        TypeError: ``value`` is not an int.
+        ValueError: ``value`` is out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an int, but got {type(value).__name__} {value!r}.")
+    if (min is not None and value < min) or (max is not None and value > max):
+        lo = "" if min is None else f">= {min}"
+        hi = "" if max is None else f"<= {max}"
+        raise ValueError(f"`{name}` must be an int {' and '.join(s for s in (lo, hi) if s)}, but got {value}.")
+    return int(value)
+
+
+def check_number(name: str, value: object, *, low: float, high: float) -> float:
+    """Check that ``value`` is a number (not a bool) in ``[low, high]``.
+
+    Raises:
+        TypeError: ``value`` is not a number.
+        ValueError: ``value`` is out of range (or NaN).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a number, but got {type(value).__name__} {value!r}.")
+    if not low <= value <= high:
+        raise ValueError(f"`{name}` must be a number in [{low}, {high}], but got {value}.")
+    return float(value)
+
+
+def check_range(name: str, value: object, *, low: float, high: float) -> tuple[float, float]:
+    """Check that ``value`` is a pair ``(a, b)`` of numbers with ``low <= a <= b <= high``.
+
+    Raises:
+        TypeError: ``value`` is not a pair of numbers.
+        ValueError: the pair is out of order or out of ``[low, high]``.
+    """
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
+        raise TypeError(f"`{name}` must be a pair (low, high) of numbers, but got {value!r}.")
+    a, b = float(value[0]), float(value[1])
+    if not (low <= a <= b <= high):
+        raise ValueError(f"`{name}` must be a pair (a, b) with {low} <= a <= b <= {high}, but got {tuple(value)}.")
+    return a, b
+
+
+def check_index(index: object, size: int) -> int:
+    """Check a dataset index; negative indices count from the end, as for a list.
+
+    Raises:
+        TypeError: ``index`` is not an int.
+        IndexError: ``index`` is out of range.
+    """
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"`index` must be an int, but got {type(index).__name__}.")
+    if not -size <= index < size:
+        raise IndexError(f"`index` must be in [{-size}, {size - 1}] for a dataset of {size} items, but got {index}.")
+    return int(index) % size
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The bounding box ``(x1, y1, x2, y2)``, inclusive, of the True pixels of ``mask`` (H, W).
+
+    Raises:
+        ValueError: ``mask`` is empty: an empty mask has no box.
+
+    Example:
+        >>> m = np.zeros((4, 5), bool); m[1:3, 2:5] = True
+        >>> mask_box(m)
+        (2, 1, 4, 2)
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("`mask` must have at least one True pixel to have a box, but it is empty.")
+    return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
+
+
+def to_image(array: np.ndarray) -> Tensor:
+    """An (H, W, 3) float array in [0, 1] as ``Tensor[3, H, W]``, float32, quantized to 1/255."""
+    levels = np.rint(np.clip(array, 0.0, 1.0) * np.float32(255.0)).astype(np.float32)  # (H, W, 3), 0..255
+    return torch.from_numpy(np.ascontiguousarray(levels.transpose(2, 0, 1)) / np.float32(255.0))  # (3, H, W)
+
+
+def collate(items: Sequence[NamedTuple]) -> dict[str, Any]:
+    """Collate items of one benchmark into a dict of batched fields.
+
+    For ``DataLoader(dataset, batch_size=..., collate_fn=collate)``. A field
+    whose tensors all have one shape is stacked (``images`` becomes
+    ``Tensor[N, 3, H, W]``); ints become a ``LongTensor[N]``; anything else
+    (boxes and masks of varying counts, strings) stays a list of length N.
+    The keys are the item's field names.
+
+    Raises:
+        ValueError: ``items`` is empty or mixes item types.
+
+    Example:
+        >>> from camlib.data.synthetic import Localization
+        >>> batch = collate([Localization(4, seed=0)[i] for i in range(4)])
+        >>> batch["image"].shape, batch["label"].shape, len(batch["parts"])
+        (torch.Size([4, 3, 64, 64]), torch.Size([4]), 4)
+    """
+    if len(items) == 0:
+        raise ValueError("`items` must hold at least one item, but got none.")
+    kinds = {type(item) for item in items}
+    if len(kinds) > 1:
+        raise ValueError(f"`items` must be of one type, but got {sorted(k.__name__ for k in kinds)}.")
+    batch: dict[str, Any] = {}
+    for field in items[0]._fields:
+        values = [getattr(item, field) for item in items]
+        if all(isinstance(v, Tensor) for v in values) and len({tuple(v.shape) for v in values}) == 1:
+            batch[field] = torch.stack(values)
+        elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            batch[field] = torch.tensor(values, dtype=torch.long)  # (N,)
+        else:
+            batch[field] = values
+    return batch
