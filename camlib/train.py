@@ -116,20 +116,27 @@ class TrainConfig:
 
 
 def label_batch(batch: Any) -> tuple[Tensor, Tensor]:
-    """``(images, labels)`` from a collated batch: a ``camlib.data.Batch`` or a sequence ``(images, labels, ...)``."""
+    """``(images, labels)`` from a collated batch.
+
+    Accepts a ``camlib.data.Batch`` (attributes ``images``, ``labels``), the
+    dict of ``camlib.data.synthetic.collate`` (keys ``image``, ``label``) or a
+    sequence ``(images, labels, ...)``.
+    """
     if hasattr(batch, "images"):
         return batch.images, batch.labels
+    if isinstance(batch, dict):
+        return batch["image"], batch["label"]
     return batch[0], batch[1]
 
 
 def box_batch(batch: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """``(images, (labels, boxes))`` with the first box of each image in ``[0, 1]`` units (``boxes_to_unit``).
 
-    The boxes are ``batch.boxes`` or ``batch[2]``: a list of ``LongTensor[m_i, 4]``
+    The boxes are ``batch.boxes``, ``batch["boxes"]`` or ``batch[2]``: a list of ``LongTensor[m_i, 4]``
     or a tensor ``[N, 4]`` / ``[N, m, 4]``, inclusive pixel indices.
     """
     images, labels = label_batch(batch)
-    boxes = batch.boxes if hasattr(batch, "boxes") else batch[2]
+    boxes = batch.boxes if hasattr(batch, "boxes") else batch["boxes"] if isinstance(batch, dict) else batch[2]
     if isinstance(boxes, (list, tuple)):
         if any(b.numel() == 0 for b in boxes):
             raise ValueError("Every image needs a box to train the box head, but an image of the batch has none.")

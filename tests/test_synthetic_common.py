@@ -105,3 +105,12 @@ def test_works_with_a_dataloader():
     batches = list(loader)
     assert len(batches) == 2 and batches[0]["image"].shape == (3, 3, 64, 64)
     assert torch.equal(batches[1]["image"][0], Localization(6, seed=0)[3].image)
+
+
+def test_spec_identifies_the_arguments_and_the_generator_version():
+    from camlib.data.synthetic import GENERATOR_VERSION, Localization, SortOfClevr
+
+    a, b = Localization(10, seed=0).spec(), Localization(10, seed=1).spec()
+    assert a != b and a == Localization(10, seed=0).spec()
+    assert a["generator_version"] == GENERATOR_VERSION and a["benchmark"] == "Localization"
+    assert SortOfClevr(10, seed=0).spec()["benchmark"] == "SortOfClevr"

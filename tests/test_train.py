@@ -227,3 +227,15 @@ def test_ddp_matches_one_process(tmp_path):
         assert h1["train_loss"] == pytest.approx(h2["train_loss"], rel=1e-5)
         assert h1["train_accuracy"] == h2["train_accuracy"]
     assert sorted(os.listdir(tmp_path)) == ["one.pt", "two.pt"]  # rank 1 wrote nothing else
+
+
+def test_batches_from_the_synthetic_collate():
+    # camlib.data.synthetic.collate makes a dict keyed by the item's fields
+    from camlib.data.synthetic import Localization, collate
+
+    batch = collate([Localization(3, seed=0)[i] for i in range(3)])
+    images, labels = label_batch(batch)
+    assert images is batch["image"] and labels is batch["label"]
+    _, (labels2, unit) = box_batch(batch)
+    assert torch.equal(labels2, batch["label"])
+    assert unit.shape == (3, 4) and float(unit.min()) >= 0 and float(unit.max()) <= 1

@@ -13,7 +13,7 @@ machine (see ``camlib.data.synthetic.common`` for the conventions):
 ``collate`` batches items of any of them for a ``DataLoader``.
 """
 
-from camlib.data.synthetic.common import collate
+from camlib.data.synthetic.common import GENERATOR_VERSION, collate, dataset_spec
 from camlib.data.synthetic.finegrained import FineGrained
 from camlib.data.synthetic.localization import Localization, ObjectItem, center_box_accuracy
 from camlib.data.synthetic.scenes import SceneItem, Scenes
@@ -22,6 +22,8 @@ from camlib.data.synthetic.text import Text, TextItem
 from camlib.data.synthetic.vqa import ANSWERS, QUESTION_WORDS, SortOfClevr, VQAItem, bag_of_words
 
 __all__ = [
+    "GENERATOR_VERSION",
+    "dataset_spec",
     "ANSWERS",
     "QUESTION_WORDS",
     "FineGrained",

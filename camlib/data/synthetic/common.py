@@ -27,7 +27,24 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["item_rng", "check_int", "check_number", "check_range", "check_index", "mask_box", "to_image", "collate"]
+__all__ = ["GENERATOR_VERSION", "dataset_spec", "item_rng", "check_int", "check_number", "check_range", "check_index", "mask_box", "to_image", "collate"]
+
+# Bump whenever any generator's pixels or ground truth change for the same
+# arguments: it is part of every dataset's spec(), hence of the cache keys of
+# the models trained on it (camlib.train), which are then trained anew.
+GENERATOR_VERSION = 1
+
+
+def dataset_spec(dataset: Any) -> dict[str, Any]:
+    """What identifies a synthetic dataset for caching: its class, arguments and generator version.
+
+    Example:
+        >>> from camlib.data.synthetic import Localization
+        >>> Localization(8, seed=1).spec()["benchmark"]
+        'Localization'
+    """
+    return {"benchmark": type(dataset).__name__, "arguments": repr(dataset), "generator_version": GENERATOR_VERSION}
+
 
 
 def item_rng(seed: int, index: int) -> np.random.Generator:

@@ -27,7 +27,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from camlib.metrics import box_iou
-from camlib.data.synthetic.common import check_index, check_int, check_range, item_rng, mask_box, to_image
+from camlib.data.synthetic.common import check_index, check_int, check_range, item_rng, mask_box, to_image, dataset_spec
 from camlib.data.synthetic.objects import (
     MAX_CLASSES,
     Category,
@@ -136,6 +136,10 @@ class Localization(Dataset):
             mask=torch.from_numpy(mask),
             parts=torch.from_numpy(parts),
         )
+
+    def spec(self) -> dict:
+        """The dataset's identity for caching trained models (``common.dataset_spec``)."""
+        return dataset_spec(self)
 
     def __repr__(self) -> str:
         return (

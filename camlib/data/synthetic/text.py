@@ -31,7 +31,7 @@ from matplotlib import ft2font
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from camlib.data.synthetic.common import check_index, check_int, check_number, check_range, item_rng, mask_box, to_image
+from camlib.data.synthetic.common import check_index, check_int, check_number, check_range, item_rng, mask_box, to_image, dataset_spec
 from camlib.data.synthetic.objects import draw_clutter, localization_vocabulary
 from camlib.data.synthetic.render import background
 
@@ -201,6 +201,10 @@ class Text(Dataset):
             masks=torch.from_numpy(np.array(masks, dtype=bool).reshape(-1, side, side)),  # (m, H, W)
             words=tuple(words),
         )
+
+    def spec(self) -> dict:
+        """The dataset's identity for caching trained models (``common.dataset_spec``)."""
+        return dataset_spec(self)
 
     def __repr__(self) -> str:
         return (
