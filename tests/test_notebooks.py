@@ -123,6 +123,7 @@ def test_runs_on_smoke_profile(path, tmp_path):
 
 
 @pytest.mark.notebook
+@pytest.mark.realdata
 @pytest.mark.skipif(not _has_data(), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
 def test_chapter00_on_real_photos(tmp_path):
     result = runner.execute(runner.notebook_paths("00")[0], profile="smoke", output_dir=tmp_path)
