@@ -26,8 +26,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
-__all__ = ["GENERATOR_VERSION", "dataset_spec", "item_rng", "check_int", "check_number", "check_range", "check_index", "mask_box", "to_image", "collate"]
+__all__ = ["GENERATOR_VERSION", "Benchmark", "dataset_spec", "item_rng", "check_int", "check_number", "check_range", "check_index", "mask_box", "to_image", "collate"]
 
 # Bump whenever any generator's pixels or ground truth change for the same
 # arguments: it is part of every dataset's spec(), hence of the cache keys of
@@ -44,6 +45,14 @@ def dataset_spec(dataset: Any) -> dict[str, Any]:
         'Localization'
     """
     return {"benchmark": type(dataset).__name__, "arguments": repr(dataset), "generator_version": GENERATOR_VERSION}
+
+
+class Benchmark(Dataset):
+    """Base of the synthetic datasets: a map-style dataset with a ``spec()`` for caching."""
+
+    def spec(self) -> dict[str, Any]:
+        """The dataset's identity for caching trained models (``dataset_spec``)."""
+        return dataset_spec(self)
 
 
 

@@ -24,10 +24,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from camlib.metrics import box_iou
-from camlib.data.synthetic.common import check_index, check_int, check_range, item_rng, mask_box, to_image, dataset_spec
+from camlib.data.synthetic.common import check_index, check_int, check_range, item_rng, mask_box, to_image, Benchmark
 from camlib.data.synthetic.objects import (
     MAX_CLASSES,
     Category,
@@ -61,7 +60,7 @@ class ObjectItem(NamedTuple):
     parts: Tensor
 
 
-class Localization(Dataset):
+class Localization(Benchmark):
     """One object per image over a cluttered background; item ``i`` is a pure function of ``(seed, i)``.
 
     Args:
@@ -136,10 +135,6 @@ class Localization(Dataset):
             mask=torch.from_numpy(mask),
             parts=torch.from_numpy(parts),
         )
-
-    def spec(self) -> dict:
-        """The dataset's identity for caching trained models (``common.dataset_spec``)."""
-        return dataset_spec(self)
 
     def __repr__(self) -> str:
         return (

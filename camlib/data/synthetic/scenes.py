@@ -24,9 +24,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from camlib.data.synthetic.common import check_index, check_int, check_number, check_range, item_rng, mask_box, to_image, dataset_spec
+from camlib.data.synthetic.common import check_index, check_int, check_number, check_range, item_rng, mask_box, to_image, Benchmark
 from camlib.data.synthetic.localization import MIN_DIAMETER
 from camlib.data.synthetic.objects import MAX_CLASSES, draw_clutter, draw_object, localization_vocabulary
 from camlib.data.synthetic.render import background, random_rotation
@@ -52,7 +51,7 @@ class SceneItem(NamedTuple):
     masks: Tensor
 
 
-class Scenes(Dataset):
+class Scenes(Benchmark):
     """Scenes of annotated objects; item ``i`` is a pure function of ``(seed, i)``.
 
     Args:
@@ -146,10 +145,6 @@ class Scenes(Dataset):
             labels=torch.tensor([int(c) for c in chosen], dtype=torch.long),  # (m,)
             masks=torch.from_numpy(np.stack(masks)),  # (m, H, W)
         )
-
-    def spec(self) -> dict:
-        """The dataset's identity for caching trained models (``common.dataset_spec``)."""
-        return dataset_spec(self)
 
     def __repr__(self) -> str:
         return (

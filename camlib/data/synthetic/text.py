@@ -29,9 +29,8 @@ import numpy as np
 import torch
 from matplotlib import ft2font
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from camlib.data.synthetic.common import check_index, check_int, check_number, check_range, item_rng, mask_box, to_image, dataset_spec
+from camlib.data.synthetic.common import check_index, check_int, check_number, check_range, item_rng, mask_box, to_image, Benchmark
 from camlib.data.synthetic.objects import draw_clutter, localization_vocabulary
 from camlib.data.synthetic.render import background
 
@@ -96,7 +95,7 @@ class TextItem(NamedTuple):
     words: tuple[str, ...]
 
 
-class Text(Dataset):
+class Text(Benchmark):
     """Words on backgrounds; item ``i`` is a pure function of ``(seed, i)`` (and of ``backgrounds``).
 
     Args:
@@ -201,10 +200,6 @@ class Text(Dataset):
             masks=torch.from_numpy(np.array(masks, dtype=bool).reshape(-1, side, side)),  # (m, H, W)
             words=tuple(words),
         )
-
-    def spec(self) -> dict:
-        """The dataset's identity for caching trained models (``common.dataset_spec``)."""
-        return dataset_spec(self)
 
     def __repr__(self) -> str:
         return (

@@ -29,9 +29,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from camlib.data.synthetic.common import check_index, check_int, item_rng, mask_box, to_image, dataset_spec
+from camlib.data.synthetic.common import check_index, check_int, item_rng, mask_box, to_image, Benchmark
 from camlib.data.synthetic.render import SHAPES, frame
 
 __all__ = ["VQAObject", "VQAItem", "SortOfClevr", "COLOURS", "SHAPE_NAMES", "QUESTION_TYPES", "ANSWERS",
@@ -92,7 +91,7 @@ class VQAItem(NamedTuple):
     objects: tuple[VQAObject, ...]
 
 
-class SortOfClevr(Dataset):
+class SortOfClevr(Benchmark):
     """Sort-of-CLEVR scenes with one question each; item ``i`` is a pure function of ``(seed, i)``.
 
     Args:
@@ -167,10 +166,6 @@ class SortOfClevr(Dataset):
         others = [o for o in objects if o is not target]
         nearest = min(others, key=lambda o: (o.x - target.x) ** 2 + (o.y - target.y) ** 2)
         return nearest.colour, nearest
-
-    def spec(self) -> dict:
-        """The dataset's identity for caching trained models (``common.dataset_spec``)."""
-        return dataset_spec(self)
 
     def __repr__(self) -> str:
         return (
