@@ -171,3 +171,12 @@ def net_input(name: str, n: int = 2, dtype: torch.dtype = torch.float32, seed: i
     """A random input batch ``(n, 3, S, S)`` of the size that ``name`` is tested at."""
     side = TORCHVISION_NETS[name][1]
     return torch.randn(n, 3, side, side, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks run fastest on one thread; on a busy CPU, OpenMP threads that wait for each other cost ~10x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

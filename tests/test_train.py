@@ -32,13 +32,7 @@ from camlib.train import (
 TINY = dict(input_size=16, resolution=4, channels=4, width=8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run fastest on one thread; on a busy CPU, OpenMP threads that wait for each other cost ~10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def config(**changes) -> TrainConfig:
