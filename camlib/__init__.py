@@ -24,6 +24,7 @@ from camlib.metrics import (
     threshold_grid,
     top_k_error,
 )
+from camlib.evaluation import LocalizationResult, evaluate_localization
 from camlib.hooks import CAMLayer, CAMOutput, capture_features, compute_cams, find_cam_layer
 from camlib.models import BoxNet, CAMNet, ClassifierHead, build_model, small_backbone
 from camlib.params import Params, check_params, resolve_device
@@ -62,6 +63,7 @@ __all__ = [
     "compute_cams",
     "connected_components",
     "data",
+    "evaluate_localization",
     "find_cam_layer",
     "foreground",
     "gradient_saliency",
@@ -71,6 +73,7 @@ __all__ = [
     "load_pretrained",
     "localization_error",
     "localization_hits",
+    "LocalizationResult",
     "max_box_acc",
     "max_box_acc_v2",
     "models",

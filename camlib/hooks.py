@@ -107,6 +107,23 @@ class CAMLayer:
     bias: Tensor | None
     relu: bool = False
 
+    def maps(
+        self, features: Tensor, classes: Tensor, *, size: int | tuple[int, int] | None = None,
+        normalize: str | None = None,
+    ) -> Tensor:
+        """The class maps of ``classes`` (``LongTensor[N, k]``) from captured ``features`` (``Tensor[N, K, h, w]``).
+
+        ``W f`` for an FC head, ``ReLU(W f + b)`` for a NIN-style head (see the
+        class docstring); ``size`` and ``normalize`` as in
+        ``camlib.class_activation_maps``. Returns ``Tensor[N, k, H, W]``.
+        """
+        weight = self.weight.to(features.device)
+        if not self.relu:
+            return class_activation_maps(features, weight, classes, size=size, normalize=normalize)
+        bias = None if self.bias is None else self.bias.to(features.device)
+        maps = F.relu(class_activation_maps(features, weight, classes, bias=bias))  # (N, k, h, w)
+        return normalize_maps(resize_maps(maps, size), normalize)
+
 
 def find_cam_layer(model: nn.Module) -> CAMLayer:
     """Find the CAM features and class weights of a GAP network.
@@ -210,11 +227,4 @@ def compute_cams(
         if top_k > logits.shape[1]:
             raise ValueError(f"`top_k` must be at most the number of classes ({logits.shape[1]}), but got {top_k}.")
         classes = logits.topk(top_k, dim=1).indices  # (N, k)
-    weight = layer.weight.to(cap.features.device)
-    if layer.relu:
-        bias = None if layer.bias is None else layer.bias.to(cap.features.device)
-        maps = F.relu(class_activation_maps(cap.features, weight, classes, bias=bias))  # (N, k, h, w)
-        maps = normalize_maps(resize_maps(maps, size), normalize)
-    else:
-        maps = class_activation_maps(cap.features, weight, classes, size=size, normalize=normalize)
-    return CAMOutput(logits, classes, maps)
+    return CAMOutput(logits, classes, layer.maps(cap.features, classes, size=size, normalize=normalize))
