@@ -114,3 +114,20 @@ def test_spec_identifies_the_arguments_and_the_generator_version():
     assert a != b and a == Localization(10, seed=0).spec()
     assert a["generator_version"] == GENERATOR_VERSION and a["benchmark"] == "Localization"
     assert SortOfClevr(10, seed=0).spec()["benchmark"] == "SortOfClevr"
+
+
+def test_in_memory_holds_the_same_items_and_identity():
+    from camlib.data.synthetic import InMemory, Localization
+
+    data = Localization(5, seed=4, num_classes=3)
+    held = data.in_memory()
+    assert isinstance(held, InMemory) and len(held) == 5
+    for i in (0, 4, -1):
+        a, b = held[i], data[i]
+        assert torch.equal(a.image, b.image) and a.label == b.label and torch.equal(a.boxes, b.boxes)
+    assert held.spec() == data.spec() and held.num_classes == 3 and held.categories == data.categories
+    assert repr(held) == f"InMemory({data!r})"
+    with pytest.raises(IndexError, match="`index` must be in"):
+        held[5]
+    with pytest.raises(TypeError, match="`dataset` must be a camlib synthetic benchmark"):
+        InMemory([1, 2, 3])

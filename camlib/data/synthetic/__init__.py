@@ -13,7 +13,7 @@ machine (see ``camlib.data.synthetic.common`` for the conventions):
 ``collate`` batches items of any of them for a ``DataLoader``.
 """
 
-from camlib.data.synthetic.common import GENERATOR_VERSION, collate, dataset_spec
+from camlib.data.synthetic.common import GENERATOR_VERSION, InMemory, collate, dataset_spec
 from camlib.data.synthetic.finegrained import FineGrained
 from camlib.data.synthetic.localization import Localization, ObjectItem, center_box_accuracy
 from camlib.data.synthetic.scenes import SceneItem, Scenes
@@ -27,6 +27,7 @@ __all__ = [
     "ANSWERS",
     "QUESTION_WORDS",
     "FineGrained",
+    "InMemory",
     "Localization",
     "ObjectItem",
     "SceneItem",
