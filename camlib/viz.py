@@ -179,3 +179,83 @@ def show_box_protocol(
     for ax in axes:
         ax.set_axis_off()
     return fig
+
+
+__all__ += ["show_localizations", "display_image"]
+
+
+def display_image(image: Tensor | Image.Image | np.ndarray) -> np.ndarray:
+    """An ``(H, W, 3)`` array to draw: PIL and arrays as they are, ``Tensor[3, H, W]`` in [0, 1] transposed."""
+    if isinstance(image, Tensor):
+        if image.ndim != 3 or image.shape[0] != 3:
+            raise ValueError(f"`image` must be a Tensor[3, H, W] in [0, 1], but got shape {tuple(image.shape)}.")
+        return image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return _as_array(image)
+
+
+def show_localizations(
+    images: Sequence,
+    columns: dict[str, tuple[Tensor, Tensor]],
+    gt_boxes: Sequence[Tensor],
+    *,
+    row_labels: Sequence[str] | None = None,
+    alpha: float = 0.5,
+    cmap: str = "jet",
+    panel: float = 1.9,
+):
+    """Images in rows, methods in columns: each map over its image, its box (red) and the ground truth (green).
+
+    The paper's Figs. 5-6: the same images under several localization
+    methods. Each map is divided by its own maximum for display; the title
+    gives the box's best IoU with the ground-truth boxes.
+
+    Args:
+        images: N images: ``Tensor[3, H, W]`` in [0, 1], PIL images or
+            ``(H, W, 3)`` arrays, each of its maps' size.
+        columns: ``{name: (maps Tensor[N, H, W], boxes LongTensor[N, 4])}``, in column order.
+        gt_boxes: N tensors ``LongTensor[m_i, 4]`` (inclusive pixel boxes).
+        row_labels: a label drawn left of each row (e.g. the class name).
+        alpha, cmap: the overlay's opacity and colour map.
+        panel: the side of one panel in inches.
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        ValueError: the columns' lengths differ from the number of images.
+    """
+    import matplotlib.pyplot as plt
+
+    from camlib.metrics import box_iou
+
+    n = len(images)
+    for name, (maps, boxes) in columns.items():
+        if len(maps) != n or len(boxes) != n:
+            raise ValueError(f"`columns[{name!r}]` must hold {n} maps and {n} boxes (one per image), "
+                             f"but got {len(maps)} and {len(boxes)}.")  # fmt: skip
+    if len(gt_boxes) != n:
+        raise ValueError(f"`gt_boxes` must hold {n} tensors (one per image), but got {len(gt_boxes)}.")
+    ncols = len(columns)
+    fig, axes = plt.subplots(max(n, 1), ncols, figsize=(panel * ncols, panel * max(n, 1)), squeeze=False,
+                             layout="constrained")  # fmt: skip
+    for i in range(n):
+        array = display_image(images[i])
+        gt = gt_boxes[i].long().cpu().reshape(-1, 4)
+        for j, (name, (maps, boxes)) in enumerate(columns.items()):
+            ax = axes[i, j]
+            m = maps[i].detach().double().cpu()
+            peak = float(m.max())
+            shown = (m / peak).clamp(0, 1) if peak > 0 else m.new_zeros(m.shape)
+            box = boxes[i].long().cpu()
+            iou = float(box_iou(box[None], gt).max()) if len(gt) else float("nan")
+            overlay_cam(ax, array, shown, alpha=alpha, cmap=cmap, title=f"{name}: IoU {iou:.2f}" if i == 0
+                        else f"IoU {iou:.2f}")  # fmt: skip
+            for g in gt.tolist():
+                _draw_box(ax, g, color="lime", style="--", width=1.5)
+            _draw_box(ax, box.tolist(), color="red", width=1.5)
+            if j == 0 and row_labels is not None:
+                ax.set_axis_on()
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_ylabel(row_labels[i], fontsize=8)
+    return fig
