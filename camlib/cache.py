@@ -1,4 +1,4 @@
-"""A cache of trained models, keyed by a hash of everything that determines them.
+"""A cache of trained models (and of computed features), keyed by a hash of everything that determines them.
 
 An entry is one file ``<key>.pt`` written by ``torch.save`` under
 ``$CAMLIB_CACHE`` or ``<repository>/.cache/models/``. It is written to a
@@ -14,13 +14,13 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["cache_dir", "cache_key", "load_entry", "save_entry"]
+__all__ = ["cache_dir", "cache_key", "load_entry", "memoize", "save_entry"]
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
@@ -94,12 +94,20 @@ def save_entry(path: str | os.PathLike, entry: Mapping[str, Any]) -> Path:
     return path
 
 
-def load_entry(path: str | os.PathLike, map_location: str = "cpu") -> dict[str, Any] | None:
+def load_entry(
+    path: str | os.PathLike, map_location: str = "cpu", *, required: str = "state_dict"
+) -> dict[str, Any] | None:
     """Read an entry written by ``save_entry``; None when there is no file.
 
+    Args:
+        path: the entry's file.
+        map_location: where tensors are loaded.
+        required: the key every entry of this kind holds: ``"state_dict"``
+            for a model, ``"value"`` for an entry of ``memoize``.
+
     Raises:
-        RuntimeError: the file exists but is not a readable entry (the
-            message names it and says to delete it).
+        RuntimeError: the file exists but is not a readable entry of this
+            kind (the message names it and says to delete it).
     """
     path = Path(path)
     if not path.is_file():
@@ -110,6 +118,53 @@ def load_entry(path: str | os.PathLike, map_location: str = "cpu") -> dict[str, 
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         why = f"{type(err).__name__}: {first}"
         raise RuntimeError(f"The cache entry {path} is unreadable ({why}); delete it to retrain.") from err
-    if not isinstance(entry, dict) or "state_dict" not in entry:
-        raise RuntimeError(f"The cache entry {path} is not a model entry (no 'state_dict'); delete it to retrain.")
+    if not isinstance(entry, dict) or required not in entry:
+        kind = "a model entry" if required == "state_dict" else "an entry of this kind"
+        raise RuntimeError(f"The cache entry {path} is not {kind} (no {required!r}); delete it to retrain.")
     return entry
+
+
+def memoize(
+    parts: Mapping[str, Any],
+    compute: Callable[[], Any],
+    *,
+    enabled: bool = True,
+    cache_root: str | os.PathLike | None = None,
+) -> tuple[Any, bool]:
+    """``compute()``, or its value from the cache entry keyed by ``parts``.
+
+    For results that are costly to compute and cheap to store (features,
+    boxes): the value (tensors, dicts, lists, tuples, plain values; what
+    ``torch.load(weights_only=True)`` reads back) is written by
+    ``save_entry`` under ``cache_dir(cache_root) / (cache_key(parts) + ".pt")``.
+    ``parts`` must name everything that determines the value.
+
+    Args:
+        parts: the key's content (see ``cache_key``).
+        compute: called without arguments when there is no entry.
+        enabled: False: always compute, never read or write the cache.
+        cache_root: the cache folder (``cache_dir``).
+
+    Returns:
+        ``(value, hit)``: ``hit`` is True when the value came from the cache.
+
+    Raises:
+        RuntimeError: an entry exists but is unreadable (delete it).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     first = memoize({"what": "doc"}, lambda: torch.arange(3), cache_root=root)
+        ...     again = memoize({"what": "doc"}, lambda: None, cache_root=root)  # not called: read back
+        >>> first, again
+        ((tensor([0, 1, 2]), False), (tensor([0, 1, 2]), True))
+    """
+    if not enabled:
+        return compute(), False
+    path = cache_dir(cache_root) / f"{cache_key(parts)}.pt"
+    entry = load_entry(path, required="value")
+    if entry is not None:
+        return entry["value"], True
+    value = compute()
+    save_entry(path, {"value": value, "parts": _canonical(parts)})
+    return value, False

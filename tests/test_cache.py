@@ -116,3 +116,30 @@ def test_fit_cache_needs_a_spec(tmp_path):
         fit(CONFIG, data, cache_root=tmp_path)
     fit(CONFIG, data, cache_root=tmp_path, dataset_spec={"name": "zeros", "n": 8})
     assert len(os.listdir(tmp_path)) == 1
+
+
+def test_memoize_computes_once_and_reads_back(tmp_path):
+    from camlib.cache import memoize
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"pooled": torch.arange(4.0), "boxes": [torch.tensor([[0, 0, 1, 1]])], "n": 4}
+
+    value, hit = memoize({"what": "features", "split": "train"}, compute, cache_root=tmp_path)
+    assert not hit and len(calls) == 1
+    again, hit = memoize({"split": "train", "what": "features"}, compute, cache_root=tmp_path)  # same key
+    assert hit and len(calls) == 1
+    assert torch.equal(again["pooled"], value["pooled"]) and again["n"] == 4 and torch.equal(again["boxes"][0], value["boxes"][0])
+    memoize({"what": "features", "split": "test"}, compute, cache_root=tmp_path)  # another key
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
+    _, hit = memoize({"what": "features", "split": "train"}, compute, enabled=False, cache_root=tmp_path)
+    assert not hit and len(calls) == 3
+    # a model entry is not a memoized value, and the other way round
+    model_path = save_entry(tmp_path / "model.pt", {"state_dict": {}})
+    with pytest.raises(RuntimeError, match=r"is not an entry of this kind \(no 'value'\); delete it"):
+        load_entry(model_path, required="value")
+    value_path = next(p for p in tmp_path.glob("*.pt") if p.name != "model.pt")
+    with pytest.raises(RuntimeError, match=r"is not a model entry \(no 'state_dict'\); delete it"):
+        load_entry(value_path)
