@@ -33,6 +33,9 @@ from camlib.pretrained import imagenet_categories, is_torchvision_weights, load_
 from camlib.provenance import provenance
 from camlib.saliency import gradient_saliency
 from camlib.viz import overlay_cam, show_box_protocol, show_cams
+from camlib import crops, features, stats, svm  # GAP features, linear SVMs, crops (chapter 03)
+from camlib.features import Features, extract_features
+from camlib.svm import LinearSVM, fit_linear_svm
 
 __version__ = "0.1.0"
 
@@ -97,3 +100,5 @@ __all__ = [
     "top5_heuristic",
     "top_k_error",
 ]
+
+__all__ += ["crops", "extract_features", "features", "Features", "fit_linear_svm", "LinearSVM", "stats", "svm"]

@@ -1,0 +1,89 @@
+"""Tests of camlib.features: GAP features over a loader, and fingerprints for cache keys."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Subset
+
+import camlib
+from camlib.data import PreprocessWithBoxes, collate
+from camlib.data.common import AnnotatedImages, Record
+from camlib.data.synthetic import Localization
+from camlib.data.synthetic import collate as synthetic_collate
+from camlib.features import extract_features, fingerprint
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_pooled_features_are_the_mean_of_the_captured_maps(tiny_net, gen):
+    images = torch.randn(7, 3, 8, 8, generator=gen)
+    labels = torch.tensor([0, 1, 2, 3, 4, 0, 1])
+    batches = [(images[:4], labels[:4]), (images[4:], labels[4:])]
+    f = extract_features(tiny_net, batches, keep_maps=True)
+    # the slow, obvious reference: run the trunk on each image, average its output by hand
+    tiny_net.eval()
+    with torch.no_grad():
+        for i in range(7):
+            fmap = tiny_net.features(images[i : i + 1])[0]  # (K, h, w)
+            assert torch.allclose(f.maps[i], fmap, atol=1e-6)
+            assert torch.allclose(f.pooled[i], fmap.sum(dim=(1, 2)) / (fmap.shape[1] * fmap.shape[2]), atol=1e-6)
+    assert torch.equal(f.labels, labels) and f.boxes is None
+    # the network's own logits are its classifier on the pooled features: S = W F + b
+    assert torch.allclose(tiny_net(images), f.pooled @ tiny_net.fc.weight.T + tiny_net.fc.bias, atol=1e-5)
+
+
+def test_modes_restored_no_hook_left_and_channels_last_agrees(tiny_net, gen):
+    images = torch.randn(3, 3, 8, 8, generator=gen)
+    tiny_net.train()
+    a = extract_features(tiny_net, [(images, torch.zeros(3, dtype=torch.long))])
+    b = extract_features(tiny_net, [(images, torch.zeros(3, dtype=torch.long))], channels_last=True,
+                         layer=tiny_net.cam_layer())
+    assert tiny_net.training and tiny_net.features[1].training
+    assert all(len(m._forward_hooks) == 0 for m in tiny_net.modules())
+    assert torch.allclose(a.pooled, b.pooled, atol=1e-5) and a.maps is None
+
+
+def test_boxes_come_along_from_both_kinds_of_batches(tmp_path):
+    Image.new("RGB", (20, 10)).save(tmp_path / "a.png")
+    reader = AnnotatedImages([Record(tmp_path / "a.png", 1, ((0, 0, 9, 9),), "a")] * 3, ["x", "y"],
+                             transform=PreprocessWithBoxes(16))
+    net = camlib.build_model("vgg-small", num_classes=2, input_size=16, resolution=4, channels=2, width=4)
+    f = extract_features(net, DataLoader(reader, 2, collate_fn=collate))
+    assert f.pooled.shape == (3, 4) and f.labels.tolist() == [1, 1, 1]
+    assert [b.tolist() for b in f.boxes] == [[[0, 0, 7, 15]]] * 3  # (0..9 of 20, 0..9 of 10) -> 16 x 16
+    data = Localization(4, seed=0, image_size=32, scale=(0.4, 0.6))
+    f = extract_features(net, DataLoader(data, 3, collate_fn=synthetic_collate))
+    assert len(f.boxes) == 4 and torch.equal(f.boxes[2], data[2].boxes)
+
+
+def test_refuses_bad_input(tiny_net):
+    with pytest.raises(ValueError, match="`loader` must yield at least one batch, but it was empty"):
+        extract_features(tiny_net, [])
+    with pytest.raises(TypeError, match="`layer` must be a torch.nn.Module or a camlib.CAMLayer, but got str"):
+        extract_features(tiny_net, [], layer="features")
+    with pytest.raises(ValueError, match=r"`layer` must output a 4-D tensor \(N, K, h, w\), but got shape \(1, 5\)"):
+        extract_features(tiny_net, [(torch.zeros(1, 3, 8, 8), torch.zeros(1, dtype=torch.long))], layer=tiny_net.fc)
+
+
+def test_fingerprints(tmp_path):
+    t = torch.arange(6.0).reshape(2, 3)
+    assert fingerprint(t) == fingerprint(t.clone()) and fingerprint(t) != fingerprint(t.T.contiguous())
+    assert fingerprint(t)["shape"] == [2, 3] and fingerprint(torch.tensor([True]))["tensor"] == "torch.bool"
+    assert fingerprint(t) != fingerprint(t.double())
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    Image.new("RGB", (4, 4)).save(tmp_path / "b.png")
+    records = [Record(tmp_path / "a.png", 0, ((0, 0, 1, 1),), "a"), Record(tmp_path / "b.png", 1, ((0, 0, 2, 2),), "b")]
+    reader = AnnotatedImages(records, ["x", "y"])
+    base = fingerprint(reader)
+    assert base == fingerprint(AnnotatedImages(records, ["x", "y"])) and base["images"] == 2
+    moved = [records[0], Record(tmp_path / "b.png", 1, ((0, 0, 2, 3),), "b")]
+    assert fingerprint(AnnotatedImages(moved, ["x", "y"]))["sha256"] != base["sha256"]  # another box
+    assert fingerprint(AnnotatedImages(records, ["x", "y"], transform=PreprocessWithBoxes(8)))["transform"] != base["transform"]
+    Image.new("RGB", (40, 40)).save(tmp_path / "b.png")  # a replaced file (another size in bytes)
+    assert fingerprint(reader)["sha256"] != base["sha256"]
+    assert fingerprint(Subset(reader, [1]))["indices"] != fingerprint(Subset(reader, [0]))["indices"]
+    assert fingerprint(Localization(3, seed=0)) == Localization(3, seed=0).spec()
+    with pytest.raises(TypeError, match="`data` must be a tensor, a data set with spec"):
+        fingerprint([1, 2])
