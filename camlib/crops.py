@@ -9,7 +9,8 @@ the column (``camlib.boxes``); an inclusive box covers the continuous region
 - ``expand_boxes``: a margin around boxes, clipped to the image;
 - ``BoxCrops``: a data set of crops of a reader's images (PIL), one box per image;
 - ``crop_resize``: crops of a batch of image tensors, resized (``roi_align``);
-- ``random_boxes``: the random-box baselines.
+- ``random_boxes``: the random-box baselines;
+- ``box_coverage``: how much of the object a crop keeps.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from camlib._validate import check_size, check_tensor
 from camlib.data.common import Item, Transform
 from camlib.data.transforms import clip_boxes, resize_boxes
 
-__all__ = ["BoxCrops", "crop_resize", "expand_boxes", "random_boxes"]
+__all__ = ["BoxCrops", "box_coverage", "crop_resize", "expand_boxes", "random_boxes"]
 
 
 def _check_boxes(name: str, boxes: object) -> Tensor:
@@ -290,3 +291,32 @@ def random_boxes(
     x1 = (u[:, 0] * (W - w + 1)).floor().long().clamp(max=W - w)
     y1 = (u[:, 1] * (H - h + 1)).floor().long().clamp(max=H - h)
     return torch.stack([x1, y1, x1 + w - 1, y1 + h - 1], dim=1)
+
+
+def box_coverage(boxes: Tensor, gt_boxes: Tensor) -> Tensor:
+    """The share of each ground-truth box's pixels that lie inside its box: what a crop keeps of the object.
+
+    ``|box ∩ gt| / |gt|`` with inclusive pixel areas (``camlib.box_iou``'s
+    convention). Unlike IoU it does not penalize a box larger than the
+    object: a crop that holds the whole object scores 1 however loose it is.
+
+    Args:
+        boxes: ``LongTensor[N, 4]``, one box per image.
+        gt_boxes: ``LongTensor[N, 4]``, the object's box in each image.
+
+    Returns:
+        ``Tensor[N]``, float64, in [0, 1].
+
+    Example:
+        >>> box_coverage(torch.tensor([[0, 0, 9, 9], [0, 0, 4, 9]]), torch.tensor([[2, 2, 5, 5], [0, 0, 9, 9]]))
+        tensor([1.0000, 0.5000], dtype=torch.float64)
+    """
+    boxes, gt_boxes = _check_boxes("boxes", boxes).long(), _check_boxes("gt_boxes", gt_boxes).long()
+    if boxes.shape != gt_boxes.shape:
+        raise ValueError(
+            f"`gt_boxes` must hold one box per box of `boxes` ({len(boxes)}), but got {len(gt_boxes)}."
+        )
+    iw = (torch.minimum(boxes[:, 2], gt_boxes[:, 2]) - torch.maximum(boxes[:, 0], gt_boxes[:, 0]) + 1).clamp(min=0)
+    ih = (torch.minimum(boxes[:, 3], gt_boxes[:, 3]) - torch.maximum(boxes[:, 1], gt_boxes[:, 1]) + 1).clamp(min=0)
+    area = (gt_boxes[:, 2] - gt_boxes[:, 0] + 1) * (gt_boxes[:, 3] - gt_boxes[:, 1] + 1)
+    return (iw * ih).double() / area.double()

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from camlib.crops import BoxCrops, crop_resize, expand_boxes, random_boxes
+from camlib.crops import BoxCrops, box_coverage, crop_resize, expand_boxes, random_boxes
 from camlib.data import PreprocessWithBoxes
 from camlib.data.common import AnnotatedImages, Record
 
@@ -141,3 +141,28 @@ def test_random_boxes_refuse_bad_input():
     with pytest.raises(ValueError, match=r"`n` must be an int >= 0, but got -1"):
         random_boxes(-1, 4, generator=g)
     assert random_boxes(0, 4, generator=g).shape == (0, 4)
+
+
+def test_box_coverage_hand_worked_and_against_pixels(gen):
+    boxes = torch.tensor([[0, 0, 9, 9], [5, 5, 14, 14], [20, 20, 21, 21], [0, 0, 0, 0]])
+    gt = torch.tensor([[2, 2, 5, 5], [0, 0, 9, 9], [0, 0, 9, 9], [0, 0, 1, 1]])
+    # inside: 1; a quarter of the 10 x 10 box (5 x 5 = 25 of 100); disjoint: 0; 1 of 4 pixels
+    assert box_coverage(boxes, gt).tolist() == [1.0, 0.25, 0.0, 0.25]
+    # the slow, obvious reference: count the pixels on masks
+    a = torch.randint(0, 12, (50, 2), generator=gen).sort(dim=1).values
+    b = torch.randint(0, 12, (50, 2), generator=gen).sort(dim=1).values
+    r1 = torch.stack([a[:, 0], b[:, 0], a[:, 1], b[:, 1]], dim=1)
+    r2 = torch.stack([b[:, 0], a[:, 0], b[:, 1], a[:, 1]], dim=1)
+    fast = box_coverage(r1, r2)
+    for i in range(50):
+        m1, m2 = torch.zeros(12, 12, dtype=torch.bool), torch.zeros(12, 12, dtype=torch.bool)
+        m1[r1[i, 1] : r1[i, 3] + 1, r1[i, 0] : r1[i, 2] + 1] = True
+        m2[r2[i, 1] : r2[i, 3] + 1, r2[i, 0] : r2[i, 2] + 1] = True
+        assert fast[i].item() == pytest.approx((m1 & m2).sum().item() / m2.sum().item())
+    # coverage is 1 exactly when IoU's intersection is the whole ground-truth box
+    assert (fast == 1).tolist() == [bool(((r1[i, :2] <= r2[i, :2]).all() and (r1[i, 2:] >= r2[i, 2:]).all())) for i in range(50)]
+
+
+def test_box_coverage_refuses_mismatched_input():
+    with pytest.raises(ValueError, match=r"`gt_boxes` must hold one box per box of `boxes` \(1\), but got 2"):
+        box_coverage(torch.tensor([[0, 0, 1, 1]]), torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1]]))
