@@ -12,6 +12,7 @@ tensor in a cache key (``camlib.cache.memoize``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -60,6 +61,7 @@ def extract_features(
     keep_maps: bool = False,
     device: str | torch.device | None = None,
     channels_last: bool = False,
+    autocast: torch.dtype | None = None,
     progress: bool | None = None,
 ) -> Features:
     """Run ``model`` over ``loader`` and return the GAP features of ``layer``, image by image.
@@ -83,6 +85,11 @@ def extract_features(
         device: where to run; default the model's device. Images move there.
         channels_last: feed the images in channels-last memory format (about
             twice as fast for convolutions on a CPU; the values agree to rounding).
+        autocast: None (the model's own precision), or a dtype such as
+            ``torch.bfloat16`` to run the model under ``torch.autocast``: about
+            twice as fast again on CPUs with AMX (and on GPUs), at about 1% of
+            error in the features. The features are returned in float32 either
+            way, and ``pooled`` is the exact mean of the returned ``maps``.
         progress: a tqdm bar over the batches; default when stderr is a terminal.
 
     Returns:
@@ -118,7 +125,9 @@ def extract_features(
     show = sys.stderr.isatty() if progress is None else progress
     pooled, labels, maps, boxes = [], [], [], []
     has_boxes = True
-    with torch.no_grad(), capture_features(model, layer) as cap:
+    device_type = torch.device(device).type
+    precision = torch.autocast(device_type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
+    with torch.no_grad(), precision, capture_features(model, layer) as cap:
         for batch in tqdm(loader, desc="features", leave=False, disable=not show):
             images, batch_labels = label_batch(batch)
             images = images.to(device)
@@ -128,10 +137,11 @@ def extract_features(
             f = cap.features
             if f.ndim != 4:
                 raise ValueError(f"`layer` must output a 4-D tensor (N, K, h, w), but got shape {tuple(f.shape)}.")
-            pooled.append(f.mean(dim=(2, 3)).float().cpu())  # (n, K)
+            f = f.float()  # (n, K, h, w); pooled in float32, also after autocast
+            pooled.append(f.mean(dim=(2, 3)).cpu())  # (n, K)
             labels.append(torch.as_tensor(batch_labels, dtype=torch.long).cpu())
             if keep_maps:
-                maps.append(f.float().cpu().contiguous())  # (n, K, h, w)
+                maps.append(f.cpu().contiguous())  # (n, K, h, w)
             batch_boxes = _batch_boxes(batch)
             has_boxes = has_boxes and batch_boxes is not None
             if has_boxes:

@@ -45,6 +45,19 @@ def test_modes_restored_no_hook_left_and_channels_last_agrees(tiny_net, gen):
     assert torch.allclose(a.pooled, b.pooled, atol=1e-5) and a.maps is None
 
 
+def test_autocast_bfloat16_is_close_and_returns_float32(gen):
+    net = camlib.build_model("vgg-small", num_classes=3, input_size=32, resolution=8, channels=4, width=8)
+    images = torch.rand(4, 3, 32, 32, generator=gen)
+    batches = [(images, torch.zeros(4, dtype=torch.long))]
+    exact = extract_features(net, batches, keep_maps=True)
+    fast = extract_features(net, batches, keep_maps=True, autocast=torch.bfloat16)
+    assert fast.pooled.dtype == torch.float32 and fast.maps.dtype == torch.float32
+    # bfloat16 keeps 8 bits of mantissa: a few parts in a thousand per operation
+    assert torch.allclose(fast.pooled, exact.pooled, rtol=0.05, atol=0.05 * exact.pooled.abs().max().item())
+    assert not torch.equal(fast.pooled, exact.pooled)
+    assert torch.allclose(fast.pooled, fast.maps.mean(dim=(2, 3)))  # pooled is the mean of the maps returned
+
+
 def test_boxes_come_along_from_both_kinds_of_batches(tmp_path):
     Image.new("RGB", (20, 10)).save(tmp_path / "a.png")
     reader = AnnotatedImages([Record(tmp_path / "a.png", 1, ((0, 0, 9, 9),), "a")] * 3, ["x", "y"],
