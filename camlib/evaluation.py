@@ -217,6 +217,7 @@ def evaluate_localization(
     mode: str = "largest",
     heuristic: str | None = None,
     quantize: bool = True,
+    box_accuracy: bool = True,
     keep_maps: bool = False,
     device: str | torch.device | None = None,
     fields: Callable[[Any], dict[str, Any]] = batch_fields,
@@ -253,6 +254,8 @@ def evaluate_localization(
         heuristic: None, ``"thresholds"`` or ``"authors"``: also score the
             top-5 heuristic with that generator (needs ``top_k >= 3``).
         quantize: MaxBoxAcc on wsolevaluation's 0-255 quantized maps.
+        box_accuracy: compute MaxBoxAcc and MaxBoxAccV2 (they label every map
+            at 100 thresholds, the slowest part on a CPU); else they are None.
         keep_maps: keep the true class's maps (``Tensor[N, H, W]``, CPU).
         device: where to run; default the model's device.
         fields: turns a batch into the dict of ``batch_fields``.
@@ -309,8 +312,9 @@ def evaluate_localization(
                 boxes_all = boxes_from_maps(maps, threshold, mode=mode, backend=backend)  # (N, k + 1, 4)
                 boxes, true_boxes = boxes_all[:, :k], boxes_all[:, k]
                 true_maps = maps[:, k]  # (N, H, W)
-                acc1.update(true_maps, gt)
-                acc2.update(true_maps, gt)
+                if box_accuracy:
+                    acc1.update(true_maps, gt)
+                    acc2.update(true_maps, gt)
             else:
                 boxes, true_boxes = own_boxes[:, None].expand(-1, k, 4), own_boxes
             hits = localization_hits(top, boxes, labels, gt)  # (N, k)
@@ -351,7 +355,7 @@ def evaluate_localization(
     def cat(key: str) -> Tensor | None:
         return torch.cat(rec[key]) if rec[key] else None
 
-    has_maps = method != "box"
+    has_maps = method != "box" and box_accuracy
     return LocalizationResult(
         method=method, threshold=threshold, mode=mode,
         labels=cat("labels"), classes=cat("classes"), scores=cat("scores"), boxes=cat("boxes"), hits=cat("hits"),

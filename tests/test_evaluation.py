@@ -163,3 +163,11 @@ def test_batch_fields_of_a_real_batch():
     f = batch_fields(b)
     assert f["labels"].tolist() == [2] and f["ids"] == ["im0"] and f["masks"] is None
     assert isinstance(evaluate_localization(identity_net(), [b], top_k=1), LocalizationResult)
+
+
+def test_box_accuracy_can_be_skipped():
+    x = torch.zeros(1, 3, 6, 6)
+    x[0, 0, 1:3, 1:3] = 1.0
+    r = evaluate_localization(identity_net(), [real_batch(x, [0], [[[1, 1, 2, 2]]])], top_k=1, box_accuracy=False)
+    assert r.box_acc is None and r.box_acc_v2 is None and r.summary()["maxboxaccv2"] is None
+    assert r.summary()["loc_top1_err"] == 0.0
