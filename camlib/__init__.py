@@ -7,7 +7,7 @@ Discriminative Localization. CVPR 2016.
 from camlib import cache, data, models, params, report, surgery
 from camlib.boxes import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
 from camlib.cam import class_activation_maps, normalize_maps, resize_maps
-from camlib.components import ComponentStats, component_stats, connected_components
+from camlib.components import ComponentStats, component_stats, connected_components, measure_components
 from camlib.metrics import (
     BoxAccAccumulator,
     BoxAccuracy,
@@ -62,6 +62,7 @@ __all__ = [
     "ClassifierHead",
     "component_boxes",
     "component_stats",
+    "measure_components",
     "ComponentStats",
     "compute_cams",
     "connected_components",

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from camlib._validate import check_choice, check_tensor
 
-__all__ = ["connected_components", "component_stats", "ComponentStats", "BACKENDS"]
+__all__ = ["connected_components", "component_stats", "measure_components", "ComponentStats", "BACKENDS"]
 
 BACKENDS = ("auto", "torch", "scipy")
 
@@ -76,19 +76,32 @@ def connected_components(masks: Tensor, *, backend: str = "auto") -> Tensor:
     return labels.reshape(masks.shape)
 
 
-def _label_scipy(masks: Tensor) -> Tensor:
-    """The reference: ``scipy.ndimage.label`` on the stack, renamed to first-pixel labels."""
+def _scipy_raw(masks: Tensor) -> tuple[np.ndarray, int, np.ndarray]:
+    """``scipy.ndimage.label`` on the stack ``(B, H, W)``: its labels, their count and each one's first pixel.
+
+    scipy numbers components in the order of their first pixel in C order
+    (checked below; ``np.unique`` sorts when it does not hold), so the first
+    pixels come from one pass of a running maximum instead of a sort.
+    """
     from scipy import ndimage
 
-    B, H, W = masks.shape
     structure = np.zeros((3, 3, 3), dtype=bool)
     structure[1] = True  # 8-connected within a map, nothing across maps
     raw, n = ndimage.label(masks.cpu().numpy(), structure=structure)
-    # The first occurrence of each scipy label in C order is its component's first pixel.
-    values, first = np.unique(raw.ravel(), return_index=True)
+    flat = raw.ravel()
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(flat), prepend=0) > 0)  # (n,) where a new label starts
+    if len(first) != n or not np.array_equal(flat[first], np.arange(1, n + 1)):
+        values, index = np.unique(flat, return_index=True)
+        first = index[values > 0]
+    return raw, n, first
+
+
+def _label_scipy(masks: Tensor) -> Tensor:
+    """The reference: ``scipy.ndimage.label`` on the stack, renamed to first-pixel labels."""
+    B, H, W = masks.shape
+    raw, n, first = _scipy_raw(masks)
     rename = np.zeros(n + 1, dtype=np.int64)
-    rename[values] = first % (H * W) + 1
-    rename[0] = 0
+    rename[1:] = first % (H * W) + 1
     return torch.from_numpy(rename[raw]).to(masks.device)
 
 
@@ -202,3 +215,65 @@ def component_stats(labels: Tensor) -> ComponentStats:
     area = torch.zeros(n, dtype=torch.long, device=device).scatter_add(0, slot, torch.ones_like(slot))
     box = torch.stack([reduce(x, "amin", W), reduce(y, "amin", H), reduce(x, "amax", -1), reduce(y, "amax", -1)], 1)
     return ComponentStats(keys // (P + 1), keys % (P + 1), area, box)
+
+
+def measure_components(masks: Tensor, *, backend: str = "auto") -> ComponentStats:
+    """``component_stats(connected_components(masks, backend=backend))``, with a fast CPU path.
+
+    On the CPU (``backend`` ``"auto"`` or ``"scipy"``) the components are
+    labelled by ``scipy.ndimage.label`` and measured by
+    scatters over scipy's consecutive labels (boxes and areas), one pass each,
+    instead of the sort over all foreground pixels that ``component_stats``
+    needs for first-pixel labels, which are not consecutive. The result
+    is identical, row for row (tested against the composition on random masks).
+
+    Args:
+        masks: ``BoolTensor[..., H, W]``.
+        backend: as in ``connected_components``.
+
+    Returns:
+        ``ComponentStats``, rows sorted by map then label; ``map_index`` counts
+        maps in ``masks.reshape(-1, H, W)``.
+
+    Example:
+        >>> s = measure_components(torch.tensor([[0, 1, 1], [0, 0, 1], [1, 0, 0]]).bool())
+        >>> s.label.tolist(), s.area.tolist(), s.box.tolist()
+        ([2, 7], [3, 1], [[1, 0, 2, 1], [0, 2, 0, 2]])
+    """
+    check_tensor("masks", masks)
+    if masks.dtype != torch.bool:
+        raise TypeError(f"`masks` must be a bool tensor, but got {masks.dtype}.")
+    if masks.ndim < 2:
+        raise ValueError(f"`masks` must have at least 2 dimensions (..., H, W), but got shape {tuple(masks.shape)}.")
+    check_choice("backend", backend, BACKENDS)
+    if backend == "torch" or (backend == "auto" and masks.device.type != "cpu"):
+        return component_stats(connected_components(masks, backend="torch"))
+    H, W = masks.shape[-2:]
+    flat = masks.reshape(-1, H, W)
+    device = masks.device
+    if flat.numel() == 0 or not bool(flat.any()):
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        return ComponentStats(empty, empty, empty, torch.zeros(0, 4, dtype=torch.long, device=device))
+    from scipy import ndimage
+
+    structure = np.zeros((3, 3, 3), dtype=bool)
+    structure[1] = True  # 8-connected within a map, nothing across maps
+    raw, n = ndimage.label(flat.cpu().numpy(), structure=structure)
+    # scipy's labels are 1..n: scatter straight into n slots, no sort over the pixels. The first pixel
+    # (smallest index) gives the map, the label and the top row; the last pixel the bottom row.
+    P = H * W
+    labels = torch.from_numpy(raw.reshape(-1)).long()
+    where = labels.nonzero()[:, 0]  # (F,) foreground pixels of the stack, in C order
+    slot = labels[where] - 1
+    x = where % W
+
+    def reduce(values: Tensor, how: str, init: int) -> Tensor:
+        return torch.full((n,), init, dtype=torch.long).scatter_reduce(0, slot, values, how)
+
+    first, last = reduce(where, "amin", flat.numel()), reduce(where, "amax", -1)
+    area = torch.bincount(slot, minlength=n)
+    box = torch.stack([reduce(x, "amin", W), first % P // W, reduce(x, "amax", -1), last % P // W], 1)
+    order = torch.argsort(first, stable=True)  # rows by map, then first pixel (a no-op in scipy's usual numbering)
+    first = first[order]
+    return ComponentStats((first // P).to(device), (first % P + 1).to(device), area[order].to(device),
+                          box[order].to(device))

@@ -37,7 +37,14 @@ from tqdm import tqdm
 from camlib._validate import check_choice, check_fraction
 from camlib.boxes import boxes_from_maps, foreground, top5_heuristic
 from camlib.hooks import capture_features, find_cam_layer
-from camlib.metrics import BoxAccAccumulator, BoxAccuracy, box_iou, localization_hits, top_k_error
+from camlib.metrics import (
+    BoxAccAccumulator,
+    BoxAccuracy,
+    box_iou,
+    localization_hits,
+    top_k_error,
+    update_box_accuracies,
+)
 from camlib.models import unit_to_boxes
 from camlib.saliency import gradient_saliency
 
@@ -218,6 +225,7 @@ def evaluate_localization(
     heuristic: str | None = None,
     quantize: bool = True,
     box_accuracy: bool = True,
+    box_thresholds: Sequence[float] | Tensor | None = None,
     keep_maps: bool = False,
     device: str | torch.device | None = None,
     fields: Callable[[Any], dict[str, Any]] = batch_fields,
@@ -256,6 +264,8 @@ def evaluate_localization(
         quantize: MaxBoxAcc on wsolevaluation's 0-255 quantized maps.
         box_accuracy: compute MaxBoxAcc and MaxBoxAccV2 (they label every map
             at 100 thresholds, the slowest part on a CPU); else they are None.
+        box_thresholds: their threshold grid (``BoxAccAccumulator``); default
+            ``threshold_grid(0.01)``, wsolevaluation's 100 thresholds.
         keep_maps: keep the true class's maps (``Tensor[N, H, W]``, CPU).
         device: where to run; default the model's device.
         fields: turns a batch into the dict of ``batch_fields``.
@@ -292,8 +302,9 @@ def evaluate_localization(
     if device is None:
         device = next(model.parameters()).device
     layer = find_cam_layer(model) if method == "cam" else None
-    acc1 = BoxAccAccumulator((0.5,), quantize=quantize, backend=backend)
-    acc2 = BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, quantize=quantize, backend=backend)
+    acc1 = BoxAccAccumulator((0.5,), thresholds=box_thresholds, quantize=quantize, backend=backend)
+    acc2 = BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, thresholds=box_thresholds, quantize=quantize,
+                             backend=backend)
     rec: dict[str, list] = {key: [] for key in ("labels", "classes", "scores", "boxes", "hits", "gt", "true_boxes",
                                                 "true_iou", "h_classes", "h_boxes", "h_hits", "coverage",
                                                 "precision", "parts", "ids", "maps")}  # fmt: skip
@@ -313,8 +324,7 @@ def evaluate_localization(
                 boxes, true_boxes = boxes_all[:, :k], boxes_all[:, k]
                 true_maps = maps[:, k]  # (N, H, W)
                 if box_accuracy:
-                    acc1.update(true_maps, gt)
-                    acc2.update(true_maps, gt)
+                    update_box_accuracies([acc1, acc2], true_maps, gt)  # one labelling for both
             else:
                 boxes, true_boxes = own_boxes[:, None].expand(-1, k, 4), own_boxes
             hits = localization_hits(top, boxes, labels, gt)  # (N, k)

@@ -23,9 +23,9 @@ import torch
 from torch import Tensor
 
 from camlib._validate import check_maps, check_tensor
-from camlib.boxes import boxes_from_masks
+from camlib.boxes import _largest_boxes
 from camlib.cam import normalize_maps
-from camlib.components import component_stats, connected_components
+from camlib.components import measure_components
 
 __all__ = [
     "box_iou",
@@ -37,6 +37,7 @@ __all__ = [
     "threshold_grid",
     "BoxAccuracy",
     "BoxAccAccumulator",
+    "update_box_accuracies",
     "max_box_acc",
     "max_box_acc_v2",
     "PxAP",
@@ -431,40 +432,19 @@ class BoxAccAccumulator:
 
     def update(self, maps: Tensor, gt_boxes: Sequence[Tensor]) -> None:
         """Add a batch: ``maps (Tensor[N, H, W])`` and ``N`` tensors ``LongTensor[m_i, 4]``."""
-        check_maps("maps", maps)
-        if maps.ndim != 3:
-            raise ValueError(f"`maps` must be a 3-D tensor (N, H, W), but got shape {tuple(maps.shape)}.")
-        N, H, W = maps.shape
-        gt, valid = _pad_gt(gt_boxes, N, maps.device)
-        T = len(self.thresholds)
-        tau = self.thresholds.to(maps.device)
-        deltas = self.iou_thresholds.to(maps.device)
-        s = normalize_maps(maps, "minmax")
-        v = torch.floor(s * 255) if self.quantize else s
-        top = v.amax(dim=(1, 2)).double()  # (N,)
-        levels = tau[None, :] * top[:, None]  # (N, T)
-        if self.quantize:
-            levels = torch.floor(levels)
-        step = max(1, self.chunk_pixels // (T * H * W))
-        for i in range(0, N, step):
-            masks = v[i : i + step, None].double() > levels[i : i + step, :, None, None]  # (n, T, H, W)
-            best = self._best_iou(masks, gt[i : i + step], valid[i : i + step])  # (n, T)
-            hits = best[None] >= deltas[:, None, None]  # (D, n, T)
-            self.counts += hits.sum(dim=1).cpu()
-        self.count += N
+        update_box_accuracies([self], maps, gt_boxes)
 
-    def _best_iou(self, masks: Tensor, gt: Tensor, valid: Tensor) -> Tensor:
-        """Per (image, threshold): the best IoU of its box(es) with the ground truth."""
-        n, T, H, W = masks.shape
+    def _best_iou(self, stats, n: int, T: int, P: int, gt: Tensor, valid: Tensor) -> Tensor:
+        """Per (image, threshold): the best IoU of its box(es) with the ground truth, from the components' stats."""
+        device = gt.device
         if not self.all_components:
-            boxes = boxes_from_masks(masks, mode="largest", backend=self.backend)  # (n, T, 4)
+            boxes = _largest_boxes(stats, n * T, P).view(n, T, 4)  # (n, T, 4); zeros where no foreground
             return _best_iou(boxes, gt, valid)
-        stats = component_stats(connected_components(masks.reshape(n * T, H, W), backend=self.backend))
         image = stats.map_index // T
         iou = _best_iou(stats.box[:, None], gt[image], valid[image])[:, 0]  # (n_components,)
-        best = torch.full((n * T,), -1.0, dtype=iou.dtype, device=masks.device)
+        best = torch.full((n * T,), -1.0, dtype=iou.dtype, device=device)
         best = best.scatter_reduce(0, stats.map_index, iou, reduce="amax").view(n, T)
-        empty = _best_iou(torch.zeros(n, 1, 4, dtype=torch.long, device=masks.device), gt, valid)  # (n, 1)
+        empty = _best_iou(torch.zeros(n, 1, 4, dtype=torch.long, device=device), gt, valid)  # (n, 1)
         return torch.where(best < 0, empty, best)
 
     def compute(self) -> BoxAccuracy:
@@ -482,6 +462,52 @@ class BoxAccAccumulator:
             value=best_accuracy.mean().item(),
             count=self.count,
         )
+
+
+def update_box_accuracies(accumulators: Sequence[BoxAccAccumulator], maps: Tensor, gt_boxes: Sequence[Tensor]) -> None:
+    """Add one batch to several ``BoxAccAccumulator``s that share their masks: label the masks once.
+
+    MaxBoxAcc and MaxBoxAccV2 threshold the same maps at the same ``tau``s and
+    differ only in which components they box, so ``evaluate_localization``
+    feeds both through one labelling of the ``(N, T, H, W)`` masks. Each
+    accumulator ends exactly as after its own ``update(maps, gt_boxes)``.
+
+    Raises:
+        ValueError: the accumulators differ in ``thresholds``, ``quantize``,
+            ``backend`` or ``chunk_pixels``; bad ``maps``.
+    """
+    if not accumulators:
+        return
+    first = accumulators[0]
+    for acc in accumulators[1:]:
+        if not (torch.equal(acc.thresholds, first.thresholds) and acc.quantize == first.quantize
+                and acc.backend == first.backend and acc.chunk_pixels == first.chunk_pixels):
+            raise ValueError("`accumulators` must share thresholds, quantize, backend and chunk_pixels to share "
+                             "their masks; update them one by one instead.")  # fmt: skip
+    check_maps("maps", maps)
+    if maps.ndim != 3:
+        raise ValueError(f"`maps` must be a 3-D tensor (N, H, W), but got shape {tuple(maps.shape)}.")
+    N, H, W = maps.shape
+    gt, valid = _pad_gt(gt_boxes, N, maps.device)
+    T = len(first.thresholds)
+    tau = first.thresholds.to(maps.device)
+    s = normalize_maps(maps, "minmax")
+    v = torch.floor(s * 255) if first.quantize else s
+    top = v.amax(dim=(1, 2)).double()  # (N,)
+    levels = tau[None, :] * top[:, None]  # (N, T)
+    if first.quantize:
+        levels = torch.floor(levels)
+    step = max(1, first.chunk_pixels // (T * H * W))
+    for i in range(0, N, step):
+        masks = v[i : i + step, None].double() > levels[i : i + step, :, None, None]  # (n, T, H, W)
+        n = masks.shape[0]
+        stats = measure_components(masks.reshape(n * T, H, W), backend=first.backend)
+        for acc in accumulators:
+            best = acc._best_iou(stats, n, T, H * W, gt[i : i + step], valid[i : i + step])  # (n, T)
+            hits = best[None] >= acc.iou_thresholds.to(maps.device)[:, None, None]  # (D, n, T)
+            acc.counts += hits.sum(dim=1).cpu()
+    for acc in accumulators:
+        acc.count += N
 
 
 def max_box_acc(

@@ -88,11 +88,11 @@ def show_cams(
     return fig
 
 
-__all__ += ["show_box_protocol"]
+__all__ += ["draw_box", "show_box_protocol"]
 
 
-def _draw_box(ax, box, *, color: str, style: str = "-", width: float = 2.0) -> None:
-    """Outline an inclusive pixel box ``(x1, y1, x2, y2)``: pixel ``x`` spans ``[x - 0.5, x + 0.5]``."""
+def draw_box(ax, box, *, color: str, style: str = "-", width: float = 2.0) -> None:
+    """Outline an inclusive pixel box ``(x1, y1, x2, y2)`` on ``ax``: pixel ``x`` spans ``[x - 0.5, x + 0.5]``."""
     from matplotlib.patches import Rectangle
 
     x1, y1, x2, y2 = (int(v) for v in box)
@@ -163,17 +163,17 @@ def show_box_protocol(
     palette = ListedColormap([(1.0, 1.0, 1.0)] + [colours[i % len(colours)] for i in range(max(len(stats.label), 1))])
     axes[2].imshow(ranks.numpy(), cmap=palette, vmin=-0.5, vmax=len(palette.colors) - 0.5, interpolation="nearest")
     for component_box in stats.box.tolist():
-        _draw_box(axes[2], component_box, color="0.3", width=1.0)
+        draw_box(axes[2], component_box, color="0.3", width=1.0)
     if len(stats.label):
-        _draw_box(axes[2], box.tolist(), color="red")
+        draw_box(axes[2], box.tolist(), color="red")
     sizes = sorted(stats.area.tolist(), reverse=True)
     axes[2].set_title(f"{len(sizes)} components, largest {sizes[0] if sizes else 0} px", fontsize=9)
     axes[3].imshow(array)
-    _draw_box(axes[3], box.tolist(), color="red")
+    draw_box(axes[3], box.tolist(), color="red")
     title = "box " + str(tuple(box.tolist()))
     if gt_boxes is not None and len(gt_boxes):
         for gt in gt_boxes.tolist():
-            _draw_box(axes[3], gt, color="lime", style="--")
+            draw_box(axes[3], gt, color="lime", style="--")
         title += f", IoU {float(box_iou(box[None], gt_boxes.long().cpu()).max()):.2f}"
     axes[3].set_title(title, fontsize=9)
     for ax in axes:
@@ -251,8 +251,8 @@ def show_localizations(
             overlay_cam(ax, array, shown, alpha=alpha, cmap=cmap, title=f"{name}: IoU {iou:.2f}" if i == 0
                         else f"IoU {iou:.2f}")  # fmt: skip
             for g in gt.tolist():
-                _draw_box(ax, g, color="lime", style="--", width=1.5)
-            _draw_box(ax, box.tolist(), color="red", width=1.5)
+                draw_box(ax, g, color="lime", style="--", width=1.5)
+            draw_box(ax, box.tolist(), color="red", width=1.5)
             if j == 0 and row_labels is not None:
                 ax.set_axis_on()
                 ax.set_xticks([])

@@ -8,7 +8,7 @@ import torch
 from scipy import ndimage
 
 import camlib.components as components
-from camlib.components import component_stats, connected_components
+from camlib.components import component_stats, connected_components, measure_components
 
 
 def reference_labels(mask: np.ndarray) -> np.ndarray:
@@ -186,6 +186,43 @@ def test_component_stats_against_loops():
             rows.append([b, k, len(ys), xs.min(), ys.min(), xs.max(), ys.max()])
     got = torch.cat([s.map_index[:, None], s.label[:, None], s.area[:, None], s.box], dim=1)
     assert got.tolist() == rows
+
+
+@pytest.mark.parametrize("backend", ["auto", "scipy", "torch"])
+@pytest.mark.parametrize("density", [0.0, 0.3, 0.6, 1.0])
+def test_measure_components_equals_label_then_measure(backend, density):
+    rng = np.random.default_rng(int(density * 10))
+    masks = torch.from_numpy(rng.random((2, 3, 9, 13)) < density)  # leading dims, empty and full maps
+    masks[0, 1] = False
+    masks[1, 2, 4, 6] = True  # a lone pixel
+    got = measure_components(masks, backend=backend)
+    want = component_stats(connected_components(masks, backend="torch"))
+    for a, b, name in zip(got, want, want._fields):
+        assert a.dtype == torch.long and torch.equal(a, b), name
+
+
+def test_measure_components_on_smooth_maps_matches_loops():
+    masks = torch.from_numpy(smooth_maps(5, 40, 33, 27) > 0.1)
+    got = measure_components(masks)
+    want = component_stats(connected_components(masks, backend="scipy"))
+    assert all(torch.equal(a, b) for a, b in zip(got, want)) and len(got.area) > 40
+
+
+def test_measure_components_when_scipy_numbers_out_of_order(monkeypatch):
+    """The sort fallback: labels not numbered in first-pixel order still give first-pixel labels."""
+    from scipy import ndimage as nd
+
+    real = nd.label
+
+    def reversed_label(masks, structure):
+        raw, n = real(masks, structure=structure)
+        return np.where(raw > 0, n + 1 - raw, 0), n
+
+    monkeypatch.setattr(nd, "label", reversed_label)
+    masks = torch.tensor([[[1, 0, 1], [0, 0, 0], [1, 0, 1]]], dtype=torch.bool)
+    s = measure_components(masks, backend="scipy")
+    assert s.label.tolist() == [1, 3, 7, 9] and s.box[:, :2].tolist() == [[0, 0], [2, 0], [0, 2], [2, 2]]
+    assert connected_components(masks, backend="scipy")[0].tolist() == [[1, 0, 3], [0, 0, 0], [7, 0, 9]]
 
 
 # --- bad input --------------------------------------------------------------------------

@@ -171,3 +171,12 @@ def test_box_accuracy_can_be_skipped():
     r = evaluate_localization(identity_net(), [real_batch(x, [0], [[[1, 1, 2, 2]]])], top_k=1, box_accuracy=False)
     assert r.box_acc is None and r.box_acc_v2 is None and r.summary()["maxboxaccv2"] is None
     assert r.summary()["loc_top1_err"] == 0.0
+
+
+def test_box_thresholds_set_the_grid():
+    x = torch.zeros(1, 3, 6, 6)
+    x[0, 0, 1:3, 1:3] = 1.0
+    r = evaluate_localization(identity_net(), [real_batch(x, [0], [[[1, 1, 2, 2]]])], top_k=1,
+                              box_thresholds=[0.0, 0.5])
+    assert r.box_acc.thresholds.tolist() == [0.0, 0.5] and r.box_acc_v2.thresholds.tolist() == [0.0, 0.5]
+    assert r.box_acc.curves.tolist() == [[1.0, 1.0]]  # the block is the only foreground at either threshold

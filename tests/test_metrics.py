@@ -359,3 +359,25 @@ def test_bad_input():
         top_k_error(torch.zeros(0, 1, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"`boxes2` must be on the device of `boxes1` \(cpu\), but is on meta"):
         box_iou(L([[0, 0, 1, 1]]), L([[0, 0, 1, 1]]).to("meta"))
+
+
+def test_shared_labelling_equals_separate_updates():
+    """update_box_accuracies: MaxBoxAcc and MaxBoxAccV2 fed by one labelling end as if updated alone."""
+    from camlib.metrics import update_box_accuracies
+
+    rng = np.random.default_rng(7)
+    maps = torch.from_numpy(ndimage.gaussian_filter(rng.standard_normal((12, 20, 24)), (0, 2, 2)))
+    gt = [torch.tensor([[2 + i, 3, 12 + i, 15]]) for i in range(12)]
+    shared = [BoxAccAccumulator((0.5,), quantize=True, chunk_pixels=5000),
+              BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, quantize=True, chunk_pixels=5000)]
+    for i in (0, 5):  # two batches
+        update_box_accuracies(shared, maps[i : i + 7 if i == 0 else 12], gt[i : i + 7 if i == 0 else 12])
+    alone = [BoxAccAccumulator((0.5,), quantize=True), BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True,
+                                                                          quantize=True)]
+    for acc in alone:
+        acc.update(maps[:7], gt[:7])
+        acc.update(maps[5:], gt[5:])
+    for a, b in zip(shared, alone):
+        assert a.count == b.count == 14 and torch.equal(a.counts, b.counts) and a.counts.sum() > 0
+    with pytest.raises(ValueError, match="must share thresholds, quantize"):
+        update_box_accuracies([BoxAccAccumulator(), BoxAccAccumulator(quantize=True)], maps, gt)

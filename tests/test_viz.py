@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from camlib.viz import display_image, show_localizations  # noqa: E402
+from camlib.viz import display_image, draw_box, show_localizations  # noqa: E402
 
 
 def test_show_localizations_titles_and_boxes():
@@ -35,3 +35,13 @@ def test_show_localizations_bad_input():
         show_localizations(torch.zeros(2, 3, 4, 4), {"GAP": (torch.zeros(1, 4, 4), torch.zeros(1, 4))}, [None, None])
     with pytest.raises(ValueError, match=r"`image` must be a Tensor\[3, H, W\]"):
         display_image(torch.zeros(4, 4))
+
+
+def test_draw_box_covers_the_inclusive_pixels():
+    fig, ax = plt.subplots()
+    draw_box(ax, torch.tensor([2, 3, 5, 3]), color="red", style="--")
+    (rect,) = ax.patches
+    plt.close(fig)
+    # pixels 2..5 (4 wide) and row 3 (1 high), each pixel spanning [x - 0.5, x + 0.5]
+    assert (rect.get_x(), rect.get_y(), rect.get_width(), rect.get_height()) == (1.5, 2.5, 4, 1)
+    assert rect.get_linestyle() == "--" and not rect.get_fill()
