@@ -11,7 +11,7 @@ from camlib import runner
 from camlib.data import find_data
 
 ABSENT = "n/a (data absent)"
-VERDICTS = ("reproduced", "NOT reproduced", "not resolved", "not tested")
+VERDICTS = ("reproduced", "NOT reproduced", "not resolved", "not tested", "partly reproduced")
 CONTROLLED = ["weak_loc_top1_err", "weak_loc_top5_err", "weak_loc_top5_err_heuristic", "weak_gtknown_loc",
               "full_loc_top1_err", "full_loc_top5_err", "full_gtknown_loc", "weak_full_gap"]
 REAL = ["real_cls_top1_err", "real_cls_top5_err", "real_loc_top1_err", "real_loc_top5_err",
