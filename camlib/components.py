@@ -32,6 +32,19 @@ __all__ = ["connected_components", "component_stats", "measure_components", "Com
 BACKENDS = ("auto", "torch", "scipy")
 
 
+def _check_masks(masks: Tensor, backend: str) -> str:
+    """Check a bool mask stack ``(..., H, W)`` and a backend; return the backend "auto" resolves to."""
+    check_tensor("masks", masks)
+    if masks.dtype != torch.bool:
+        raise TypeError(f"`masks` must be a bool tensor, but got {masks.dtype}.")
+    if masks.ndim < 2:
+        raise ValueError(f"`masks` must have at least 2 dimensions (..., H, W), but got shape {tuple(masks.shape)}.")
+    check_choice("backend", backend, BACKENDS)
+    if backend == "auto":
+        return "scipy" if masks.device.type == "cpu" else "torch"
+    return backend
+
+
 def connected_components(masks: Tensor, *, backend: str = "auto") -> Tensor:
     """Label the 8-connected components of each mask.
 
@@ -60,14 +73,7 @@ def connected_components(masks: Tensor, *, backend: str = "auto") -> Tensor:
                 [0, 1, 0, 4],
                 [0, 0, 0, 0]])
     """
-    check_tensor("masks", masks)
-    if masks.dtype != torch.bool:
-        raise TypeError(f"`masks` must be a bool tensor, but got {masks.dtype}.")
-    if masks.ndim < 2:
-        raise ValueError(f"`masks` must have at least 2 dimensions (..., H, W), but got shape {tuple(masks.shape)}.")
-    check_choice("backend", backend, BACKENDS)
-    if backend == "auto":
-        backend = "scipy" if masks.device.type == "cpu" else "torch"
+    backend = _check_masks(masks, backend)
     H, W = masks.shape[-2:]
     flat = masks.reshape(-1, H, W)  # (B, H, W)
     if flat.numel() == 0:
@@ -240,13 +246,7 @@ def measure_components(masks: Tensor, *, backend: str = "auto") -> ComponentStat
         >>> s.label.tolist(), s.area.tolist(), s.box.tolist()
         ([2, 7], [3, 1], [[1, 0, 2, 1], [0, 2, 0, 2]])
     """
-    check_tensor("masks", masks)
-    if masks.dtype != torch.bool:
-        raise TypeError(f"`masks` must be a bool tensor, but got {masks.dtype}.")
-    if masks.ndim < 2:
-        raise ValueError(f"`masks` must have at least 2 dimensions (..., H, W), but got shape {tuple(masks.shape)}.")
-    check_choice("backend", backend, BACKENDS)
-    if backend == "torch" or (backend == "auto" and masks.device.type != "cpu"):
+    if _check_masks(masks, backend) == "torch":
         return component_stats(connected_components(masks, backend="torch"))
     H, W = masks.shape[-2:]
     flat = masks.reshape(-1, H, W)

@@ -231,6 +231,10 @@ def test_measure_components_when_scipy_numbers_out_of_order(monkeypatch):
 def test_bad_input():
     with pytest.raises(TypeError, match=r"`masks` must be a bool tensor, but got torch.float32"):
         connected_components(torch.zeros(3, 3))
+    with pytest.raises(TypeError, match=r"`masks` must be a bool tensor, but got torch.float32"):
+        measure_components(torch.zeros(3, 3))
+    with pytest.raises(ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', but got 'cv2'"):
+        measure_components(torch.zeros(3, 3, dtype=torch.bool), backend="cv2")
     with pytest.raises(TypeError, match=r"`masks` must be a torch.Tensor, but got ndarray"):
         connected_components(np.zeros((3, 3), dtype=bool))
     with pytest.raises(ValueError, match=r"`masks` must have at least 2 dimensions \(..., H, W\), but got shape \(3,"):
