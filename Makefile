@@ -48,7 +48,7 @@ notebook: $(STAMP)
 	$(BIN)/python -m camlib.runner $(NB) --profile $(PROFILE) --output $(OUT) $(foreach p,$(P),-p '$(p)')
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 clean:
 	rm -rf _build book/chapters .pytest_cache

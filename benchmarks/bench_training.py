@@ -25,10 +25,9 @@ from pathlib import Path
 
 import torch
 
-from camlib.models import SMALL_MODELS, build_model
-from camlib.train import TrainConfig, box_batch, label_batch, make_loss, train_one_epoch
-
-HEADS = ("gap", "gmp", "fc", "box")
+from camlib.data import Batch
+from camlib.registry import HEADS, SMALL_MODELS, build_model
+from camlib.train import TrainConfig, make_loss, train_one_epoch
 
 
 def measure(name: str, head: str, *, batch_size: int, input_size: int, steps: int, repeats: int, seed: int = 0) -> dict:
@@ -38,17 +37,16 @@ def measure(name: str, head: str, *, batch_size: int, input_size: int, steps: in
     labels = torch.randint(4, (batch_size,), generator=g)
     lo = torch.randint(0, input_size // 2, (batch_size, 2), generator=g)
     boxes = torch.cat([lo, lo + input_size // 4], dim=1)  # (N, 4) inclusive pixels
-    batches = [(images, labels, boxes)] * steps
+    batches = [Batch(images, labels, boxes=list(boxes[:, None]))] * steps  # one box per image
     config = TrainConfig(model=name, head=head, batch_size=batch_size, model_kwargs={"input_size": input_size})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_model(name, num_classes=4, head=head, input_size=input_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    batch_fn = box_batch if head == "box" else label_batch
 
     def run(n: int) -> float:
         start = time.perf_counter()
-        train_one_epoch(model, batches[:n], optimizer, make_loss(config), batch_fn=batch_fn)
+        train_one_epoch(model, batches[:n], optimizer, make_loss(config))
         return time.perf_counter() - start
 
     run(2)  # warm-up: allocator, kernels

@@ -4,7 +4,7 @@ Zhou, Khosla, Lapedriza, Oliva, Torralba. Learning Deep Features for
 Discriminative Localization. CVPR 2016.
 """
 
-from camlib import cache, data, models, params, report, surgery
+from camlib import cache, data, models, params, registry, report, surgery
 from camlib.boxes import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
 from camlib.cam import class_activation_maps, normalize_maps, resize_maps
 from camlib.components import ComponentStats, component_stats, connected_components, measure_components
@@ -26,14 +26,16 @@ from camlib.metrics import (
 )
 from camlib.evaluation import LocalizationResult, evaluate_localization
 from camlib.hooks import CAMLayer, CAMOutput, capture_features, compute_cams, find_cam_layer
-from camlib.models import BoxNet, CAMNet, ClassifierHead, build_model, small_backbone
+from camlib.models import BoxNet, CAMNet, ClassifierHead, small_backbone
 from camlib.params import Params, check_params, resolve_device
+from camlib.registry import build_model
 from camlib.preprocess import Preprocess
 from camlib.pretrained import imagenet_categories, is_torchvision_weights, load_pretrained
 from camlib.provenance import provenance
 from camlib.saliency import gradient_saliency
 from camlib.viz import overlay_cam, show_box_protocol, show_cams
 from camlib import crops, features, stats, svm  # GAP features, linear SVMs, crops (chapter 03)
+from camlib import baselines, box_ops  # box geometry; the trivial localization baselines
 from camlib.features import Features, extract_features
 from camlib.svm import LinearSVM, fit_linear_svm
 
@@ -87,6 +89,7 @@ __all__ = [
     "Params",
     "Preprocess",
     "provenance",
+    "registry",
     "PxAP",
     "pxap",
     "PxAPAccumulator",
@@ -103,3 +106,16 @@ __all__ = [
 ]
 
 __all__ += ["crops", "extract_features", "features", "Features", "fit_linear_svm", "LinearSVM", "stats", "svm"]
+__all__ += ["baselines", "box_ops"]
+from camlib import paper  # the paper's numbers (the single source); verdicts: camlib.stats, claim tables: camlib.report
+
+__all__ += ["paper"]
+from camlib import plots  # figures of numbers (camlib.experiments, like camlib.train, is imported on its own)
+
+__all__ += ["plots"]
+from camlib import diagnostics  # why a localization fails, image by image; classification errors of a network
+
+__all__ += ["diagnostics"]
+from camlib import finegrained  # the crop study of Sec. 4.1: CAM crops, localization against the baselines (chapter 03)
+
+__all__ += ["finegrained"]

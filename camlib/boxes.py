@@ -4,7 +4,8 @@ Conventions, used by every function here and in ``camlib.metrics``:
 
 - A box is ``(x1, y1, x2, y2)`` in inclusive pixel indices, ``x`` the column
   and ``y`` the row: it covers columns ``x1..x2`` and rows ``y1..y2``, and
-  its area is ``(x2 - x1 + 1) * (y2 - y1 + 1)`` (the ILSVRC devkit's).
+  its area is ``(x2 - x1 + 1) * (y2 - y1 + 1)`` (the ILSVRC devkit's; the
+  convention of ``camlib.box_ops``, which owns box geometry).
 - Threshold rule: a pixel is foreground when its value is *strictly greater*
   than ``threshold * max`` of its own map (Zhou et al. 2016, Sec. 3: "above
   20% of the max value"), computed in the map's dtype. A map whose maximum is
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor
 
 from camlib._validate import check_choice, check_fraction, check_maps, check_tensor
+from camlib.box_ops import box_area
 from camlib.components import measure_components
 
 __all__ = [
@@ -268,8 +270,7 @@ def authors_boxes(
     masks = _distance_filter((q[:, None] > levels[None, :, None, None]).reshape(B * T, H, W))
     stats = measure_components(masks, backend=backend)
     image, level = stats.map_index // T, stats.map_index % T
-    x1, y1, x2, y2 = stats.box.unbind(1)
-    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    area = box_area(stats.box)
     # Sort by image, then decreasing box area, then threshold, then label (stats are label-sorted).
     order = torch.argsort(level, stable=True)
     order = order[torch.argsort(-area[order], stable=True)]

@@ -1,5 +1,27 @@
 """A cache of trained models (and of computed features), keyed by a hash of everything that determines them.
 
+The key of an entry (``cache_key``) is the sha256 of the canonical JSON of
+three things:
+
+- ``parts``: what the caller names: a model's ``TrainConfig`` and data spec
+  (``camlib.train.fit``), or a notebook's network and data fingerprint
+  (``memoize``);
+- ``code``: ``code_fingerprint()``, a hash of the source of every camlib
+  module whose code determines a cached result (``CODE_MODULES``: training,
+  the networks, weight loading, hooks and CAMs, features, SVMs, box geometry,
+  boxes, baselines and metrics, crops, preprocessing, the data readers and
+  the synthetic generators, this module). Any edit of them, even of a comment, gives new
+  keys: a needless recomputation is cheap, a stale entry read back as the
+  result of new code is a wrong number in the book. camlib's
+  ``__version__`` is not in the key: it does not change when the code does.
+  Outside the scope are the modules that compute nothing cached
+  (``camlib/__init__``'s re-exports, ``evaluation``, ``params``,
+  ``provenance``, ``report``, ``runner``, ``saliency``, ``stats``, ``viz``),
+  so that editing a table or a figure does not retrain the networks;
+  ``tests/test_imports.py`` checks that no module in the scope imports one
+  outside it;
+- ``torch``: its ``major.minor`` version.
+
 An entry is one file ``<key>.pt`` written by ``torch.save`` under
 ``$CAMLIB_CACHE`` or ``<repository>/.cache/models/``. It is written to a
 temporary file in the same folder and then renamed (``os.replace``, atomic on
@@ -10,7 +32,9 @@ replaced: delete it to retrain).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
@@ -20,7 +44,30 @@ from typing import Any
 
 import torch
 
-__all__ = ["cache_dir", "cache_key", "load_entry", "memoize", "save_entry"]
+__all__ = ["CODE_MODULES", "cache_dir", "cache_key", "code_fingerprint", "load_entry", "memoize", "save_entry"]
+
+# The modules whose code determines a trained model or a memoized value; a package stands for all its modules.
+CODE_MODULES = (
+    "camlib._validate",
+    "camlib.baselines",
+    "camlib.box_ops",
+    "camlib.boxes",
+    "camlib.cache",
+    "camlib.cam",
+    "camlib.components",
+    "camlib.crops",
+    "camlib.data",
+    "camlib.features",
+    "camlib.hooks",
+    "camlib.metrics",
+    "camlib.models",
+    "camlib.preprocess",
+    "camlib.pretrained",
+    "camlib.registry",
+    "camlib.surgery",
+    "camlib.svm",
+    "camlib.train",
+)
 
 
 def cache_dir(root: str | os.PathLike | None = None) -> Path:
@@ -35,6 +82,50 @@ def cache_dir(root: str | os.PathLike | None = None) -> Path:
     if os.environ.get("CAMLIB_CACHE"):
         return Path(os.environ["CAMLIB_CACHE"])
     return Path(__file__).resolve().parent.parent / ".cache" / "models"
+
+
+@functools.lru_cache(maxsize=None)
+def code_fingerprint(*modules: str) -> str:
+    """A short sha256 (16 hex digits) of the source files of ``modules`` (default: ``CODE_MODULES``).
+
+    Each module's name and the bytes of its file enter the hash, in the
+    order of the names; a package stands for the files of all its modules
+    (``"camlib.data"``: ``camlib/data/**/*.py``). The files are read once per
+    process and set of names (``functools.lru_cache``): the fingerprint
+    describes the code as it was when the first key was made, so restart a
+    kernel after editing camlib, as for any import.
+
+    Raises:
+        TypeError: a module name is not a str.
+        ValueError: a name has no Python source file.
+
+    Example:
+        >>> len(code_fingerprint()), code_fingerprint() == code_fingerprint(*CODE_MODULES)
+        (16, True)
+        >>> code_fingerprint("camlib.models") == code_fingerprint("camlib.surgery")
+        False
+    """
+    if not modules:
+        return code_fingerprint(*CODE_MODULES)  # one entry of the lru_cache for both spellings
+    files: dict[str, Path] = {}
+    for name in modules:
+        if not isinstance(name, str):
+            raise TypeError(f"`modules` must be module names (str), but got {type(name).__name__}: {name!r}.")
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            raise ValueError(f"`modules` must name Python modules with a source file, but {name!r} has none.")
+        origin = Path(spec.origin)
+        if spec.submodule_search_locations is None:
+            files[name] = origin
+            continue
+        for path in sorted(origin.parent.rglob("*.py")):
+            parts = (name, *path.relative_to(origin.parent).with_suffix("").parts)
+            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        source = files[name].read_bytes()
+        digest.update(f"{name}\0{len(source)}\0".encode() + source)
+    return digest.hexdigest()[:16]
 
 
 def _canonical(value: Any) -> Any:
@@ -52,10 +143,11 @@ def _canonical(value: Any) -> Any:
 
 
 def cache_key(parts: Mapping[str, Any]) -> str:
-    """The sha256 (hex) of the canonical JSON of ``parts``, plus camlib's and torch's versions.
+    """The sha256 (hex) of the canonical JSON of ``parts``, ``code_fingerprint()`` and torch's version.
 
     Keys are sorted, tuples are lists and floats are written by ``repr``, so
-    equal content gives equal keys. torch enters as ``major.minor``.
+    equal content gives equal keys. torch enters as ``major.minor``. See the
+    module docstring for what the key holds and why.
 
     Raises:
         TypeError: ``parts`` holds something other than dicts, lists, tuples,
@@ -65,10 +157,8 @@ def cache_key(parts: Mapping[str, Any]) -> str:
         >>> cache_key({"a": 1, "b": [1.0]}) == cache_key({"b": (1.0,), "a": 1})
         True
     """
-    from camlib import __version__
-
     torch_version = ".".join(torch.__version__.split("+")[0].split(".")[:2])
-    full = {"parts": _canonical(parts), "camlib": __version__, "torch": torch_version}
+    full = {"parts": _canonical(parts), "code": code_fingerprint(), "torch": torch_version}
     text = json.dumps(full, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -137,7 +227,10 @@ def memoize(
     boxes): the value (tensors, dicts, lists, tuples, plain values; what
     ``torch.load(weights_only=True)`` reads back) is written by
     ``save_entry`` under ``cache_dir(cache_root) / (cache_key(parts) + ".pt")``.
-    ``parts`` must name everything that determines the value.
+    ``parts`` must name everything that determines the value besides
+    camlib's code (the key adds ``code_fingerprint()``); a ``compute`` that
+    calls camlib code outside ``CODE_MODULES`` must name that code in
+    ``parts`` (e.g. ``code_fingerprint("camlib.stats")``).
 
     Args:
         parts: the key's content (see ``cache_key``).

@@ -3,14 +3,14 @@
 The paper classifies birds on a crop around a box (the CAM's box, or the
 ground truth) instead of the whole image, and compares the CAM's boxes with
 random ones. Boxes are ``(x1, y1, x2, y2)`` inclusive pixel indices, ``x``
-the column (``camlib.boxes``); an inclusive box covers the continuous region
+the column (``camlib.box_ops``); an inclusive box covers the continuous region
 ``[x1, x2 + 1) x [y1, y2 + 1)`` of pixel edges.
 
-- ``expand_boxes``: a margin around boxes, clipped to the image;
 - ``BoxCrops``: a data set of crops of a reader's images (PIL), one box per image;
 - ``crop_resize``: crops of a batch of image tensors, resized (``roi_align``);
-- ``random_boxes``: the random-box baselines;
-- ``box_coverage``: how much of the object a crop keeps.
+- re-exported: ``expand_boxes`` (a margin around boxes) and ``box_coverage``
+  (how much of the object a crop keeps) from ``camlib.box_ops``, and
+  ``random_boxes`` (the random-box baselines) from ``camlib.baselines``.
 """
 
 from __future__ import annotations
@@ -23,61 +23,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from camlib._validate import check_size, check_tensor
+from camlib.baselines import random_boxes
+from camlib.box_ops import _check_margin, box_coverage, check_boxes, clip_boxes, expand_boxes, resize_boxes
 from camlib.data.common import Item, Transform
-from camlib.data.transforms import clip_boxes, resize_boxes
 
+# expand_boxes and box_coverage live in camlib.box_ops, random_boxes in
+# camlib.baselines; they are re-exported here, where the chapter found them.
 __all__ = ["BoxCrops", "box_coverage", "crop_resize", "expand_boxes", "random_boxes"]
-
-
-def _check_boxes(name: str, boxes: object) -> Tensor:
-    check_tensor(name, boxes, ndim=2, dims="(N, 4)", integer=True)
-    if boxes.shape[1] != 4:
-        raise ValueError(f"`{name}` must be a 2-D tensor (N, 4), but got shape {tuple(boxes.shape)}.")
-    if ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any():
-        i = int(((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).nonzero()[0])
-        raise ValueError(f"`{name}` must hold boxes with x2 >= x1 and y2 >= y1, but box {i} is {boxes[i].tolist()}.")
-    return boxes
-
-
-def _check_margin(margin: object) -> float:
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
-        raise TypeError(f"`margin` must be a number >= 0, but got {margin!r}.")
-    if not margin >= 0:
-        raise ValueError(f"`margin` must be a number >= 0, but got {margin!r}.")
-    return float(margin)
-
-
-def expand_boxes(boxes: Tensor, margin: float, size: int | tuple[int, int]) -> Tensor:
-    """Boxes grown by ``margin`` times their own width (height) on each side, clipped to the image.
-
-    A box ``w = x2 - x1 + 1`` pixels wide gains ``p = floor(margin * w + 1/2)``
-    pixels left and right, ``x1' = max(x1 - p, 0)``, ``x2' = min(x2 + p, W - 1)``,
-    and likewise along y with its height. ``margin = 0`` returns the boxes
-    clipped to the image.
-
-    Args:
-        boxes: ``LongTensor[N, 4]``, inclusive pixel boxes.
-        margin: a number >= 0 (0.1: a tenth of the box on every side).
-        size: ``(H, W)`` of the image, or an int ``S`` for ``(S, S)``.
-
-    Returns:
-        ``LongTensor[N, 4]``.
-
-    Example:
-        >>> expand_boxes(torch.tensor([[10, 10, 19, 29], [0, 0, 3, 3]]), 0.1, 40)   # 10 x 20 box: 1 and 2 pixels
-        tensor([[ 9,  8, 20, 31],
-                [ 0,  0,  3,  3]])
-    """
-    boxes = _check_boxes("boxes", boxes).long()
-    margin = _check_margin(margin)
-    if size is None:
-        raise TypeError("`size` must be an int S or a pair (H, W) of ints, but got None.")
-    H, W = check_size("size", size)
-    w = (boxes[:, 2] - boxes[:, 0] + 1).double()
-    h = (boxes[:, 3] - boxes[:, 1] + 1).double()
-    px, py = (margin * w + 0.5).floor().long(), (margin * h + 0.5).floor().long()
-    grown = torch.stack([boxes[:, 0] - px, boxes[:, 1] - py, boxes[:, 2] + px, boxes[:, 3] + py], dim=1)
-    return clip_boxes(grown, (H, W))
 
 
 class BoxCrops(Dataset):
@@ -130,7 +82,7 @@ class BoxCrops(Dataset):
         transform: Transform | None = None,
     ) -> None:
         if boxes is not None:
-            boxes = _check_boxes("boxes", boxes).long().cpu()
+            boxes = check_boxes("boxes", boxes).long().cpu()
             if len(boxes) != len(dataset):
                 raise ValueError(f"`boxes` must hold one box per item ({len(dataset)}), but got {len(boxes)}.")
         if transform is not None and not callable(transform):
@@ -221,7 +173,7 @@ def crop_resize(
     from torchvision.ops import roi_align
 
     check_tensor("images", images, ndim=4, dims="(N, C, H, W)", floating=True)
-    boxes = _check_boxes("boxes", boxes).long()
+    boxes = check_boxes("boxes", boxes).long()
     if len(boxes) != len(images):
         raise ValueError(f"`boxes` must hold one box per image ({len(images)}), but got {len(boxes)}.")
     if size is None:
@@ -232,91 +184,3 @@ def crop_resize(
     boxes = expand_boxes(boxes.cpu(), margin, tuple(images.shape[-2:])).to(images.device)
     rois = torch.cat([torch.arange(len(boxes), device=images.device)[:, None], boxes[:, :2], boxes[:, 2:] + 1], dim=1)
     return roi_align(images, rois.to(images.dtype), size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
-
-
-def random_boxes(
-    n: int, size: int | tuple[int, int], *, generator: torch.Generator, sizes: Tensor | None = None
-) -> Tensor:
-    """``n`` random boxes in an image of ``size``: the chance baselines of localization.
-
-    - ``sizes`` None (*uniform corners*): along each axis, two independent
-      uniform draws from the pixel indices ``0 .. W - 1``, sorted, give
-      ``x1 <= x2`` (likewise ``y1 <= y2``). Any box can come out; small ones
-      are as likely as large ones along each axis.
-    - ``sizes`` given (*random placement of a known size*): each box takes a
-      row ``(h, w)`` of ``sizes`` uniformly at random (e.g. the ground-truth
-      boxes of the training images) and a position drawn uniformly among
-      those that keep it inside the image. It knows the typical object size
-      but not where the object is.
-
-    Args:
-        n: the number of boxes, >= 0.
-        size: ``(H, W)`` of the image, or an int ``S``.
-        generator: a ``torch.Generator`` (the draws are a pure function of its state).
-        sizes: ``LongTensor[m, 2]`` of ``(h, w)`` with ``1 <= h <= H``,
-            ``1 <= w <= W``, or None.
-
-    Returns:
-        ``LongTensor[n, 4]``, inclusive pixel boxes inside the image.
-
-    Example:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> random_boxes(2, (1, 1), generator=g)                          # a one-pixel image
-        tensor([[0, 0, 0, 0],
-                [0, 0, 0, 0]])
-        >>> random_boxes(1, (5, 8), generator=g, sizes=torch.tensor([[5, 8]]))   # the whole image
-        tensor([[0, 0, 7, 4]])
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"`n` must be an int >= 0, but got {n!r}.")
-    if size is None:
-        raise TypeError("`size` must be an int S or a pair (H, W) of ints, but got None.")
-    H, W = check_size("size", size)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"`generator` must be a torch.Generator, but got {type(generator).__name__}.")
-    if sizes is None:
-        xs = torch.randint(W, (n, 2), generator=generator).sort(dim=1).values  # (n, 2)
-        ys = torch.randint(H, (n, 2), generator=generator).sort(dim=1).values
-        return torch.stack([xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]], dim=1)
-    check_tensor("sizes", sizes, ndim=2, dims="(m, 2)", integer=True)
-    if sizes.shape[1] != 2 or len(sizes) == 0:
-        raise ValueError(f"`sizes` must be a non-empty tensor (m, 2) of (h, w), but got shape {tuple(sizes.shape)}.")
-    h, w = sizes[:, 0].long().cpu(), sizes[:, 1].long().cpu()
-    if (h < 1).any() or (w < 1).any() or (h > H).any() or (w > W).any():
-        raise ValueError(f"`sizes` must hold (h, w) with 1 <= h <= {H} and 1 <= w <= {W}, but got values outside.")
-    pick = torch.randint(len(sizes), (n,), generator=generator)
-    h, w = h[pick], w[pick]
-    # a uniform position among the W - w + 1 (H - h + 1) that fit: floor(u * count) with u in [0, 1)
-    u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
-    x1 = (u[:, 0] * (W - w + 1)).floor().long().clamp(max=W - w)
-    y1 = (u[:, 1] * (H - h + 1)).floor().long().clamp(max=H - h)
-    return torch.stack([x1, y1, x1 + w - 1, y1 + h - 1], dim=1)
-
-
-def box_coverage(boxes: Tensor, gt_boxes: Tensor) -> Tensor:
-    """The share of each ground-truth box's pixels that lie inside its box: what a crop keeps of the object.
-
-    ``|box ∩ gt| / |gt|`` with inclusive pixel areas (``camlib.box_iou``'s
-    convention). Unlike IoU it does not penalize a box larger than the
-    object: a crop that holds the whole object scores 1 however loose it is.
-
-    Args:
-        boxes: ``LongTensor[N, 4]``, one box per image.
-        gt_boxes: ``LongTensor[N, 4]``, the object's box in each image.
-
-    Returns:
-        ``Tensor[N]``, float64, in [0, 1].
-
-    Example:
-        >>> box_coverage(torch.tensor([[0, 0, 9, 9], [0, 0, 4, 9]]), torch.tensor([[2, 2, 5, 5], [0, 0, 9, 9]]))
-        tensor([1.0000, 0.5000], dtype=torch.float64)
-    """
-    boxes, gt_boxes = _check_boxes("boxes", boxes).long(), _check_boxes("gt_boxes", gt_boxes).long()
-    if boxes.shape != gt_boxes.shape:
-        raise ValueError(
-            f"`gt_boxes` must hold one box per box of `boxes` ({len(boxes)}), but got {len(gt_boxes)}."
-        )
-    iw = (torch.minimum(boxes[:, 2], gt_boxes[:, 2]) - torch.maximum(boxes[:, 0], gt_boxes[:, 0]) + 1).clamp(min=0)
-    ih = (torch.minimum(boxes[:, 3], gt_boxes[:, 3]) - torch.maximum(boxes[:, 1], gt_boxes[:, 1]) + 1).clamp(min=0)
-    area = (gt_boxes[:, 2] - gt_boxes[:, 0] + 1) * (gt_boxes[:, 3] - gt_boxes[:, 1] + 1)
-    return (iw * ih).double() / area.double()

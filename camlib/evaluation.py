@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +35,13 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from camlib._validate import check_choice, check_fraction
+from camlib.box_ops import best_iou
 from camlib.boxes import boxes_from_maps, foreground, top5_heuristic
+from camlib.data.batch import check_batch
 from camlib.hooks import capture_features, find_cam_layer
 from camlib.metrics import (
     BoxAccAccumulator,
     BoxAccuracy,
-    box_iou,
     localization_hits,
     top_k_error,
     update_box_accuracies,
@@ -48,44 +49,9 @@ from camlib.metrics import (
 from camlib.models import unit_to_boxes
 from camlib.saliency import gradient_saliency
 
-__all__ = ["LocalizationResult", "evaluate_localization", "batch_fields", "METHODS"]
+__all__ = ["LocalizationResult", "evaluate_localization", "METHODS"]
 
 METHODS = ("cam", "backprop", "box")
-
-
-def batch_fields(batch: Any) -> dict[str, Any]:
-    """The fields of a collated batch that evaluation reads, under one set of names.
-
-    Accepts a ``camlib.data.Batch`` (real datasets) or the dict of
-    ``camlib.data.synthetic.collate``.
-
-    Returns:
-        A dict with ``images (Tensor[N, 3, H, W])``, ``labels (LongTensor[N])``,
-        ``boxes`` (``N`` tensors ``LongTensor[m_i, 4]``), ``ids`` (a list or
-        None), ``masks`` (``BoolTensor[N, H, W]`` or None) and ``parts`` (``N``
-        tensors ``BoolTensor[P_i, H, W]`` or None).
-
-    Raises:
-        TypeError: the batch is neither.
-
-    Example:
-        >>> from camlib.data.synthetic import Localization, collate
-        >>> f = batch_fields(collate([Localization(2, seed=0)[i] for i in range(2)]))
-        >>> f["images"].shape, f["masks"].shape, len(f["parts"]), f["ids"]
-        (torch.Size([2, 3, 64, 64]), torch.Size([2, 64, 64]), 2, None)
-    """
-    if hasattr(batch, "images") and hasattr(batch, "boxes"):
-        return dict(images=batch.images, labels=batch.labels, boxes=list(batch.boxes),
-                    ids=list(batch.image_ids), masks=None, parts=None)  # fmt: skip
-    if isinstance(batch, dict) and {"image", "label", "boxes"} <= set(batch):
-        masks = batch.get("mask")
-        return dict(images=batch["image"], labels=batch["label"], boxes=list(batch["boxes"]), ids=None,
-                    masks=masks if isinstance(masks, Tensor) else None, parts=batch.get("parts"))  # fmt: skip
-    raise TypeError(
-        f"`batch` must be a camlib.data.Batch or a dict from camlib.data.synthetic.collate with keys "
-        f"'image', 'label', 'boxes', but got {type(batch).__name__}"
-        + (f" with keys {sorted(batch)}." if isinstance(batch, dict) else ".")
-    )
 
 
 @dataclass
@@ -107,9 +73,10 @@ class LocalizationResult:
             of ``camlib.top5_heuristic`` (``[N, 5]``, ``[N, 5, 4]``, ``[N, 5]``), or None.
         box_acc, box_acc_v2: MaxBoxAcc and MaxBoxAccV2 (``BoxAccuracy``) on the
             true class's maps, or None (``method="box"`` has no maps).
-        mask_coverage (Tensor[N]): the share of the object mask inside the
-            map's foreground (``camlib.foreground(map, threshold)``), when the
-            data has masks; else None.
+        mask_coverage (Tensor[N]): the share of the object masks (the union
+            of ``batch.masks[i]``) inside the map's foreground
+            (``camlib.foreground(map, threshold)``), when the data has masks;
+            NaN for an image without any; None without masks.
         fg_precision (Tensor[N]): the share of the foreground on the object.
         parts_found (Tensor[N]): the share of the object's parts at least half
             inside the foreground, when the data has part masks.
@@ -183,7 +150,8 @@ class LocalizationResult:
 def _mask_stats(fg: Tensor, masks: Tensor, parts: Sequence[Tensor] | None) -> tuple[Tensor, Tensor, Tensor | None]:
     """Coverage of the object, precision of the foreground, share of parts half-covered; per image."""
     inter = (fg & masks).flatten(1).sum(1).double()  # (N,)
-    coverage = inter / masks.flatten(1).sum(1).clamp(min=1)
+    area = masks.flatten(1).sum(1).double()  # (N,)
+    coverage = torch.where(area > 0, inter / area.clamp(min=1), torch.nan)  # NaN: no object
     precision = inter / fg.flatten(1).sum(1).clamp(min=1)
     found = None
     if parts is not None:
@@ -228,7 +196,6 @@ def evaluate_localization(
     box_thresholds: Sequence[float] | Tensor | None = None,
     keep_maps: bool = False,
     device: str | torch.device | None = None,
-    fields: Callable[[Any], dict[str, Any]] = batch_fields,
     backend: str = "auto",
     progress: bool | None = None,
 ) -> LocalizationResult:
@@ -253,8 +220,8 @@ def evaluate_localization(
 
     Args:
         model: the network; it is run in eval mode (its mode is restored).
-        loader: an iterable of batches (a ``DataLoader`` with
-            ``camlib.data.collate`` or ``camlib.data.synthetic.collate``).
+        loader: an iterable of ``camlib.data.Batch`` (a ``DataLoader`` with
+            ``collate_fn=camlib.data.collate``), with boxes.
         method: see above.
         top_k: predicted classes kept per image (clipped to the number of classes).
         threshold: fraction of each map's max (the paper: 0.2).
@@ -268,7 +235,6 @@ def evaluate_localization(
             ``threshold_grid(0.01)``, wsolevaluation's 100 thresholds.
         keep_maps: keep the true class's maps (``Tensor[N, H, W]``, CPU).
         device: where to run; default the model's device.
-        fields: turns a batch into the dict of ``batch_fields``.
         backend: connected components (``camlib.connected_components``).
         progress: a tqdm bar over the batches; default when stderr is a terminal.
 
@@ -278,12 +244,13 @@ def evaluate_localization(
     Raises:
         ValueError: an unknown ``method``, ``mode`` or ``heuristic``, a
             ``threshold`` outside [0, 1], ``top_k < 1``, or an empty loader.
-        TypeError: ``method="cam"`` on a network without a CAM layer.
+        TypeError: ``method="cam"`` on a network without a CAM layer; a
+            batch that is not a ``camlib.data.Batch`` or has no boxes.
 
     Example:
         >>> from torch.utils.data import DataLoader
         >>> from camlib.data.synthetic import Localization, collate
-        >>> from camlib.models import build_model
+        >>> from camlib.registry import build_model
         >>> net = build_model("vgg-small", num_classes=10, input_size=32, resolution=8, channels=4)
         >>> loader = DataLoader(Localization(8, seed=1, image_size=32, scale=(0.4, 0.8)), batch_size=4,
         ...                     collate_fn=collate)
@@ -313,10 +280,12 @@ def evaluate_localization(
     try:
         show = sys.stderr.isatty() if progress is None else progress
         for batch in tqdm(loader, desc=f"evaluating ({method})", leave=False, disable=not show):
-            f = fields(batch)
-            images = f["images"].to(device)
-            labels = f["labels"].to(device)
-            gt = [b.to(device) for b in f["boxes"]]
+            batch = check_batch(batch)
+            if batch.boxes is None:
+                raise TypeError("`loader` must yield batches with boxes, but a batch has none (`boxes` is None).")
+            images = batch.images.to(device)
+            labels = batch.labels.to(device)
+            gt = [b.to(device) for b in batch.boxes]
             logits, top, maps, own_boxes = _maps_and_logits(model, images, method, top_k, labels, layer)
             k = top.shape[1]
             if maps is not None:
@@ -335,25 +304,23 @@ def evaluate_localization(
             rec["hits"].append(hits.cpu())
             rec["gt"] += [b.cpu() for b in gt]
             rec["true_boxes"].append(true_boxes.cpu())
-            rec["true_iou"].append(torch.stack([
-                box_iou(b[None], g).max().double() if len(g) else torch.zeros((), dtype=torch.float64, device=b.device)
-                for b, g in zip(true_boxes, gt)
-            ]).cpu())  # fmt: skip
+            rec["true_iou"].append(best_iou(true_boxes, gt).double().cpu())  # (N,); 0 without ground truth
             if heuristic is not None:
                 hc, hb = top5_heuristic(maps[:, :k], top, generator=heuristic, backend=backend)
                 rec["h_classes"].append(hc.cpu())
                 rec["h_boxes"].append(hb.cpu())
                 rec["h_hits"].append(localization_hits(hc, hb, labels, gt).cpu())
-            if maps is not None and f["masks"] is not None:
+            if maps is not None and batch.masks is not None:
                 fg = foreground(true_maps, threshold)  # (N, H, W)
-                parts = None if f["parts"] is None else [p.to(device) for p in f["parts"]]
-                cov, prec, found = _mask_stats(fg, f["masks"].to(device), parts)
+                masks = torch.stack([m.to(device).any(dim=0) for m in batch.masks])  # (N, H, W): all objects
+                parts = None if batch.parts is None else [p.to(device) for p in batch.parts]
+                cov, prec, found = _mask_stats(fg, masks, parts)
                 rec["coverage"].append(cov)
                 rec["precision"].append(prec)
                 if found is not None:
                     rec["parts"].append(found)
-            if f["ids"] is not None:
-                rec["ids"] += f["ids"]
+            if batch.image_ids is not None:
+                rec["ids"] += batch.image_ids
             if keep_maps and maps is not None:
                 rec["maps"].append(true_maps.detach().cpu())
     finally:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Subset
 
+from camlib.data.batch import check_batch
 from camlib.hooks import CAMLayer, capture_features, find_cam_layer
 
 __all__ = ["Features", "extract_features", "fingerprint"]
@@ -45,14 +46,6 @@ class Features(NamedTuple):
     maps: Tensor | None = None
 
 
-def _batch_boxes(batch: Any) -> list[Tensor] | None:
-    if hasattr(batch, "boxes"):
-        return list(batch.boxes)
-    if isinstance(batch, dict) and "boxes" in batch:
-        return list(batch["boxes"])
-    return None
-
-
 def extract_features(
     model: nn.Module,
     loader: Any,
@@ -74,9 +67,8 @@ def extract_features(
 
     Args:
         model: the network.
-        loader: an iterable of batches: ``camlib.data.Batch`` (``camlib.data.collate``),
-            the dicts of ``camlib.data.synthetic.collate``, or sequences
-            ``(images, labels, ...)``.
+        loader: an iterable of ``camlib.data.Batch`` (a ``DataLoader`` with
+            ``collate_fn=camlib.data.collate``, or ``Batch(images, labels)``s).
         layer: the module whose output is pooled, or a ``CAMLayer``; default
             ``camlib.find_cam_layer(model).features`` (SqueezeNet: ``features``,
             whose last block is fire9; ResNet: ``layer4``).
@@ -97,13 +89,15 @@ def extract_features(
 
     Raises:
         TypeError: ``layer`` is not a module or ``CAMLayer``; the network has
-            no CAM layer that camlib knows and ``layer`` is None.
+            no CAM layer that camlib knows and ``layer`` is None; a batch is
+            not a ``camlib.data.Batch``.
         ValueError: the loader is empty, or ``layer``'s output is not 4-D.
 
     Example:
-        >>> from camlib.models import build_model
+        >>> from camlib.registry import build_model
         >>> net = build_model("vgg-small", num_classes=3, input_size=16, resolution=4, channels=2, width=4)
-        >>> batches = [(torch.rand(2, 3, 16, 16), torch.tensor([0, 2]))] * 3
+        >>> from camlib.data import Batch
+        >>> batches = [Batch(torch.rand(2, 3, 16, 16), torch.tensor([0, 2]))] * 3
         >>> f = extract_features(net, batches, keep_maps=True)
         >>> f.pooled.shape, f.labels.tolist(), f.maps.shape
         (torch.Size([6, 4]), [0, 2, 0, 2, 0, 2], torch.Size([6, 4, 4, 4]))
@@ -111,8 +105,6 @@ def extract_features(
         True
     """
     from tqdm import tqdm
-
-    from camlib.train import label_batch  # not at import: `python -m camlib.train` must find it unloaded
 
     if layer is None:
         layer = find_cam_layer(model).features
@@ -129,8 +121,8 @@ def extract_features(
     precision = torch.autocast(device_type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
     with torch.no_grad(), precision, capture_features(model, layer) as cap:
         for batch in tqdm(loader, desc="features", leave=False, disable=not show):
-            images, batch_labels = label_batch(batch)
-            images = images.to(device)
+            batch = check_batch(batch)
+            images = batch.images.to(device)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             model(images)
@@ -139,13 +131,12 @@ def extract_features(
                 raise ValueError(f"`layer` must output a 4-D tensor (N, K, h, w), but got shape {tuple(f.shape)}.")
             f = f.float()  # (n, K, h, w); pooled in float32, also after autocast
             pooled.append(f.mean(dim=(2, 3)).cpu())  # (n, K)
-            labels.append(torch.as_tensor(batch_labels, dtype=torch.long).cpu())
+            labels.append(batch.labels.cpu())
             if keep_maps:
                 maps.append(f.cpu().contiguous())  # (n, K, h, w)
-            batch_boxes = _batch_boxes(batch)
-            has_boxes = has_boxes and batch_boxes is not None
+            has_boxes = has_boxes and batch.boxes is not None
             if has_boxes:
-                boxes += [b.cpu() for b in batch_boxes]
+                boxes += [b.cpu() for b in batch.boxes]
     if not pooled:
         raise ValueError("`loader` must yield at least one batch, but it was empty.")
     return Features(
@@ -211,3 +202,160 @@ def fingerprint(data: Any) -> dict[str, Any]:
         f"but got {type(data).__name__}."
     )
 
+
+
+__all__ += ["cached_cam_boxes", "cached_gap_features"]
+
+
+def _loader(dataset: Any, batch_size: int, num_workers: int):
+    from torch.utils.data import DataLoader
+
+    from camlib.data.batch import collate
+
+    for name, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"`{name}` must be an int >= {low}, but got {value!r}.")
+    return DataLoader(dataset, batch_size, collate_fn=collate, num_workers=num_workers)
+
+
+def _run_key(network: Any, dataset: Any, channels_last: bool, autocast: torch.dtype | None) -> dict[str, Any]:
+    if not isinstance(network, dict):
+        raise TypeError(
+            f"`network` must be a dict of plain values naming the network, but got {type(network).__name__}."
+        )
+    return {"network": network, "data": fingerprint(dataset), "channels_last": bool(channels_last),
+            "autocast": None if autocast is None else str(autocast)}  # fmt: skip
+
+
+def cached_gap_features(
+    model: nn.Module,
+    dataset: Any,
+    *,
+    network: dict[str, Any],
+    batch_size: int = 16,
+    num_workers: int = 0,
+    keep_maps: bool = False,
+    channels_last: bool = False,
+    autocast: torch.dtype | None = None,
+    cache: bool = True,
+    cache_root: str | os.PathLike | None = None,
+) -> Features:
+    """The GAP features of a data set, read from the cache or computed by one pass of ``model``.
+
+    ``extract_features(model, DataLoader(dataset, batch_size, collate_fn=camlib.data.collate), ...)``,
+    memoized (``camlib.cache.memoize``) under the key ``{"what": "GAP features",
+    "network": network, "data": fingerprint(dataset), "channels_last", "autocast"}``
+    (the cache adds the fingerprint of camlib's code). The entry holds
+    ``pooled``, ``labels`` and ``boxes``, not the maps (they are large):
+    with ``keep_maps`` the maps come back only when the features were
+    computed in this call, and ``maps`` is None on a cache hit
+    (``cached_cam_boxes`` then makes its own pass, if it needs one).
+
+    Args:
+        model: the network, in the state ``network`` names.
+        dataset: a data set of items that ``camlib.data.collate`` batches, with
+            an identity for ``fingerprint`` (a ``camlib.data`` reader, a
+            ``Subset`` of one, ``camlib.crops.BoxCrops``, a synthetic benchmark).
+        network: plain values that name everything besides the data that
+            determines the features: the architecture, the weights' identity
+            (``camlib.pretrained.resolve_weights``), the preprocessing.
+        batch_size, num_workers: the loader's.
+        keep_maps, channels_last, autocast: as for ``extract_features``.
+        cache: False: always compute, never read or write the cache.
+        cache_root: the cache folder (``camlib.cache.cache_dir``).
+
+    Returns:
+        ``Features(pooled Tensor[N, K], labels LongTensor[N], boxes, maps Tensor[N, K, h, w] or None)``.
+
+    Raises:
+        TypeError: ``network`` is not a dict; ``dataset`` has no fingerprint.
+        ValueError: ``batch_size < 1`` or ``num_workers < 0``; as ``extract_features``.
+    """
+    from camlib.cache import memoize
+
+    parts = {"what": "GAP features", **_run_key(network, dataset, channels_last, autocast)}
+    loader = _loader(dataset, batch_size, num_workers)
+    computed: dict[str, Tensor] = {}
+
+    def compute() -> dict[str, Any]:
+        f = extract_features(model, loader, keep_maps=keep_maps, channels_last=channels_last, autocast=autocast)
+        if keep_maps:
+            computed["maps"] = f.maps
+        return {"pooled": f.pooled, "labels": f.labels, "boxes": f.boxes}
+
+    value, _ = memoize(parts, compute, enabled=cache, cache_root=cache_root)
+    return Features(value["pooled"], value["labels"], value["boxes"], computed.get("maps"))
+
+
+def cached_cam_boxes(
+    svm: Any,
+    model: nn.Module,
+    dataset: Any,
+    classes: dict[str, Tensor],
+    *,
+    network: dict[str, Any],
+    size: int | tuple[int, int],
+    threshold: float = 0.2,
+    maps: Tensor | None = None,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    channels_last: bool = False,
+    autocast: torch.dtype | None = None,
+    cache: bool = True,
+    cache_root: str | os.PathLike | None = None,
+) -> dict[str, Tensor]:
+    """The boxes of an SVM's class maps on a data set, one set per named choice of classes, cached.
+
+    For each ``name``: ``svm.cam_boxes(maps, classes[name], size=size,
+    threshold=threshold)`` (``camlib.svm.LinearSVM.cam_boxes``: the paper's
+    box protocol on ``M_c = sum_k w_k^c f_k``). ``maps`` are the unpooled
+    features of ``dataset`` in its order; when they are not given (the
+    features came from the cache) and the boxes are not cached either,
+    one pass of ``model`` over ``dataset`` computes them as
+    ``cached_gap_features`` would. The key: ``{"what": "CAM boxes", ...}``
+    with the network, the data, the SVM's weights, every choice of classes,
+    ``threshold`` and ``size``.
+
+    Args:
+        svm: a ``camlib.svm.LinearSVM``.
+        model, dataset, network, batch_size, num_workers, channels_last, autocast:
+            as for ``cached_gap_features``.
+        classes: ``{name: LongTensor[N]}``, one class per image of ``dataset``
+            (e.g. ``{"predicted": svm.predict(...), "true": labels}``).
+        size: the frame of the boxes (the network's input size).
+        threshold: the fraction of each map's maximum (the paper's 0.2).
+        maps: ``Tensor[N, K, h, w]`` or None.
+        cache, cache_root: as for ``cached_gap_features``.
+
+    Returns:
+        ``{name: LongTensor[N, 4]}``, inclusive ``(x1, y1, x2, y2)`` boxes in the ``size`` frame.
+
+    Raises:
+        TypeError: ``svm`` has no ``cam_boxes``; ``classes`` is not a dict of tensors.
+        ValueError: a choice of classes, or ``maps``, is not one per image of ``dataset``.
+    """
+    from camlib.cache import memoize
+
+    if not callable(getattr(svm, "cam_boxes", None)) or not isinstance(getattr(svm, "weight", None), Tensor):
+        raise TypeError(f"`svm` must be a camlib.svm.LinearSVM, but got {type(svm).__name__}.")
+    if not isinstance(classes, dict) or not classes or not all(isinstance(c, Tensor) for c in classes.values()):
+        raise TypeError("`classes` must be a non-empty dict {name: LongTensor[N]}, "
+                        f"but got {type(classes).__name__}.")  # fmt: skip
+    n = len(dataset)
+    sized = {f"classes[{k!r}]": c for k, c in classes.items()} | ({} if maps is None else {"maps": maps})
+    for name, c in sized.items():
+        if len(c) != n:
+            raise ValueError(f"`{name}` must hold one entry per image of `dataset` ({n}), but got {len(c)}.")
+    parts = {"what": "CAM boxes", **_run_key(network, dataset, channels_last, autocast), "svm": fingerprint(svm.weight),
+             "classes": {k: fingerprint(c) for k, c in classes.items()}, "threshold": float(threshold),
+             "size": list(size) if isinstance(size, (tuple, list)) else size}  # fmt: skip
+
+    def compute() -> dict[str, Tensor]:
+        f = maps
+        if f is None:  # one more pass: the features came from the cache, their maps did not
+            loader = _loader(dataset, batch_size, num_workers)
+            f = extract_features(model, loader, keep_maps=True, channels_last=channels_last, autocast=autocast).maps
+        return {k: svm.cam_boxes(f, c, size=size, threshold=threshold) for k, c in classes.items()}
+
+    value, _ = memoize(parts, compute, enabled=cache, cache_root=cache_root)
+    return value

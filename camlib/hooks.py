@@ -228,3 +228,62 @@ def compute_cams(
             raise ValueError(f"`top_k` must be at most the number of classes ({logits.shape[1]}), but got {top_k}.")
         classes = logits.topk(top_k, dim=1).indices  # (N, k)
     return CAMOutput(logits, classes, layer.maps(cap.features, classes, size=size, normalize=normalize))
+
+
+__all__ += ["ScoreIdentity", "score_identity"]
+
+
+class ScoreIdentity(NamedTuple):
+    """What ``score_identity`` returns: both sides of ``S_c = mean(M_c) (+ b_c)`` for every class."""
+
+    logits: Tensor  # (N, C): the network's scores S_c
+    map_means: Tensor  # (N, C): the mean of each unresized map M_c, plus b_c for an FC head
+
+    @property
+    def error(self) -> Tensor:
+        """``|S_c - mean(M_c) (- b_c)|``, ``Tensor[N, C]``: zero up to rounding."""
+        return (self.logits - self.map_means).abs()
+
+
+def score_identity(model: nn.Module, images: Tensor, *, layer: CAMLayer | None = None) -> ScoreIdentity:
+    """The logit of every class and the mean of its class map: the identity of Zhou et al. 2016, Sec. 2.
+
+    With ``F_k`` the global average of unit ``k`` and ``M_c(x, y) = sum_k
+    w_k^c f_k(x, y)``, the score ``S_c = sum_k w_k^c F_k + b_c`` equals
+    ``mean_{x,y} M_c(x, y) + b_c`` exactly: the map is the per-location
+    decomposition of the logit. For a NIN-style head (``layer.relu``: the
+    map is ``ReLU(W f + b)`` and the logit its average) the bias is inside
+    the map and is not added again. The maps are taken at the feature grid
+    (``h, w``), unresized and unnormalized, in the dtype of ``model`` and
+    ``images``: run a ``.double()`` copy on ``images.double()`` to see the
+    residual shrink to float64 rounding.
+
+    Args:
+        model: a GAP network (see ``find_cam_layer``).
+        images: ``Tensor[N, 3, H, W]`` on the model's device, preprocessed.
+        layer: the ``CAMLayer``, or None to find it.
+
+    Returns:
+        ``ScoreIdentity(logits (N, C), map_means (N, C))``; ``.error`` is
+        their absolute difference. The maps of all ``C`` classes are held at
+        once (``N * C * h * w`` values).
+
+    Raises:
+        ValueError, TypeError: as ``compute_cams``.
+
+    Example:
+        >>> import torchvision
+        >>> net = torchvision.models.resnet18(num_classes=5).eval()
+        >>> out = score_identity(net, torch.randn(2, 3, 64, 64))
+        >>> out.logits.shape, bool(out.error.max() < 1e-5)
+        (torch.Size([2, 5]), True)
+    """
+    check_tensor("images", images, ndim=4, dims="(N, 3, H, W)", floating=True)
+    layer = find_cam_layer(model) if layer is None else layer
+    C = layer.weight.shape[0]
+    every = torch.arange(C, device=images.device).expand(images.shape[0], C)  # (N, C)
+    out = compute_cams(model, images, every, layer=layer)  # maps (N, C, h, w)
+    means = out.maps.mean(dim=(2, 3))  # (N, C)
+    if not layer.relu and layer.bias is not None:
+        means = means + layer.bias.to(means)
+    return ScoreIdentity(out.logits, means)

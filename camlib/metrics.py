@@ -1,7 +1,8 @@
 """Localization metrics: IoU, ILSVRC errors, GT-known accuracy, MaxBoxAcc(V2) and PxAP.
 
-Boxes follow ``camlib.boxes``: ``(x1, y1, x2, y2)`` in inclusive pixel
-indices, integer dtype, area ``(x2 - x1 + 1) * (y2 - y1 + 1)``. Ground truth
+Boxes and IoU follow ``camlib.box_ops`` (where ``box_iou`` lives; it is
+re-exported here): ``(x1, y1, x2, y2)`` in inclusive pixel indices, integer
+dtype, area ``(x2 - x1 + 1) * (y2 - y1 + 1)``. Ground truth
 comes as one ``LongTensor[m_i, 4]`` per image (``m_i`` may differ; an image
 with no box is never correct); it is moved to the device of the predictions.
 A box hits a ground-truth box when their IoU is ``>= iou_threshold``. IoU
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from camlib._validate import check_maps, check_tensor
+from camlib.box_ops import _best_iou, _pad_gt, box_iou, check_boxes, check_iou_threshold
 from camlib.boxes import _largest_boxes
 from camlib.cam import normalize_maps
 from camlib.components import measure_components
@@ -44,111 +47,6 @@ __all__ = [
     "PxAPAccumulator",
     "pxap",
 ]
-
-
-# --- boxes and IoU ----------------------------------------------------------------------
-
-
-def _check_boxes(name: str, boxes: object, dims: str) -> Tensor:
-    check_tensor(name, boxes, integer=True)
-    if boxes.ndim < 1 or boxes.shape[-1] != 4:
-        raise ValueError(
-            f"`{name}` must have shape {dims} with a last dimension of 4, but got shape {tuple(boxes.shape)}."
-        )
-    bad = (boxes[..., 2] < boxes[..., 0]) | (boxes[..., 3] < boxes[..., 1])
-    if bad.any():
-        where = tuple(int(i) for i in bad.nonzero()[0])
-        raise ValueError(
-            f"`{name}` must hold boxes (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1, "
-            f"but box {where} is {boxes[where].tolist()}."
-        )
-    return boxes
-
-
-def _iou(a: Tensor, b: Tensor) -> Tensor:
-    """IoU of broadcast boxes ``(..., 4)``, inclusive pixel corners, exact integer areas."""
-    iw = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0]) + 1).clamp(min=0)
-    ih = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1]) + 1).clamp(min=0)
-    inter = iw * ih
-    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
-    area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
-    dtype = torch.float32 if inter.device.type == "mps" else torch.float64
-    return inter.to(dtype) / (area_a + area_b - inter).to(dtype)
-
-
-def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
-    """Pairwise intersection over union of inclusive pixel boxes (the ILSVRC devkit convention).
-
-    ``|a| = (x2 - x1 + 1)(y2 - y1 + 1)``; the intersection is the box
-    ``(max x1, max y1, min x2, min y2)``, empty when a side is below 1;
-    ``IoU = |a ∩ b| / (|a| + |b| - |a ∩ b|)``. A box is at least one pixel,
-    so the union is never 0.
-
-    Args:
-        boxes1: ``LongTensor[N, 4]``, ``(x1, y1, x2, y2)``.
-        boxes2: ``LongTensor[M, 4]``, on the same device.
-
-    Returns:
-        ``Tensor[N, M]``, float64 (float32 on MPS).
-
-    Raises:
-        TypeError: a box tensor is not an integer tensor.
-        ValueError: wrong shape, a box with ``x2 < x1`` or ``y2 < y1``, or
-            two devices.
-
-    Example:
-        >>> a = torch.tensor([[0, 0, 9, 9]])                  # 10 x 10 = 100 pixels
-        >>> b = torch.tensor([[0, 0, 4, 4], [5, 0, 14, 9]])   # 25 pixels inside; 100, half overlapping
-        >>> box_iou(a, b)                                      # 25 / 100; 50 / (100 + 100 - 50)
-        tensor([[0.2500, 0.3333]], dtype=torch.float64)
-    """
-    check_tensor("boxes1", boxes1, integer=True)
-    check_tensor("boxes2", boxes2, integer=True)
-    if boxes1.device != boxes2.device:
-        raise ValueError(f"`boxes2` must be on the device of `boxes1` ({boxes1.device}), but is on {boxes2.device}.")
-    _check_boxes("boxes1", boxes1, "(N, 4)")
-    _check_boxes("boxes2", boxes2, "(M, 4)")
-    if boxes1.ndim != 2 or boxes2.ndim != 2:
-        raise ValueError(
-            f"`boxes1` and `boxes2` must be 2-D tensors (N, 4) and (M, 4), "
-            f"but got shapes {tuple(boxes1.shape)} and {tuple(boxes2.shape)}."
-        )
-    return _iou(boxes1[:, None, :], boxes2[None, :, :])
-
-
-def _pad_gt(gt_boxes: object, n: int, device: torch.device) -> tuple[Tensor, Tensor]:
-    """Ground-truth lists -> ``(boxes (N, M, 4), valid (N, M))`` on ``device``."""
-    if isinstance(gt_boxes, Tensor) or not isinstance(gt_boxes, Sequence):
-        raise TypeError(
-            f"`gt_boxes` must be a list of N tensors LongTensor[m_i, 4], but got {type(gt_boxes).__name__}."
-        )
-    if len(gt_boxes) != n:
-        raise ValueError(f"`gt_boxes` must hold one LongTensor[m_i, 4] per image ({n}), but got {len(gt_boxes)}.")
-    for i, boxes in enumerate(gt_boxes):
-        _check_boxes(f"gt_boxes[{i}]", boxes, "(m, 4)")
-        if boxes.ndim != 2:
-            raise ValueError(f"`gt_boxes[{i}]` must be a 2-D tensor (m, 4), but got shape {tuple(boxes.shape)}.")
-    m = max((len(b) for b in gt_boxes), default=0)
-    padded = torch.zeros(n, max(m, 1), 4, dtype=torch.long, device=device)
-    valid = torch.zeros(n, max(m, 1), dtype=torch.bool, device=device)
-    for i, boxes in enumerate(gt_boxes):
-        padded[i, : len(boxes)] = boxes.to(device)
-        valid[i, : len(boxes)] = True
-    return padded, valid
-
-
-def _best_iou(boxes: Tensor, gt: Tensor, valid: Tensor) -> Tensor:
-    """Largest IoU of each box ``(N, P, 4)`` with the valid ground truth ``(N, M, 4)`` -> ``(N, P)``; -1 if none."""
-    iou = _iou(boxes[:, :, None, :], gt[:, None, :, :])  # (N, P, M)
-    return torch.where(valid[:, None, :], iou, -1.0).amax(dim=2)
-
-
-def _check_iou_threshold(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"`{name}` must be a real number in (0, 1], but got {value!r}.")
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"`{name}` must be in (0, 1], but got {value!r}.")
-    return float(value)
 
 
 # --- ILSVRC errors and GT-known accuracy -----------------------------------------------
@@ -184,7 +82,7 @@ def localization_hits(
         tensor([[ True, False]])
     """
     check_tensor("classes", classes, ndim=2, dims="(N, k)", integer=True)
-    _check_boxes("boxes", boxes, "(N, k, 4)")
+    check_boxes("boxes", boxes, dims="(N, k, 4)", ndim=None)
     check_tensor("gt_classes", gt_classes, ndim=1, dims="(N,)", integer=True)
     if boxes.ndim != 3 or boxes.shape[:2] != classes.shape:
         raise ValueError(
@@ -195,7 +93,7 @@ def localization_hits(
         raise ValueError(
             f"`gt_classes` must have one label per image ({classes.shape[0]}), but got {gt_classes.shape[0]}."
         )
-    iou_threshold = _check_iou_threshold("iou_threshold", iou_threshold)
+    iou_threshold = check_iou_threshold("iou_threshold", iou_threshold)
     gt, valid = _pad_gt(gt_boxes, classes.shape[0], boxes.device)
     right_class = classes.to(boxes.device) == gt_classes.to(boxes.device)[:, None]  # (N, k)
     return right_class & (_best_iou(boxes, gt, valid) >= iou_threshold)
@@ -283,10 +181,8 @@ def gt_known_accuracy(boxes: Tensor, gt_boxes: Sequence[Tensor], *, iou_threshol
         ...                   [torch.tensor([[0, 0, 9, 9]]), torch.tensor([[0, 0, 9, 9]])])  # IoU 1 and 0.25
         0.5
     """
-    _check_boxes("boxes", boxes, "(N, 4)")
-    if boxes.ndim != 2:
-        raise ValueError(f"`boxes` must be a 2-D tensor (N, 4), but got shape {tuple(boxes.shape)}.")
-    iou_threshold = _check_iou_threshold("iou_threshold", iou_threshold)
+    check_boxes("boxes", boxes)
+    iou_threshold = check_iou_threshold("iou_threshold", iou_threshold)
     if boxes.shape[0] == 0:
         raise ValueError(f"`boxes` must hold at least one image, but got shape {tuple(boxes.shape)}.")
     gt, valid = _pad_gt(gt_boxes, boxes.shape[0], boxes.device)
@@ -331,7 +227,7 @@ def _check_iou_thresholds(iou_thresholds: object) -> Tensor:
         raise TypeError(f"`iou_thresholds` must be a sequence of numbers in (0, 1], but got {iou_thresholds!r}.")
     if len(iou_thresholds) == 0:
         raise ValueError("`iou_thresholds` must not be empty, but got no threshold.")
-    return torch.tensor([_check_iou_threshold("iou_thresholds", d) for d in iou_thresholds], dtype=torch.float64)
+    return torch.tensor([check_iou_threshold("iou_thresholds", d) for d in iou_thresholds], dtype=torch.float64)
 
 
 @dataclass(frozen=True)
@@ -669,3 +565,67 @@ def pxap(
     acc = PxAPAccumulator(thresholds=thresholds)
     acc.update(maps, masks, ignore)
     return acc.compute()
+
+
+# --- How much the maps of different classes agree ----------------------------------------
+
+__all__ += ["RegionOverlap", "region_overlap"]
+
+
+class RegionOverlap(NamedTuple):
+    """What ``region_overlap`` returns: map 0 against each of the other ``k - 1`` maps, float64."""
+
+    iou: Tensor  # (k - 1,): IoU of the regions
+    peak_distance: Tensor  # (k - 1,): distance of the peaks over the image diagonal
+
+
+def region_overlap(maps: Tensor, threshold: float = 0.2) -> RegionOverlap:
+    """How much the maps of several classes on one image agree: map 0 against every other map.
+
+    Zhou et al. 2016 (Fig. 4) show that the maps of an image's top classes
+    highlight different regions. A map's *region* is ``camlib.foreground``:
+    its pixels strictly above ``threshold`` times its own maximum (the box
+    protocol's rule, so no region for a map whose maximum is ``<= 0``). For
+    ``j = 1 .. k - 1``:
+
+    - ``iou[j - 1] = |R_0 ∩ R_j| / |R_0 ∪ R_j|`` (1: the same region, 0: disjoint
+      regions, and 0 when both are empty);
+    - ``peak_distance[j - 1]``: the Euclidean distance in pixels between the
+      peaks of map 0 and map ``j`` (each map's ``argmax``, the first in
+      row-major order on ties) divided by the image diagonal ``sqrt(H² + W²)``.
+
+    Args:
+        maps: ``Tensor[k, H, W]``, floating point, finite, ``k >= 1`` (e.g. an
+            image's top-k maps at its size, the top-1 map first).
+        threshold: the fraction of each map's maximum, in ``[0, 1]``.
+
+    Returns:
+        ``RegionOverlap(iou (k - 1,), peak_distance (k - 1,))``, on the CPU.
+
+    Raises:
+        TypeError: ``maps`` is not a floating-point tensor.
+        ValueError: ``maps`` is not 3-D, holds NaN or inf, or ``threshold`` is
+            outside ``[0, 1]``.
+
+    Example:
+        >>> maps = torch.zeros(2, 4, 4)
+        >>> maps[0, :2, :2] = 1.0          # region: the top-left 2 x 2 (4 px), peak (0, 0)
+        >>> maps[1, :2, 1:3] = 1.0         # the top 2 x 2 one column right: 2 px shared, 6 in the union
+        >>> r = region_overlap(maps)
+        >>> round(r.iou.item(), 4), round(r.peak_distance.item(), 4)   # peaks (0, 0) and (0, 1): 1 / sqrt(32)
+        (0.3333, 0.1768)
+    """
+    from camlib.boxes import foreground
+
+    check_maps("maps", maps)
+    if maps.ndim != 3:
+        raise ValueError(f"`maps` must be a 3-D tensor (k, H, W), but got shape {tuple(maps.shape)}.")
+    k, H, W = maps.shape
+    regions = foreground(maps, threshold).flatten(1).cpu()  # (k, H * W)
+    inter = (regions[:1] & regions[1:]).sum(dim=1).double()  # (k - 1,)
+    union = (regions[:1] | regions[1:]).sum(dim=1).double()
+    iou = torch.where(union > 0, inter / union.clamp(min=1), torch.zeros_like(union))
+    flat = maps.flatten(1).argmax(dim=1).cpu()  # (k,): the first maximum in row-major order
+    peaks = torch.stack([flat // W, flat % W], dim=1).double()  # (k, 2): (row, column)
+    distance = (peaks[1:] - peaks[:1]).norm(dim=1) / float(np.hypot(H, W))  # (k - 1,)
+    return RegionOverlap(iou, distance)

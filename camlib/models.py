@@ -13,9 +13,10 @@ reference of Table 1 and has no CAM.
 same features with a classification head and a box-regression head trained
 with ground-truth boxes.
 
-``build_model`` makes any of them by name: the small backbones here
-(``"alexnet-small"``, ``"vgg-small"``, ``"googlenet-small"``) and the paper's
-surgery on torchvision networks (``camlib.surgery``).
+These are the building blocks; ``camlib.build_model`` (``camlib.registry``)
+makes any network by name: the small backbones here (``"alexnet-small"``,
+``"vgg-small"``, ``"googlenet-small"``) and the paper's surgery on
+torchvision networks (``camlib.surgery``). This module imports neither.
 """
 
 from __future__ import annotations
@@ -30,13 +31,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from camlib._validate import check_choice, check_tensor
+from camlib.box_ops import boxes_to_unit, unit_to_boxes  # re-exported: the box head's encoding
 from camlib.hooks import CAMLayer
 
 __all__ = [
-    "HEADS",
-    "MODELS",
-    "PAPER_MODELS",
-    "SMALL_MODELS",
     "BoxNet",
     "BoxOutput",
     "CAMNet",
@@ -44,16 +42,10 @@ __all__ = [
     "FCHead",
     "box_regression_loss",
     "boxes_to_unit",
-    "build_model",
     "extra_convs",
     "small_backbone",
     "unit_to_boxes",
 ]
-
-HEADS = ("gap", "gmp", "fc", "box")
-SMALL_MODELS = ("alexnet-small", "vgg-small", "googlenet-small")
-PAPER_MODELS = ("alexnet", "alexnet*", "vgg16", "googlenet", "resnet50")  # camlib.surgery
-MODELS = SMALL_MODELS + PAPER_MODELS
 
 
 # --- heads ------------------------------------------------------------------------------
@@ -154,7 +146,7 @@ class CAMNet(nn.Module):
 
     Example:
         >>> import camlib
-        >>> net = build_model("vgg-small", num_classes=4, head="gap")
+        >>> net = camlib.build_model("vgg-small", num_classes=4, head="gap")
         >>> out = camlib.compute_cams(net, torch.zeros(1, 3, 64, 64))
         >>> out.maps.shape
         torch.Size([1, 1, 8, 8])
@@ -315,41 +307,6 @@ class BoxOutput(NamedTuple):
     boxes: Tensor  # (N, 4) normalized (x1, y1, x2, y2) in [0, 1]
 
 
-def boxes_to_unit(boxes: Tensor, size: tuple[int, int]) -> Tensor:
-    """Inclusive pixel boxes -> normalized box edges in ``[0, 1]``.
-
-    A box ``(x1, y1, x2, y2)`` of inclusive pixel indices covers the
-    continuous interval ``[x1, x2 + 1)``; in units of the image side ``W``
-    its edges are ``(x1 / W, y1 / H, (x2 + 1) / W, (y2 + 1) / H)``.
-
-    Example:
-        >>> boxes_to_unit(torch.tensor([[0, 0, 63, 31]]), (64, 64))
-        tensor([[0.0000, 0.0000, 1.0000, 0.5000]])
-    """
-    H, W = size
-    scale = torch.tensor([W, H, W, H], dtype=torch.float32, device=boxes.device)
-    return (boxes.float() + torch.tensor([0, 0, 1, 1], device=boxes.device)) / scale  # (N, 4)
-
-
-def unit_to_boxes(unit: Tensor, size: tuple[int, int]) -> Tensor:
-    """Normalized box edges -> inclusive pixel boxes (the inverse of ``boxes_to_unit``).
-
-    Edges are rounded to the nearest pixel boundary and clipped to the image;
-    a box is at least one pixel wide and high.
-
-    Example:
-        >>> unit_to_boxes(torch.tensor([[0.0, 0.0, 1.0, 0.5]]), (64, 64))
-        tensor([[ 0,  0, 63, 31]])
-    """
-    H, W = size
-    scale = torch.tensor([W, H, W, H], dtype=unit.dtype, device=unit.device)
-    edges = torch.round(unit * scale).long()  # (N, 4) pixel boundaries
-    x1, y1 = edges[:, 0].clamp(0, W - 1), edges[:, 1].clamp(0, H - 1)
-    x2 = torch.maximum(edges[:, 2] - 1, x1).clamp(max=W - 1)
-    y2 = torch.maximum(edges[:, 3] - 1, y1).clamp(max=H - 1)
-    return torch.stack([x1, y1, x2, y2], dim=1)  # (N, 4)
-
-
 def box_regression_loss(pred: Tensor, target: Tensor, beta: float = 0.05) -> Tensor:
     """Smooth-L1 loss between normalized boxes ``Tensor[N, 4]``, averaged over the coordinates.
 
@@ -406,68 +363,3 @@ class BoxNet(nn.Module):
         finally:
             self.train(training)
         return unit_to_boxes(boxes, tuple(images.shape[-2:]))
-
-
-# --- the factory ------------------------------------------------------------------------
-
-
-def build_model(name: str, *, num_classes: int, head: str = "gap", pretrained: object = None, **kwargs) -> nn.Module:
-    """Build one of the study's networks, in training mode.
-
-    Args:
-        name: a small CPU network (``"alexnet-small"``, ``"vgg-small"``,
-            ``"googlenet-small"``; see ``small_backbone``) or a paper network
-            (``"alexnet"``, ``"alexnet*"``, ``"vgg16"``, ``"googlenet"``,
-            ``"resnet50"``; see ``camlib.surgery``).
-        num_classes: ``C``.
-        head: ``"gap"``, ``"gmp"`` (``CAMNet`` with a ``ClassifierHead``),
-            ``"fc"`` (the original flatten + FC classifier, no CAM) or
-            ``"box"`` (``BoxNet``, the fully supervised baseline).
-        pretrained: paper networks only: as ``weights`` in
-            ``camlib.load_pretrained`` (a torchvision weights name, a
-            state_dict path, or None for random weights). The trunk gets the
-            weights; the added layers start random.
-        **kwargs: small networks: ``input_size=64``, ``resolution=8``,
-            ``channels=16``, ``batch_norm=True`` (``small_backbone``),
-            ``width=128`` (the units of the extra 3x3 conv; 1024 in the
-            paper), ``hidden=256`` and ``dropout=0.5`` (``FCHead``), ``grid=4``
-            (``BoxNet``). Paper networks: ``width=1024``.
-
-    Raises:
-        ValueError: unknown name, head or keyword, or a head the network lacks.
-
-    Example:
-        >>> net = build_model("alexnet-small", num_classes=5, head="fc", resolution=4)
-        >>> net(torch.zeros(2, 3, 64, 64)).shape
-        torch.Size([2, 5])
-    """
-    if name not in MODELS:
-        raise ValueError(f"`name` must be one of {', '.join(map(repr, MODELS))}, but got {name!r}.")
-    check_choice("head", head, HEADS)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"`num_classes` must be a positive int, but got {num_classes!r}.")
-    if name in PAPER_MODELS:
-        from camlib.surgery import build_paper_model  # it imports this module
-
-        return build_paper_model(name, num_classes=num_classes, head=head, weights=pretrained, **kwargs).train()
-    if pretrained is not None:
-        raise ValueError(f"`pretrained` must be None for the small network {name!r}, but got {pretrained!r}.")
-    allowed = {"input_size", "resolution", "channels", "batch_norm", "width", "hidden", "dropout", "grid"}
-    if set(kwargs) - allowed:
-        raise ValueError(f"Unknown keyword(s) for {name!r}: {sorted(set(kwargs) - allowed)}; valid: {sorted(allowed)}.")
-    resolution = kwargs.get("resolution", 8)
-    trunk = small_backbone(
-        name.removesuffix("-small"),
-        input_size=kwargs.get("input_size", 64),
-        resolution=resolution,
-        channels=kwargs.get("channels", 16),
-        batch_norm=kwargs.get("batch_norm", True),
-    )
-    if head == "fc":
-        hidden, dropout = kwargs.get("hidden", 256), kwargs.get("dropout", 0.5)
-        return CAMNet(trunk, FCHead(trunk.out_channels, resolution, num_classes, hidden=hidden, dropout=dropout))
-    features = extra_convs(trunk, trunk.out_channels, [kwargs.get("width", 128)])
-    if head == "box":
-        return BoxNet(features, features.out_channels, num_classes, grid=kwargs.get("grid", 4))
-    return CAMNet(features, ClassifierHead(features.out_channels, num_classes, head))
-

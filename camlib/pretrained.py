@@ -7,6 +7,7 @@ torchvision's weight metadata, which ships with torchvision.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import urllib.error
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
-__all__ = ["load_pretrained", "imagenet_categories", "is_torchvision_weights"]
+__all__ = ["load_pretrained", "imagenet_categories", "is_torchvision_weights", "resolve_weights"]
 
 # GoogLeNet and Inception-v3 carry auxiliary heads in torchvision's weight
 # files and expect `transform_input=True` with them (their builders set both
@@ -133,3 +134,33 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
         for head in heads:
             setattr(model, head, None)
     return model.eval()
+
+
+def resolve_weights(arch: str, weights: str, *, data_root: str | os.PathLike | None = "") -> tuple[str, str]:
+    """Where a chapter's pretrained weights come from, and their identity for caches.
+
+    ``weights`` is either one of torchvision's weight names for ``arch``
+    (``"IMAGENET1K_V1"``: torchvision downloads or finds it), or a file found
+    by ``camlib.data.find_data`` under ``data_root`` (empty: ``data/`` or
+    ``$CAMLIB_DATA``), or a path.
+
+    Returns:
+        ``(source, identity)``: what ``load_pretrained`` takes (the weights
+        name or the file's path), and a string that changes when the weights
+        do (the name itself, or the file's SHA-256).
+
+    Raises:
+        FileNotFoundError: a file that is not there; the message names the
+            path and the expected layout.
+
+    Example:
+        >>> resolve_weights("resnet50", "IMAGENET1K_V2")
+        ('IMAGENET1K_V2', 'IMAGENET1K_V2')
+    """
+    if is_torchvision_weights(arch, weights):
+        return weights, weights
+    from camlib.data import find_data
+
+    path = find_data(weights, root=data_root or None, layout=f"a state_dict file for torchvision's {arch}")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return str(path), digest

@@ -1,10 +1,28 @@
-"""Tables that render as Markdown in a notebook and in the book."""
+"""Tables that render as Markdown in a notebook and in the book, and the claim table.
+
+``ClaimTable`` is how every chapter reports: one row per claim of the paper
+(the claim in words, the paper's number from ``camlib.paper``, this study's
+number with its interval, the verdict from ``camlib.stats.verdict``, and the
+section of the chapter that shows it). It renders the chapter's *paper vs
+this study* table and its *result at a glance* box, and glues every cell
+under stable names (``claim_<key>_paper``, ``..._study``, ``..._verdict``)
+and all rows as one JSON value (``claims``) that the summary page reads back
+from the executed chapters (``read_claims``) into one table of the whole book
+and a forest figure of the effects (``claims_figure``).
+"""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-__all__ = ["Table"]
+from camlib.stats import VERDICTS, Interval, Verdict, combine
+from camlib.stats import verdict as decide
+
+__all__ = ["Claim", "ClaimTable", "Table", "claims_figure", "read_claims", "summary_table"]
 
 
 class Table:
@@ -37,3 +55,264 @@ class Table:
 
     def __repr__(self) -> str:
         return self._repr_markdown_()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of a chapter's claim table (see ``ClaimTable.add``)."""
+
+    chapter: str
+    key: str
+    claim: str
+    paper: str
+    study: str
+    verdict: str
+    reason: str
+    section: str = ""
+    effect: str = ""
+    estimate: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    paper_effect: float = math.nan
+    rule: str = ""
+    margin: float = 0.0
+    converged: bool = True
+    parts: dict = field(default_factory=dict)
+
+    def recompute(self) -> Verdict:
+        """The verdict again, from this row's numbers and rule alone (what the chapter tests check).
+
+        Raises:
+            ValueError: the row holds a ready verdict (no rule): there is nothing to recompute.
+        """
+        if not self.rule:
+            raise ValueError(f"Claim {self.key!r} has a ready verdict, not one of the rule: nothing to recompute.")
+        args = dict(claim=self.rule, margin=self.margin, converged=self.converged, why_not_converged=self.reason)
+        if self.parts:
+            return combine({n: decide(tuple(p), what=self.effect, **args) for n, p in self.parts.items()})
+        effect = None if math.isnan(self.estimate) else (self.estimate, self.low, self.high)
+        return decide(effect, what=self.effect, **args)
+
+    @property
+    def doc(self) -> str:
+        """The chapter's page, relative to the book's root."""
+        return f"book/chapters/{self.chapter}"
+
+
+_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+class ClaimTable:
+    """A chapter's claims: paper vs this study, each with its verdict.
+
+    Args:
+        chapter: the executed notebook's stem (``"01_gap_vs_gmp"``): the rows link to it.
+
+    Example:
+        >>> t = ClaimTable("01_gap_vs_gmp")
+        >>> row = t.add("loc", "GAP localizes better", paper="56.4 vs 57.8", study="50.0 vs 51.0",
+        ...             effect=(1.0, 0.2, 1.8), what="GMP − GAP loc error, points", section="localization")
+        >>> print(t._repr_markdown_().splitlines()[2])
+        | GAP localizes better | 56.4 vs 57.8 | 50.0 vs 51.0 | **reproduced**: GMP − GAP loc error, points +1.0 (95% interval +0.2 to +1.8), above 0 | [localization](#localization) |
+    """
+
+    COLUMNS = ("claim", "paper", "this study", "verdict", "shown in")
+
+    def __init__(self, chapter: str) -> None:
+        if not isinstance(chapter, str) or not chapter:
+            raise ValueError(f"`chapter` must be the notebook's stem, e.g. '01_gap_vs_gmp', but got {chapter!r}.")
+        self.chapter = chapter
+        self.claims: list[Claim] = []
+
+    def add(
+        self,
+        key: str,
+        claim: str,
+        *,
+        paper: object,
+        study: str,
+        effect: Interval | tuple[float, float, float] | None = None,
+        parts: Mapping[str, Interval | tuple[float, float, float]] | None = None,
+        rule: str = "greater",
+        margin: float = 0.0,
+        what: str = "the effect",
+        converged: bool = True,
+        why_not_converged: str = "a compared network did not converge",
+        verdict: Verdict | None = None,
+        section: str = "",
+        paper_effect: float | None = None,
+    ) -> Claim:
+        """Add a claim; its verdict comes from the book's one rule (``camlib.stats.verdict``).
+
+        Give ``effect`` (one interval) or ``parts`` (one interval per network,
+        dataset or size, merged by ``camlib.stats.combine``), oriented so that the
+        paper's claim reads ``rule`` (``"greater"``, ``"less"``, ``"equal"``), with
+        the ``margin`` of equivalence the chapter stated before looking. Only a
+        claim the rule cannot decide (a qualitative figure, an exact identity
+        checked against a tolerance) takes a ready ``verdict`` instead.
+
+        Args:
+            key: a stable name (lower case, digits, ``_``): the glue names derive from it.
+            claim: the claim in words.
+            paper: the paper's side, a text built from ``camlib.paper`` numbers (or a
+                ``PaperNumber``); never a number typed in a notebook.
+            study: this study's value(s), as a text.
+            effect, parts: this study's effect(s) with interval(s) (see above).
+            rule, margin, what, converged, why_not_converged: passed to ``camlib.stats.verdict``.
+            verdict: a ready verdict, only when there is neither ``effect`` nor ``parts``.
+            section: the label of the chapter's section that shows the evidence.
+            paper_effect: the paper's effect in the same orientation, where it has one.
+
+        Raises:
+            ValueError: a key that is not a stable name or is already used; both or
+                neither of an effect and a ready verdict.
+        """
+        if not isinstance(key, str) or not key or set(key) - _KEY_CHARS:
+            raise ValueError(f"`key` must be lower case letters, digits and '_', but got {key!r}.")
+        if any(c.key == key for c in self.claims):
+            raise ValueError(f"`key` must be new in this table, but {key!r} is already used.")
+        measured = effect is not None or parts is not None
+        if measured == (verdict is not None) and not (not measured and not converged):
+            raise ValueError("`verdict` must be given exactly when there is no `effect` and no `parts`, "
+                             f"but got effect={effect!r}, parts={parts!r}, verdict={verdict!r}.")
+        if verdict is not None and (not isinstance(verdict, Verdict) or verdict.word not in VERDICTS):
+            raise ValueError(f"`verdict` must be a camlib.stats.Verdict, but got {verdict!r}.")
+        as_interval = (lambda e: e if isinstance(e, Interval) else Interval(*e))  # noqa: E731
+        rule_args = dict(claim=rule, margin=margin, converged=converged, why_not_converged=why_not_converged)
+        split = {} if parts is None else {name: as_interval(e) for name, e in parts.items()}
+        if verdict is None and split:
+            verdict = combine({name: decide(e, what=what, **rule_args) for name, e in split.items()})
+        elif verdict is None:
+            verdict = decide(None if effect is None else as_interval(effect), what=what, **rule_args)
+        e = as_interval(effect) if effect is not None else None
+        nan = math.nan
+        row = Claim(
+            chapter=self.chapter, key=key, claim=claim, paper=str(paper), study=study, verdict=verdict.word,
+            reason=verdict.reason, section=section, effect=what if measured else "",
+            estimate=nan if e is None else float(e.estimate), low=nan if e is None else float(e.low),
+            high=nan if e is None else float(e.high),
+            paper_effect=nan if paper_effect is None else float(paper_effect),
+            rule=rule if measured else "", margin=float(margin), converged=bool(converged),
+            parts={name: [p.estimate, p.low, p.high] for name, p in split.items()},
+        )
+        self.claims.append(row)
+        return row
+
+    def _row(self, c: Claim, *, link_chapter: bool = False) -> dict[str, str]:
+        where = f"[{c.section}](#{c.section})" if c.section else ""
+        if link_chapter:
+            where = "{doc}`" + c.chapter[:2] + " <" + c.chapter + ">`"  # the summary sits beside the chapters
+        return {"claim": c.claim, "paper": c.paper, "this study": c.study,
+                "verdict": f"**{c.verdict}**" + (f": {c.reason}" if c.reason else ""), "shown in": where}
+
+    def _repr_markdown_(self) -> str:
+        return Table([self._row(c) for c in self.claims], columns=self.COLUMNS)._repr_markdown_()
+
+    def glance(self) -> str:
+        """The *result at a glance* box: each claim, the paper's and the study's number, the verdict."""
+        lines = [f"- **{c.verdict}** — {c.claim}. Paper: {c.paper}. This study: {c.study}." for c in self.claims]
+        lines = lines or ["No claim was tested in this run (see the notes below)."]
+        return ":::{admonition} Result at a glance\n:class: tip\n" + "\n".join(lines) + "\n:::"
+
+    def to_json(self) -> str:
+        """All rows as JSON (NaN as null), what ``glue`` stores under ``claims``."""
+        def clean(v):
+            if isinstance(v, float) and math.isnan(v):
+                return None
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [clean(x) for x in v]
+            return v
+
+        rows = [clean(asdict(c)) for c in self.claims]
+        return json.dumps(rows, ensure_ascii=False)
+
+    def glue(self) -> None:
+        """Glue every cell under ``claim_<key>_{paper,study,verdict}``, and all rows under ``claims``."""
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        for c in self.claims:
+            glue(f"claim_{c.key}_paper", c.paper, display=False)
+            glue(f"claim_{c.key}_study", c.study, display=False)
+            glue(f"claim_{c.key}_verdict", c.verdict, display=False)
+        glue("claims", self.to_json(), display=False)
+        glue("claims_glance", Markdown(self.glance()), display=False)
+
+
+def _glued_text(output: Mapping) -> tuple[str, str] | None:
+    meta = output.get("metadata", {}).get("scrapbook")
+    if not meta:
+        return None
+    text = output["data"][meta.get("mime_prefix", "") + "text/plain"]
+    return meta["name"], "".join(text) if isinstance(text, list) else text  # nbformat may split lines
+
+
+def read_claims(paths: Sequence[str | Path]) -> list[Claim]:
+    """The claim rows glued (``ClaimTable.glue``) in executed chapter notebooks, in the given order.
+
+    A notebook without glued claims contributes nothing.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    import ast
+
+    claims: list[Claim] = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"`paths` must name executed notebooks, but {path} does not exist.")
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb.get("cells", []):
+            for output in cell.get("outputs", []):
+                glued = _glued_text(output)
+                if glued and glued[0] == "claims":
+                    for row in json.loads(ast.literal_eval(glued[1])):
+                        row["parts"] = {n: [math.nan if x is None else x for x in p]
+                                        for n, p in (row.get("parts") or {}).items()}
+                        claims.append(Claim(**{k: (math.nan if v is None else v) for k, v in row.items()}))
+    return claims
+
+
+def summary_table(claims: Sequence[Claim]) -> Table:
+    """One table of the claims of every chapter, each row linking to its chapter."""
+    rows = []
+    for c in claims:
+        row = ClaimTable(c.chapter)._row(c, link_chapter=True)
+        rows.append({"chapter": row.pop("shown in"), **row})
+    return Table(rows, columns=["chapter", "claim", "paper", "this study", "verdict"])
+
+
+def claims_figure(claims: Sequence[Claim]):
+    """A forest plot: each claim's effect with its interval (dot and bar) and the paper's effect (cross).
+
+    Only claims with a measured effect appear; the x-axis is each effect's own
+    units (its label names them), so rows are compared by sign and interval,
+    not by length across rows.
+
+    Returns:
+        The matplotlib Figure, or None when no claim has an effect.
+    """
+    import matplotlib.pyplot as plt
+
+    shown = [c for c in claims if not math.isnan(c.estimate)]
+    if not shown:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1.2), layout="constrained")
+    colours = {"reproduced": "tab:green", "partly reproduced": "tab:olive", "not reproduced": "tab:red",
+               "not resolved": "tab:gray", "inconclusive": "tab:orange"}
+    for y, c in enumerate(shown):
+        colour = colours[c.verdict]
+        if not (math.isnan(c.low) or math.isnan(c.high)):
+            ax.plot([c.low, c.high], [y, y], color=colour, lw=2.5)
+        ax.plot(c.estimate, y, "o", color=colour)
+        if not math.isnan(c.paper_effect):
+            ax.plot(c.paper_effect, y, "x", color="black", ms=8, mew=2)
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_yticks(range(len(shown)), [f"{c.chapter[:2]}: {c.effect or c.claim}" for c in shown], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("effect in the direction of the claim (dot: this study, bar: 95% interval; ×: the paper)")
+    handles = [plt.Line2D([], [], color=v, lw=2.5, label=k) for k, v in colours.items()]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    return fig

@@ -9,7 +9,9 @@ override the ``parameters`` cell). Names that the notebook does not declare
 are refused before any kernel starts. A notebook is executed into
 ``OUTPUT/.running/`` and moved to ``OUTPUT/NAME.ipynb`` only when every cell
 ran, so an interrupted or failed run never leaves a half-written chapter;
-a failed one is kept for inspection in ``OUTPUT/failed/``.
+a failed one is kept for inspection in ``OUTPUT/failed/``. The cell that
+papermill injects with the run's parameters (tagged ``injected-parameters``)
+is tagged ``remove-cell`` too, so that the book never shows it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PROFILES", "ROOT", "NotebookError", "notebook_paths", "load_profile", "execute", "main"]
+__all__ = [
+    "PROFILES",
+    "ROOT",
+    "NotebookError",
+    "notebook_paths",
+    "load_profile",
+    "hide_injected_parameters",
+    "execute",
+    "main",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -42,8 +53,9 @@ def notebook_paths(selection: str | list[str] = "all", folder: Path = NOTEBOOKS)
         ValueError: a selector matches no notebook or several.
     """
     selection = [selection] if isinstance(selection, str) else list(selection)
-    # Chapters ("00_...") first, then appendices ("A1_...").
-    every = sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted(folder.glob("A[0-9]_*.ipynb"))
+    # Chapters ("00_...") first, then appendices ("A1_..."), then the summary ("S1_..."), which reads the chapters.
+    every = [p for pattern in ("[0-9][0-9]_*.ipynb", "A[0-9]_*.ipynb", "S[0-9]_*.ipynb")
+             for p in sorted(folder.glob(pattern))]
     chosen: list[Path] = []
     for sel in selection:
         if sel == "all":
@@ -100,6 +112,40 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), yaml.safe_load(value) if value.strip() else ""
 
 
+INJECTED = "injected-parameters"  # papermill's tag of the cell it adds
+HIDDEN = "remove-cell"  # the book's tag for a cell it leaves out (input and output)
+
+
+def hide_injected_parameters(nb) -> int:
+    """Tag papermill's injected-parameters cell(s) of ``nb`` with ``remove-cell``, in place.
+
+    The cell only repeats the run's parameters, which the chapter's
+    parameter table shows; the book leaves out a cell tagged ``remove-cell``.
+    Tags already there are kept, and a cell is never tagged twice.
+
+    Args:
+        nb: an nbformat notebook (``NotebookNode``).
+
+    Returns:
+        How many cells are tagged (0 when papermill injected none).
+
+    Example:
+        >>> import nbformat
+        >>> cell = nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]})
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), cell])
+        >>> hide_injected_parameters(nb), nb.cells[1].metadata["tags"], nb.cells[0].metadata.get("tags")
+        (1, ['injected-parameters', 'remove-cell'], None)
+    """
+    count = 0
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if INJECTED in tags:
+            if HIDDEN not in tags:
+                cell.metadata["tags"] = [*tags, HIDDEN]
+            count += 1
+    return count
+
+
 @dataclass
 class Result:
     notebook: Path
@@ -127,6 +173,8 @@ def execute(
     notebook = Path(notebook).resolve()
     params = {**load_profile(notebook, profile), **(overrides or {}), "profile": profile}
     declared = notebook_parameters(notebook)
+    if "chapters_dir" in declared and "chapters_dir" not in params:
+        params["chapters_dir"] = str(Path(output_dir).resolve())  # the summary reads the chapters run beside it
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise ValueError(
@@ -154,6 +202,11 @@ def execute(
                 f"{err.ename}: {err.evalue}\nThe partially executed notebook is kept at {failed}."
             ) from None
         raise
+    import nbformat
+
+    executed = nbformat.read(running, as_version=4)
+    if hide_injected_parameters(executed):
+        nbformat.write(executed, running)
     os.replace(running, final)
     failed.unlink(missing_ok=True)
     return Result(notebook, final, time.perf_counter() - start)

@@ -27,7 +27,7 @@ conv 512, conv 512, GAP, FC. Torchvision's AlexNet is the one-GPU variant
 The GMP counterparts pool by max instead; ``head="fc"`` gives torchvision's
 original network (AlexNet, VGG16 with their FC classifiers; GoogLeNet),
 the "no GAP" rows of Table 1; ``head="box"`` the fully supervised baseline on
-the same features. Use the models through ``camlib.build_model``.
+the same features. Use the models through ``camlib.build_model`` (``camlib.registry``).
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
-from camlib.models import PAPER_MODELS, BoxNet, CAMNet, ClassifierHead, extra_convs
+from camlib.models import BoxNet, CAMNet, ClassifierHead, extra_convs
 from camlib.pretrained import load_pretrained
 
-__all__ = ["build_paper_model", "paper_trunk"]
+__all__ = ["PAPER_MODELS", "build_paper_model", "paper_trunk"]
+
+PAPER_MODELS = ("alexnet", "alexnet*", "vgg16", "googlenet", "resnet50")
 
 _ARCH = {"alexnet*": "alexnet"}  # the torchvision network of each name, where it differs
 _WIDTHS = {"alexnet": (1024,), "alexnet*": (512, 512), "vgg16": (1024,), "googlenet": (1024,)}
@@ -102,7 +104,7 @@ def build_paper_model(
     """A network of the paper, by ``name`` and ``head``; see the module docstring.
 
     Args:
-        name: one of ``camlib.models.PAPER_MODELS``.
+        name: one of ``PAPER_MODELS``.
         num_classes: ``C``.
         head: ``"gap"``, ``"gmp"``, ``"fc"`` or ``"box"``; ResNet-50 only ``"gap"``.
         weights: as in ``camlib.load_pretrained``; loaded into the trunk.

@@ -17,6 +17,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -275,3 +276,75 @@ def _held_out_accuracy(X, y, train, held, C, seed, max_iter) -> float:
     """Accuracy on ``held`` of an SVM fitted on ``train``; NaN when it does not converge."""
     svc = _fit(X[train], y[train], C, seed, max_iter)
     return float("nan") if svc is None else float((svc.predict(X[held]) == y[held]).mean())
+
+
+__all__ += ["SVMScore", "fit_and_score"]
+
+
+class SVMScore(NamedTuple):
+    """What ``fit_and_score`` returns.
+
+    Attributes:
+        svm: the ``LinearSVM`` fitted on the training features.
+        predicted (LongTensor[N]): its class for each test image.
+        correct (Tensor[N]): 1.0 where ``predicted`` is the test label, else 0.0 (float64).
+    """
+
+    svm: LinearSVM
+    predicted: Tensor
+    correct: Tensor
+
+
+def fit_and_score(
+    train: Any,
+    test: Any,
+    *,
+    Cs: Sequence[float] = (0.1, 1.0, 10.0),
+    folds: int = 3,
+    seed: int = 0,
+    n_jobs: int = 1,
+    cache: bool = True,
+) -> SVMScore:
+    """An SVM cross-validated on the training features alone, and its per-image correctness on the test features.
+
+    ``fit_linear_svm(train.pooled, train.labels, ...)`` (the test split is
+    used only to score), then ``predict(test.pooled)``. The per-image
+    correctness pairs two settings on the same test images
+    (``camlib.stats.paired_bootstrap``); its mean is the test accuracy.
+
+    Args:
+        train, test: ``camlib.features.Features`` (anything with ``pooled``
+            ``Tensor[N, K]`` and ``labels`` ``LongTensor[N]``), of the same ``K``.
+        Cs, folds, seed, n_jobs, cache: passed to ``fit_linear_svm``.
+
+    Returns:
+        ``SVMScore(svm, predicted, correct)``.
+
+    Raises:
+        TypeError: ``train`` or ``test`` has no ``pooled`` or ``labels``.
+        ValueError: as ``fit_linear_svm``; the test labels are not one per test row.
+
+    Example:
+        >>> from camlib.features import Features
+        >>> g = torch.Generator().manual_seed(0)
+        >>> labels = torch.arange(2).repeat(6)                              # 2 classes, 6 images each
+        >>> f = Features(torch.randn(12, 3, generator=g) + 4 * torch.eye(2, 3)[labels], labels)
+        >>> r = fit_and_score(f, f, Cs=(1.0,), cache=False)
+        >>> r.correct.dtype, r.correct.mean().item()                        # well separated: all right
+        (torch.float64, 1.0)
+    """
+    for name, value in (("train", train), ("test", test)):
+        if not all(isinstance(getattr(value, field, None), Tensor) for field in ("pooled", "labels")):
+            raise TypeError(
+                f"`{name}` must have tensors `pooled` (N, K) and `labels` (N,) (camlib.features.Features), "
+                f"but got {type(value).__name__}."
+            )
+    check_tensor("test.labels", test.labels, ndim=1, dims="(N,)", integer=True)
+    if len(test.labels) != len(test.pooled):
+        raise ValueError(
+            f"`test.labels` must hold one label per row of `test.pooled` ({len(test.pooled)}), "
+            f"but got {len(test.labels)}."
+        )
+    svm = fit_linear_svm(train.pooled, train.labels, Cs=Cs, folds=folds, seed=seed, n_jobs=n_jobs, cache=cache)
+    predicted = svm.predict(test.pooled)  # (N,)
+    return SVMScore(svm, predicted, (predicted == test.labels.to(predicted.device)).double())

@@ -46,16 +46,18 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from camlib.cache import cache_dir, cache_key, load_entry, save_entry
-from camlib.models import HEADS, MODELS, BoxOutput, box_regression_loss, boxes_to_unit, build_model
+from camlib.data.batch import Batch, check_batch, collate
+from camlib.data.common import Item
+from camlib.models import BoxOutput, box_regression_loss, boxes_to_unit
+from camlib.registry import HEADS, MODELS, build_model
 
 __all__ = [
+    "fit_small",
     "NonFiniteLossError",
     "Squares",
     "TrainConfig",
-    "box_batch",
     "evaluate",
     "fit",
-    "label_batch",
     "make_loss",
     "train_one_epoch",
 ]
@@ -115,59 +117,35 @@ class TrainConfig:
 # --- batches and losses -----------------------------------------------------------------
 
 
-def label_batch(batch: Any) -> tuple[Tensor, Tensor]:
-    """``(images, labels)`` from a collated batch.
+def _unit_boxes(batch: Batch) -> Tensor:
+    """The first box of each image of ``batch`` in ``[0, 1]`` units (``boxes_to_unit``): the box head's target."""
+    if batch.boxes is None or any(b.numel() == 0 for b in batch.boxes):
+        raise ValueError("Every image needs a box to train the box head, but an image of the batch has none.")
+    boxes = torch.stack([b.reshape(-1, 4)[0] for b in batch.boxes])  # (N, 4)
+    return boxes_to_unit(boxes, tuple(batch.images.shape[-2:]))
 
-    Accepts a ``camlib.data.Batch`` (attributes ``images``, ``labels``), the
-    dict of ``camlib.data.synthetic.collate`` (keys ``image``, ``label``) or a
-    sequence ``(images, labels, ...)``.
+
+def make_loss(config: TrainConfig) -> Callable[[Any, Batch], Tensor]:
+    """``loss(output, batch)``: cross-entropy with ``batch.labels``; for ``head="box"`` plus
+    ``box_weight`` times ``box_regression_loss`` with the first box of each image of ``batch.boxes``.
+
+    Raises (when the loss is called):
+        ValueError: ``head="box"`` and an image of the batch has no box.
     """
-    if hasattr(batch, "images"):
-        return batch.images, batch.labels
-    if isinstance(batch, dict):
-        return batch["image"], batch["label"]
-    return batch[0], batch[1]
-
-
-def box_batch(batch: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-    """``(images, (labels, boxes))`` with the first box of each image in ``[0, 1]`` units (``boxes_to_unit``).
-
-    The boxes are ``batch.boxes``, ``batch["boxes"]`` or ``batch[2]``: a list of ``LongTensor[m_i, 4]``
-    or a tensor ``[N, 4]`` / ``[N, m, 4]``, inclusive pixel indices.
-    """
-    images, labels = label_batch(batch)
-    boxes = batch.boxes if hasattr(batch, "boxes") else batch["boxes"] if isinstance(batch, dict) else batch[2]
-    if isinstance(boxes, (list, tuple)):
-        if any(b.numel() == 0 for b in boxes):
-            raise ValueError("Every image needs a box to train the box head, but an image of the batch has none.")
-        boxes = torch.stack([b.reshape(-1, 4)[0] for b in boxes])
-    elif boxes.ndim == 3:
-        boxes = boxes[:, 0]
-    return images, (labels, boxes_to_unit(boxes, tuple(images.shape[-2:])))
-
-
-def make_loss(config: TrainConfig) -> Callable[[Any, Any], Tensor]:
-    """Cross-entropy; for ``head="box"`` plus ``box_weight`` times ``box_regression_loss``."""
     if config.head != "box":
-        return F.cross_entropy
+        return lambda output, batch: F.cross_entropy(output, batch.labels)
 
-    def loss(output: BoxOutput, targets: tuple[Tensor, Tensor]) -> Tensor:
-        labels, boxes = targets
-        return F.cross_entropy(output.logits, labels) + config.box_weight * box_regression_loss(output.boxes, boxes)
+    def loss(output: BoxOutput, batch: Batch) -> Tensor:
+        boxes = _unit_boxes(batch)  # (N, 4)
+        box_loss = box_regression_loss(output.boxes, boxes)
+        return F.cross_entropy(output.logits, batch.labels) + config.box_weight * box_loss
 
     return loss
 
 
-def _to(value: Any, device: str) -> Any:
-    if isinstance(value, (tuple, list)):
-        return type(value)(_to(v, device) for v in value)
-    return value.to(device, non_blocking=True)
-
-
-def _correct(output: Any, targets: Any) -> int:
+def _correct(output: Any, batch: Batch) -> int:
     logits = output.logits if isinstance(output, BoxOutput) else output
-    labels = targets[0] if isinstance(targets, (tuple, list)) else targets
-    return int((logits.argmax(dim=1) == labels).sum())
+    return int((logits.argmax(dim=1) == batch.labels).sum())
 
 
 def _reduce(totals: list[float], device: str) -> list[float]:
@@ -185,34 +163,33 @@ def train_one_epoch(
     model: nn.Module,
     loader: DataLoader,
     optimizer: torch.optim.Optimizer,
-    loss_fn: Callable[[Any, Any], Tensor],
+    loss_fn: Callable[[Any, Batch], Tensor],
     *,
-    batch_fn: Callable[[Any], tuple[Tensor, Any]] = label_batch,
     device: str = "cpu",
     epoch: int = 0,
     config: Any = None,
     progress: bool = False,
 ) -> dict[str, float]:
-    """One pass over ``loader``; returns ``{"loss", "accuracy"}`` averaged over the images.
+    """One pass over ``loader`` (``camlib.data.Batch``es); returns ``{"loss", "accuracy"}`` averaged over the images.
 
     Raises:
         NonFiniteLossError: a loss is NaN or infinite (before its step is taken).
+        TypeError: a batch is not a ``camlib.data.Batch``.
     """
     model.train()
     loss_sum, correct, count = 0.0, 0, 0
     for step, batch in enumerate(tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress)):
-        images, targets = batch_fn(batch)
-        images, targets = _to(images, device), _to(targets, device)
-        output = model(images)
-        loss = loss_fn(output, targets)
+        batch = check_batch(batch).to(device, non_blocking=True)
+        output = model(batch.images)
+        loss = loss_fn(output, batch)
         value = loss.item()
         if not math.isfinite(value):
             raise NonFiniteLossError(f"The loss is {value} at epoch {epoch}, step {step}; config: {config!r}.")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        n = images.shape[0]
-        loss_sum, correct, count = loss_sum + value * n, correct + _correct(output, targets), count + n
+        n = len(batch)
+        loss_sum, correct, count = loss_sum + value * n, correct + _correct(output, batch), count + n
     loss_sum, correct, count = _reduce([loss_sum, correct, count], device)
     return {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1)}
 
@@ -221,9 +198,8 @@ def train_one_epoch(
 def evaluate(
     model: nn.Module,
     loader: DataLoader,
-    loss_fn: Callable[[Any, Any], Tensor],
+    loss_fn: Callable[[Any, Batch], Tensor],
     *,
-    batch_fn: Callable[[Any], tuple[Tensor, Any]] = label_batch,
     device: str = "cpu",
 ) -> dict[str, float]:
     """``{"loss", "accuracy"}`` of ``model`` on ``loader`` in eval mode (restored after)."""
@@ -232,12 +208,11 @@ def evaluate(
     loss_sum, correct, count = 0.0, 0, 0
     try:
         for batch in loader:
-            images, targets = batch_fn(batch)
-            images, targets = _to(images, device), _to(targets, device)
-            output = model(images)
-            n = images.shape[0]
-            loss_sum += loss_fn(output, targets).item() * n
-            correct, count = correct + _correct(output, targets), count + n
+            batch = check_batch(batch).to(device, non_blocking=True)
+            output = model(batch.images)
+            n = len(batch)
+            loss_sum += loss_fn(output, batch).item() * n
+            correct, count = correct + _correct(output, batch), count + n
     finally:
         model.train(training)
     loss_sum, correct, count = _reduce([loss_sum, correct, count], device)
@@ -267,8 +242,7 @@ def fit(
     *,
     val_dataset: Dataset | None = None,
     dataset_spec: dict | None = None,
-    batch_fn: Callable[[Any], tuple[Tensor, Any]] | None = None,
-    collate_fn: Callable | None = None,
+    collate_fn: Callable[[list], Batch] = collate,
     cache: bool = True,
     cache_root: str | os.PathLike | None = None,
     num_workers: int = 0,
@@ -278,16 +252,17 @@ def fit(
 
     Args:
         config: the ``TrainConfig``.
-        dataset: any map-style dataset; ``collate_fn`` (e.g.
-            ``camlib.data.collate``) makes its batches and ``batch_fn`` turns
-            a batch into ``(images, targets)`` (default ``label_batch``;
-            ``box_batch`` for ``head="box"``).
+        dataset: any map-style dataset whose items ``collate_fn`` takes.
+        collate_fn: makes a ``camlib.data.Batch`` of items (default
+            ``camlib.data.collate``); the loss reads its ``labels``, and the
+            first box of each image of its ``boxes`` for ``head="box"``.
         val_dataset: evaluated after every epoch, when given.
         dataset_spec: a dict that identifies the data for the cache key;
             default ``dataset.spec()`` or ``dataset.cache_key()``.
         cache: look up and store the model in the cache. The key hashes the
-            config, the specs of both datasets, the names of ``batch_fn`` and
-            ``collate_fn``, the number of processes, camlib's and torch's versions.
+            config, the specs of both datasets, the name of
+            ``collate_fn``, the number of processes, camlib's code
+            (``camlib.cache.code_fingerprint``) and torch's version.
         cache_root: the cache folder (``camlib.cache.cache_dir``).
         num_workers: DataLoader workers (they do not change the result).
         progress: tqdm bars; default: when stderr is a terminal (rank 0 only).
@@ -310,7 +285,6 @@ def fit(
     device = config.device
     if distributed and device.startswith("cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
-    batch_fn = batch_fn or (box_batch if config.head == "box" else label_batch)
     progress = (sys.stderr.isatty() if progress is None else progress) and rank == 0
 
     path = None
@@ -322,7 +296,7 @@ def fit(
                 f"pass dataset_spec={{...}} or cache=False."
             )
         parts = dict(config=asdict(config), data=spec, world_size=world)
-        parts.update(batch_fn=_name(batch_fn), collate_fn=_name(collate_fn))
+        parts.update(collate_fn=_name(collate_fn))
         parts["val_data"] = None if val_dataset is None else _spec(val_dataset, None) or type(val_dataset).__name__
         path = cache_dir(cache_root) / f"{cache_key(parts)}.pt"
         entry = load_entry(path)
@@ -340,7 +314,7 @@ def fit(
         torch.use_deterministic_algorithms(not cuda or deterministic)
         try:
             model, history = _train(
-                config, dataset, val_dataset, batch_fn, collate_fn, device, rank, world, num_workers, progress
+                config, dataset, val_dataset, collate_fn, device, rank, world, num_workers, progress
             )
         finally:
             torch.use_deterministic_algorithms(deterministic)
@@ -350,7 +324,42 @@ def fit(
     return model.eval(), history
 
 
-def _train(config, dataset, val_dataset, batch_fn, collate_fn, device, rank, world, num_workers, progress):
+def fit_small(
+    train_data: Dataset,
+    val_data: Dataset | None = None,
+    *,
+    model: str,
+    head: str,
+    num_classes: int,
+    image_size: int,
+    resolution: int,
+    channels: int,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    device: str = "cpu",
+    **fit_kwargs: Any,
+) -> tuple[nn.Module, list[dict[str, float]]]:
+    """A small backbone (``"alexnet-small"``, ...) with ``head`` trained on a benchmark: the chapters' networks.
+
+    The same as ``fit(TrainConfig(...), train_data, val_dataset=val_data)``
+    with the small backbones' ``input_size``, ``resolution`` (the CAM grid's
+    side) and ``channels`` (the first stage's width), AdamW: one call for
+    what chapters 01-03 train, so that a network one chapter trained is the
+    same cache entry when another asks for it.
+
+    Returns:
+        ``(model, history)`` as ``fit``.
+    """
+    config = TrainConfig(
+        model=model, num_classes=num_classes, head=head, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+        device=device, model_kwargs={"input_size": image_size, "resolution": resolution, "channels": channels},
+    )
+    return fit(config, train_data, val_dataset=val_data, **fit_kwargs)
+
+
+def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_workers, progress):
     model = _build(config).to(device)
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     params = net.parameters()
@@ -374,11 +383,11 @@ def _train(config, dataset, val_dataset, batch_fn, collate_fn, device, rank, wor
         sampler.set_epoch(epoch)
         train = train_one_epoch(
             net, loader, optimizer, loss_fn,
-            batch_fn=batch_fn, device=device, epoch=epoch, config=config, progress=progress,
+            device=device, epoch=epoch, config=config, progress=progress,
         )  # fmt: skip
         row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"]}
         if val_loader is not None:
-            val = evaluate(net, val_loader, loss_fn, batch_fn=batch_fn, device=device)
+            val = evaluate(net, val_loader, loss_fn, device=device)
             row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
         row["seconds"] = time.perf_counter() - start
         history.append(row)
@@ -393,13 +402,14 @@ def _train(config, dataset, val_dataset, batch_fn, collate_fn, device, rank, wor
 class Squares(Dataset):
     """Noise images with one bright square; the label is the quadrant that holds it.
 
-    Item ``i`` is ``(image Tensor[3, S, S], label, box LongTensor[4])``, the box
-    ``(x1, y1, x2, y2)`` in inclusive pixels, drawn from a generator seeded
-    with ``(seed, i)``: the same on every call and in every process.
+    Item ``i`` is a ``camlib.data.Item(image Tensor[3, S, S], label, boxes
+    LongTensor[1, 4], image_id str(i), size (S, S))``, the box ``(x1, y1, x2, y2)``
+    in inclusive pixels, drawn from a generator seeded with ``(seed, i)``: the
+    same on every call and in every process.
 
     Example:
-        >>> image, label, box = Squares(4, size=32)[1]
-        >>> image.shape, int(label) in range(4), int(box[2] - box[0] + 1)
+        >>> item = Squares(4, size=32)[1]
+        >>> item.image.shape, item.label in range(4), int(item.boxes[0, 2] - item.boxes[0, 0] + 1)
         (torch.Size([3, 32, 32]), True, 8)
     """
 
@@ -412,7 +422,7 @@ class Squares(Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, i: int) -> tuple[Tensor, int, Tensor]:
+    def __getitem__(self, i: int) -> Item:
         if not 0 <= i < self.n:
             raise IndexError(f"`i` must be in [0, {self.n}), but got {i}.")
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
@@ -423,7 +433,7 @@ class Squares(Dataset):
         y, x = y0 + dy, x0 + dx
         image = 0.2 * torch.randn(3, S, S, generator=g)
         image[:, y : y + s, x : x + s] += 1.0
-        return image, label, torch.tensor([x, y, x + s - 1, y + s - 1])
+        return Item(image, label, torch.tensor([[x, y, x + s - 1, y + s - 1]]), str(i), (S, S))
 
 
 def _dataset(name: str, kwargs: dict) -> Dataset:

@@ -136,7 +136,7 @@ def show_box_protocol(
 
     from camlib.boxes import boxes_from_maps, foreground
     from camlib.components import component_stats, connected_components
-    from camlib.metrics import box_iou
+    from camlib.box_ops import box_iou
 
     array = _as_array(image)
     cam = cam.detach().double().cpu()
@@ -226,7 +226,7 @@ def show_localizations(
     """
     import matplotlib.pyplot as plt
 
-    from camlib.metrics import box_iou
+    from camlib.box_ops import box_iou
 
     n = len(images)
     for name, (maps, boxes) in columns.items():
@@ -258,4 +258,328 @@ def show_localizations(
                 ax.set_xticks([])
                 ax.set_yticks([])
                 ax.set_ylabel(row_labels[i], fontsize=8)
+    return fig
+
+
+__all__ += ["draw_map", "show_top_maps", "show_grouped_maps", "show_threshold_curves"]
+
+
+def draw_map(ax, image: Image.Image | np.ndarray, cam: Tensor, box=None, gt_boxes=(), *, title: str = "") -> None:
+    """One panel: ``cam`` divided by its maximum over ``image``, its box in red, the ground truth in green (dashed).
+
+    Args:
+        ax: the matplotlib axes.
+        image: a PIL image or an ``(H, W, 3)`` array.
+        cam: ``Tensor[H, W]``, the map at the image's size (raw: it is max-normalized here,
+            ``camlib.normalize_maps(..., "max")``; an all-zero map stays 0).
+        box: an inclusive box ``(x1, y1, x2, y2)`` (list or ``LongTensor[4]``), or None.
+        gt_boxes: the ground-truth boxes (``LongTensor[m, 4]`` or a list of boxes).
+        title: the panel's title (font size 8).
+    """
+    from camlib.cam import normalize_maps
+
+    if not isinstance(cam, Tensor) or cam.ndim != 2:
+        raise ValueError(f"`cam` must be a 2-D tensor (H, W), but got {getattr(cam, 'shape', type(cam).__name__)}.")
+    overlay_cam(ax, image, normalize_maps(cam.detach().float()[None], "max")[0].cpu(), title=title)
+    for g in (gt_boxes.tolist() if isinstance(gt_boxes, Tensor) else gt_boxes):
+        draw_box(ax, g, color="lime", style="--", width=1.5)
+    if box is not None:
+        draw_box(ax, box.tolist() if isinstance(box, Tensor) else box, color="red", width=1.5)
+    ax.title.set_fontsize(8)
+
+
+def show_top_maps(
+    images: Sequence,
+    maps: Tensor,
+    boxes: Tensor,
+    gt_boxes: Sequence[Tensor],
+    titles: Sequence[Sequence[str]],
+    row_labels: Sequence[str],
+    *,
+    panel: float = 2.2,
+):
+    """The paper's Figs. 3-4: each image (with its ground truth), then the maps of its top-k classes with their boxes.
+
+    Args:
+        images: N PIL images or ``(H, W, 3)`` arrays, each of its maps' size.
+        maps: ``Tensor[N, k, H, W]``, raw maps (each panel divides by its own maximum).
+        boxes: ``LongTensor[N, k, 4]``, the box of each map (red).
+        gt_boxes: N tensors ``LongTensor[m_i, 4]`` (green, dashed).
+        titles: N lists of k panel titles (e.g. ``"1. tabby (0.62)"``).
+        row_labels: N titles of the image panels (e.g. ``"true: tabby"``).
+        panel: the width of one panel in inches.
+
+    Returns:
+        The matplotlib figure: N rows of ``k + 1`` axes.
+
+    Raises:
+        ValueError: the arguments disagree in N or k.
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    if maps.ndim != 4 or boxes.ndim != 3 or maps.shape[:2] != boxes.shape[:2] or maps.shape[0] != n:
+        raise ValueError(f"`maps` (N, k, H, W) and `boxes` (N, k, 4) must agree with {n} images, "
+                         f"but got shapes {tuple(maps.shape)} and {tuple(boxes.shape)}.")
+    k = maps.shape[1]
+    if len(gt_boxes) != n or len(titles) != n or len(row_labels) != n or any(len(t) != k for t in titles):
+        raise ValueError(f"`gt_boxes`, `titles` and `row_labels` must have one entry per image ({n}), and each "
+                         f"`titles` entry {k} titles, but got {len(gt_boxes)}, {len(titles)} and {len(row_labels)}.")
+    fig, axes = plt.subplots(max(n, 1), k + 1, figsize=(panel * (k + 1), 2.3 * max(n, 1)), squeeze=False,
+                             layout="constrained")
+    for i in range(n):
+        gt = gt_boxes[i].tolist()
+        axes[i, 0].imshow(_as_array(images[i]))
+        for g in gt:
+            draw_box(axes[i, 0], g, color="lime", style="--", width=1.5)
+        axes[i, 0].set_title(row_labels[i], fontsize=8)
+        axes[i, 0].axis("off")
+        for j in range(k):
+            draw_map(axes[i, j + 1], images[i], maps[i, j], boxes[i, j], gt, title=titles[i][j])
+    return fig
+
+
+def show_grouped_maps(
+    images: Sequence,
+    maps: Tensor,
+    boxes: Tensor,
+    gt_boxes: Sequence[Tensor],
+    titles: Sequence[str],
+    groups: Sequence[str],
+    *,
+    columns: int = 4,
+    panel: float = 2.4,
+):
+    """Examples in rows by group (e.g. the reasons of ``camlib.diagnostics.failure_reasons``): map, box, ground truth.
+
+    One row per group, in the order of the groups' first example; each row
+    holds its group's examples in the given order, at most ``columns``
+    (the rest are not drawn), and the group's name as its y label.
+
+    Args:
+        images: N PIL images or ``(H, W, 3)`` arrays.
+        maps: ``Tensor[N, H, W]``, each example's map at its image's size (raw).
+        boxes: ``LongTensor[N, 4]``, each example's box (red).
+        gt_boxes: N tensors ``LongTensor[m_i, 4]`` (green, dashed).
+        titles: N panel titles.
+        groups: N group names.
+        columns: panels per row, >= 1.
+        panel: the width of one panel in inches.
+
+    Returns:
+        The matplotlib figure: ``rows x columns`` axes, the empty ones hidden.
+
+    Raises:
+        ValueError: the arguments disagree in N, or ``columns < 1``.
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    if any(len(x) != n for x in (maps, boxes, gt_boxes, titles, groups)):
+        raise ValueError(f"`maps`, `boxes`, `gt_boxes`, `titles` and `groups` must have one entry per image ({n}), "
+                         f"but got {[len(x) for x in (maps, boxes, gt_boxes, titles, groups)]}.")
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"`columns` must be a positive int, but got {columns!r}.")
+    order = list(dict.fromkeys(groups))
+    fig, axes = plt.subplots(max(len(order), 1), columns, figsize=(panel * columns, 2.5 * max(len(order), 1)),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for row, group in enumerate(order):
+        for col, i in enumerate([i for i, g in enumerate(groups) if g == group][:columns]):
+            draw_map(axes[row, col], images[i], maps[i], boxes[i], gt_boxes[i], title=titles[i])
+        axes[row, 0].set_axis_on()
+        axes[row, 0].set_xticks([])
+        axes[row, 0].set_yticks([])
+        axes[row, 0].set_ylabel(group, fontsize=9)
+    return fig
+
+
+def show_threshold_curves(curves: dict, threshold: float = 0.2, *, label: str | None = None):
+    """Box accuracy against the map threshold, one line per method (Choe et al.'s reading of the threshold).
+
+    Each line is ``100 * acc.curves[0]`` (the first IoU threshold of a
+    ``camlib.BoxAccuracy``, 0.5 for MaxBoxAcc) over ``acc.thresholds``; a dot
+    marks its value at ``threshold`` (the nearest grid point), a star its best
+    threshold (``acc.best_thresholds[0]``, the smallest on ties), and a dashed
+    vertical line the fixed ``threshold``.
+
+    Args:
+        curves: ``{name: BoxAccuracy}``, in legend order.
+        threshold: the fixed threshold to mark (the paper: 0.2 of the map's maximum).
+        label: the vertical line's legend entry (default ``"the paper's 20%"`` for 0.2).
+
+    Returns:
+        The matplotlib figure (one axes).
+    """
+    import matplotlib.pyplot as plt
+
+    if not curves:
+        raise ValueError("`curves` must hold at least one BoxAccuracy, but is empty.")
+    fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
+    for name, acc in curves.items():
+        tau, curve = acc.thresholds, 100 * acc.curves[0]
+        best = acc.best_thresholds[0].item()
+        line, = ax.plot(tau, curve, label=f"{name} (best {best:.2f}: {curve.max():.1f}%)")
+        ax.plot([threshold], [curve[(tau - threshold).abs().argmin()]], "o", color=line.get_color())
+        ax.plot([best], [curve.max()], "*", ms=10, color=line.get_color())
+    ax.axvline(threshold, color="black", lw=0.8, ls="--", label=label or f"the paper's {threshold:.0%}")
+    ax.set_xlabel("threshold (fraction of the map's maximum)")
+    ax.set_ylabel("box accuracy, IoU ≥ 0.5 (%)")
+    ax.set_title("GT-known box accuracy against the threshold")
+    ax.legend(fontsize=8)
+    return fig
+
+
+__all__ += ["show_confused_pairs", "show_crops"]
+
+
+def show_crops(columns: dict[str, Sequence], indices: Sequence[int], *, size: int, panel: float = 2.2):
+    """The same images as several inputs, side by side: one row per image, one column per input.
+
+    What a classifier sees in each setting (e.g. the whole image, a crop around
+    the CAM box, a crop around the ground-truth box), each resized to
+    ``size x size`` as it enters the network (aspect ratio not kept).
+
+    Args:
+        columns: ``{title: data set}``, each indexed like the others, whose
+            items have a PIL ``image`` (a ``camlib.data`` reader without a
+            transform, ``camlib.crops.BoxCrops`` without one).
+        indices: the items shown, one row each.
+        size: the side each image is resized to.
+        panel: the side of one panel in inches.
+
+    Returns:
+        The matplotlib figure; the first row's panels carry the titles.
+
+    Raises:
+        ValueError: no column or no index.
+    """
+    import matplotlib.pyplot as plt
+
+    if not columns or not len(indices):
+        raise ValueError(f"`columns` and `indices` must not be empty, but got {len(columns)} columns and "
+                         f"{len(indices)} indices.")  # fmt: skip
+    fig, axes = plt.subplots(len(indices), len(columns), figsize=(panel * len(columns), panel * len(indices)),
+                             squeeze=False, layout="constrained")  # fmt: skip
+    for row, i in enumerate(indices):
+        for col, (title, data) in enumerate(columns.items()):
+            axes[row, col].imshow(_as_array(data[i].image.resize((size, size))))
+            axes[row, col].set_title(title if row == 0 else "", fontsize=9)
+            axes[row, col].set_axis_off()
+    return fig
+
+
+def show_confused_pairs(labels: Tensor, predictions: dict[str, Tensor], class_names: Sequence[str], *, pairs: int = 6):
+    """The pairs of classes the first setting confuses most, and how often every setting confuses them.
+
+    A pair ``(a, b)`` counts the test images of ``a`` classified as ``b``
+    plus those of ``b`` classified as ``a``. The pairs are those with the
+    highest count under the first entry of ``predictions`` (at most
+    ``pairs``, only counts > 0), most confused on top; each setting draws one
+    horizontal bar per pair.
+
+    Args:
+        labels: ``LongTensor[N]``, the true classes.
+        predictions: ``{setting: LongTensor[N]}``, the predicted classes, in legend order.
+        class_names: the name of every class (``C`` names).
+        pairs: how many pairs, >= 1.
+
+    Returns:
+        The matplotlib figure, or None when the first setting confuses no pair.
+
+    Raises:
+        ValueError: predictions not one per label, or a class outside ``class_names``.
+
+    Example:
+        >>> import torch
+        >>> fig = show_confused_pairs(torch.tensor([0, 1, 2]), {"a": torch.tensor([1, 1, 2])}, ["x", "y", "z"])
+        >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        ['x / y']
+    """
+    import matplotlib.pyplot as plt
+
+    C = len(class_names)
+    y = labels.detach().cpu().long().numpy()
+    if not predictions:
+        raise ValueError("`predictions` must hold at least one setting, but got none.")
+    confusion = {}
+    for name, p in predictions.items():
+        p = p.detach().cpu().long().numpy()
+        if p.shape != y.shape:
+            raise ValueError(f"`predictions[{name!r}]` must hold one class per label ({len(y)}), but got {len(p)}.")
+        if len(y) and (min(y.min(), p.min()) < 0 or max(y.max(), p.max()) >= C):
+            raise ValueError(f"`labels` and `predictions[{name!r}]` must be classes 0 .. {C - 1} of `class_names`.")
+        confusion[name] = np.bincount(y * C + p, minlength=C * C).reshape(C, C)  # [true, predicted]
+    first = next(iter(confusion.values()))
+    both = first + first.T
+    np.fill_diagonal(both, 0)
+    upper = np.triu(both)
+    order = np.argsort(upper, axis=None)[::-1][:pairs]
+    chosen = [tuple(int(v) for v in np.unravel_index(o, upper.shape)) for o in order if upper.flat[o] > 0]
+    if not chosen:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(chosen) + 1.2), layout="constrained")
+    height = 0.8 / len(confusion)
+    for j, (name, m) in enumerate(confusion.items()):
+        ax.barh(np.arange(len(chosen)) + j * height, [m[a, b] + m[b, a] for a, b in chosen], height, label=name)
+    ax.set_yticks(np.arange(len(chosen)) + 0.4 - height / 2)
+    ax.set_yticklabels([f"{class_names[a]} / {class_names[b]}" for a, b in chosen], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("test images of one species classified as the other")
+    ax.legend(fontsize=8)
+    return fig
+
+
+__all__ += ["show_score_identity"]
+
+
+def show_score_identity(logits: Tensor, map_means: Tensor, errors: dict[str, Tensor], *, floor: float = 1e-18):
+    """The identity ``S_c = mean(M_c) (+ b_c)`` (``camlib.hooks.score_identity``) in two panels.
+
+    1. Every (image, class) pair: the mean of its class map (plus the bias)
+       against its logit, with the line ``y = x`` (black) that they lie on.
+    2. Histograms of ``log10 |S_c - mean M_c|``, one per entry of ``errors``
+       (e.g. float32 and float64), 54 bins from ``log10(floor)`` to 0;
+       residuals below ``floor`` (exact zeros) are drawn at ``floor``.
+
+    Args:
+        logits, map_means: ``Tensor[N, C]``, the two sides (same shape).
+        errors: ``{label: Tensor}``, the absolute residuals of each precision, in legend order.
+        floor: the smallest residual drawn, in ``(0, 1)``.
+
+    Returns:
+        The matplotlib figure (two axes).
+
+    Raises:
+        ValueError: shapes that differ, no ``errors``, or ``floor`` outside ``(0, 1)``.
+    """
+    import matplotlib.pyplot as plt
+
+    if logits.shape != map_means.shape or logits.ndim != 2:
+        raise ValueError(f"`logits` and `map_means` must be tensors (N, C) of one shape, but got shapes "
+                         f"{tuple(logits.shape)} and {tuple(map_means.shape)}.")
+    if not errors:
+        raise ValueError("`errors` must hold at least one {label: residuals} entry, but is empty.")
+    if not (isinstance(floor, (int, float)) and 0 < floor < 1):
+        raise ValueError(f"`floor` must be a number in (0, 1), but got {floor!r}.")
+    x = logits.detach().flatten().double().cpu()
+    y = map_means.detach().flatten().double().cpu()
+    fig, (ax, hx) = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+    ax.scatter(x.numpy(), y.numpy(), s=4, alpha=0.4)
+    lims = [min(x.min(), y.min()).item(), max(x.max(), y.max()).item()]
+    ax.plot(lims, lims, color="black", lw=0.8, label="y = x")
+    ax.set_xlabel("logit $S_c$")
+    ax.set_ylabel("mean of the class map $M_c$ (+ $b_c$)")
+    ax.set_title(f"{x.numel()} (image, class) pairs")
+    ax.legend()
+    low = float(np.log10(floor))
+    bins = np.linspace(low, 0, 55)
+    for label, error in errors.items():
+        hx.hist(np.log10(error.detach().flatten().double().cpu().clamp_min(floor).numpy()), bins=bins, alpha=0.6,
+                label=label)
+    hx.set_xlabel(f"log10 |S_c - mean M_c| (exact zeros at {low:g})")
+    hx.set_ylabel("(image, class) pairs")
+    hx.set_title("the residual is rounding")
+    hx.legend()
     return fig

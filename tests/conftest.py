@@ -4,11 +4,17 @@ Nothing here touches the global RNG at import: random tensors come from a
 ``torch.Generator``, and torchvision networks (whose builders draw from the
 global RNG) are built inside ``torch.random.fork_rng`` so that the caller's
 RNG state is restored afterwards.
+
+The test session has its own model cache (``$CAMLIB_CACHE``, see
+``pytest_configure``), never the repository's ``.cache``.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import tempfile
 
 import pytest
 import torch
@@ -18,6 +24,34 @@ from torch import nn
 import camlib
 
 CUDA = torch.cuda.is_available()
+
+_CACHE_ENV = "CAMLIB_CACHE"
+_PREVIOUS_CACHE = pytest.StashKey[tuple[str, "str | None"]]()  # (the session's folder, the variable before)
+
+
+def pytest_configure(config):
+    """Point ``$CAMLIB_CACHE`` at a fresh folder for the whole session, before any test runs.
+
+    Set in ``os.environ``, so that the processes a test starts (the
+    notebooks' papermill kernels, torchrun) inherit it: within one session a
+    chapter still reads the networks an earlier chapter trained.
+    """
+    folder = tempfile.mkdtemp(prefix="camlib-test-cache-")
+    config.stash[_PREVIOUS_CACHE] = (folder, os.environ.get(_CACHE_ENV))
+    os.environ[_CACHE_ENV] = folder
+
+
+def pytest_unconfigure(config):
+    """Remove the session's cache folder and restore ``$CAMLIB_CACHE``."""
+    if _PREVIOUS_CACHE not in config.stash:
+        return
+    folder, previous = config.stash[_PREVIOUS_CACHE]
+    shutil.rmtree(folder, ignore_errors=True)
+    if previous is None:
+        os.environ.pop(_CACHE_ENV, None)
+    else:
+        os.environ[_CACHE_ENV] = previous
+
 
 DEVICES = [
     pytest.param("cpu", id="cpu"),
@@ -180,3 +214,38 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def no_data_root(tmp_path_factory):
+    """An empty data root: chapters run against it show their 'Real data absent' note."""
+    return tmp_path_factory.mktemp("no-data")
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """Factory: ``executed("02", profile="smoke", data_root=...)`` -> the executed notebook (nbformat).
+
+    Each (notebook, profile, overrides) runs once per test session, however
+    many tests read it: the smoke test, the chapter's value tests and the
+    summary all share one execution. The executed notebook's path is in
+    ``nb.metadata["camlib_output"]``.
+    """
+    import nbformat
+
+    from camlib import runner
+
+    runs: dict[str, object] = {}
+
+    def run(selector: str, profile: str = "smoke", **overrides):
+        path = runner.notebook_paths(selector)[0]  # "00" and "00_class_activation_maps" are one notebook
+        key = repr((path.stem, profile, sorted(overrides.items())))
+        if key not in runs:
+            folder = tmp_path_factory.mktemp(f"nb-{path.stem[:3]}-{profile}")
+            result = runner.execute(path, profile=profile, overrides=overrides, output_dir=folder)
+            nb = nbformat.read(result.output, as_version=4)
+            nb.metadata["camlib_output"] = str(result.output)
+            runs[key] = nb
+        return runs[key]
+
+    return run

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 PAGES = sorted((ROOT / "book").glob("*.md"))
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "notebooks").glob("A[0-9]_*.ipynb"))
+NOTEBOOKS = [p for pattern in ("[0-9][0-9]_*.ipynb", "A[0-9]_*.ipynb", "S[0-9]_*.ipynb")
+             for p in sorted((ROOT / "notebooks").glob(pattern))]
 
 
 def _toc_files() -> list[str]:
@@ -69,3 +70,15 @@ def test_every_pasted_glue_value_is_glued_by_its_chapter():
             # glued directly, glue("key", ...), or through a helper or a table of keys: the literal "key"
             glued = f'glue("{key}"' in sources[notebook] or f'"{key}"' in sources[notebook]
             assert glued, f"{page.name} pastes {key!r}, which {notebook} never glues"
+
+
+def test_no_paper_number_is_typed_outside_camlib_paper():
+    """Every number of the paper that the book compares with comes from camlib.paper, never from a page or a cell."""
+    from camlib import paper
+
+    values = {n.value for rows in paper.TABLES.values() for metrics in rows.values() for n in metrics.values()}
+    patterns = {v: re.compile(rf"(?<![\d.]){re.escape(f'{v:.1f}')}(?:0)?(?![\d])") for v in values if v >= 10}
+    for name, text in _sources().items():
+        for value, pattern in patterns.items():
+            found = pattern.search(text)
+            assert not found, f"{name} types the paper's number {value} ({text[max(0, found.start() - 40):found.end() + 20]!r})"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import torch
 
 import camlib.cache
 import camlib.train
-from camlib.cache import cache_dir, cache_key, load_entry, save_entry
+from camlib.cache import CODE_MODULES, cache_dir, cache_key, code_fingerprint, load_entry, memoize, save_entry
 from camlib.train import Squares, TrainConfig, fit
 
 CONFIG = TrainConfig(
@@ -43,6 +45,85 @@ def test_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("CAMLIB_CACHE", str(tmp_path))
     assert cache_dir() == tmp_path
     assert cache_dir(tmp_path / "x") == tmp_path / "x"
+
+
+def test_the_test_session_has_its_own_cache():
+    # tests/conftest.py points $CAMLIB_CACHE at a temporary folder: tests never read or fill the repository's
+    repository_cache = Path(camlib.__file__).resolve().parent.parent / ".cache"
+    assert cache_dir().is_relative_to(Path(tempfile.gettempdir()).resolve())
+    assert not cache_dir().resolve().is_relative_to(repository_cache)
+
+
+# --- the code fingerprint ---------------------------------------------------------------
+
+
+@pytest.fixture
+def probe(tmp_path, monkeypatch):
+    """An importable package ``fp_probe`` (``__init__.py``, ``a.py``) in ``tmp_path``; fingerprints recomputed."""
+    package = tmp_path / "fp_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""A probe."""\n')
+    (package / "a.py").write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code_fingerprint.cache_clear()
+    yield package
+    code_fingerprint.cache_clear()  # forget the probe's fingerprints (and a patched CODE_MODULES)
+    for name in [m for m in sys.modules if m.split(".")[0] == "fp_probe"]:  # find_spec imported the package
+        del sys.modules[name]
+
+
+def test_code_fingerprint_is_stable_and_short():
+    first = code_fingerprint()
+    assert re.fullmatch("[0-9a-f]{16}", first)
+    assert code_fingerprint() == first == code_fingerprint(*CODE_MODULES)
+    code_fingerprint.cache_clear()
+    assert code_fingerprint() == first  # read again from the same files: the same
+    assert code_fingerprint("camlib.train") != first != code_fingerprint("camlib.train", "camlib.models")
+
+
+def test_code_fingerprint_changes_with_the_source(probe):
+    before = code_fingerprint("fp_probe.a")
+    package_before = code_fingerprint("fp_probe")
+    assert code_fingerprint("fp_probe.a") == before  # cached
+    (probe / "a.py").write_text("def f():\n    return 2\n")  # one character
+    assert code_fingerprint("fp_probe.a") == before  # read once per process ...
+    code_fingerprint.cache_clear()
+    assert code_fingerprint("fp_probe.a") != before  # ... and then the new source
+    assert code_fingerprint("fp_probe") != package_before  # a package covers its modules
+    # the name enters too: the same source moved to another module is other code
+    (probe / "b.py").write_text("def f():\n    return 2\n")
+    assert code_fingerprint("fp_probe.b") != code_fingerprint("fp_probe.a")
+
+
+def test_code_fingerprint_bad_input():
+    with pytest.raises(TypeError, match="`modules` must be module names \\(str\\), but got module"):
+        code_fingerprint(camlib)
+    with pytest.raises(ValueError, match="`modules` must name Python modules with a source file, but 'camlib.nope'"):
+        code_fingerprint("camlib.nope")
+
+
+def test_keys_follow_the_code(probe, monkeypatch):
+    monkeypatch.setattr(camlib.cache, "CODE_MODULES", ("fp_probe",))
+    code_fingerprint.cache_clear()
+    before = cache_key({"x": 1})
+    assert cache_key({"x": 1}) == before
+    (probe / "a.py").write_text("def f():\n    return 1  # a comment is an edit too\n")
+    code_fingerprint.cache_clear()
+    assert cache_key({"x": 1}) != before
+
+
+def test_an_entry_of_other_code_is_not_found(tmp_path, monkeypatch):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return torch.tensor([len(calls)])
+
+    memoize({"what": "features"}, compute, cache_root=tmp_path)
+    assert memoize({"what": "features"}, compute, cache_root=tmp_path) == (torch.tensor([1]), True)
+    monkeypatch.setattr(camlib.cache, "code_fingerprint", lambda *modules: "0123456789abcdef")  # the code changed
+    assert memoize({"what": "features"}, compute, cache_root=tmp_path) == (torch.tensor([2]), False)
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
 
 
 def test_save_and_load(tmp_path):
@@ -108,19 +189,21 @@ def test_second_fit_loads_instead_of_training(tmp_path, monkeypatch):
     fit(TrainConfig(**{**CONFIG.__dict__, "seed": 1}), data)
     fit(CONFIG, Squares(16, size=16, seed=5))
     assert calls == [0, 0, 0] and len(os.listdir(tmp_path)) == 3
+    # and so does camlib's code: the same config and data under another code fingerprint train again
+    monkeypatch.setattr(camlib.cache, "code_fingerprint", lambda *modules: "0123456789abcdef")
+    fit(CONFIG, data)
+    assert calls == [0, 0, 0, 0] and len(os.listdir(tmp_path)) == 4
 
 
 def test_fit_cache_needs_a_spec(tmp_path):
-    data = torch.utils.data.TensorDataset(torch.zeros(8, 3, 16, 16), torch.zeros(8, dtype=torch.long))
-    with pytest.raises(ValueError, match="TensorDataset has no spec\\(\\) or cache_key\\(\\); pass dataset_spec="):
+    data = [Squares(8, size=16)[i] for i in range(8)]  # a list of items: a dataset without a spec
+    with pytest.raises(ValueError, match="list has no spec\\(\\) or cache_key\\(\\); pass dataset_spec="):
         fit(CONFIG, data, cache_root=tmp_path)
     fit(CONFIG, data, cache_root=tmp_path, dataset_spec={"name": "zeros", "n": 8})
     assert len(os.listdir(tmp_path)) == 1
 
 
 def test_memoize_computes_once_and_reads_back(tmp_path):
-    from camlib.cache import memoize
-
     calls = []
 
     def compute():

@@ -10,8 +10,9 @@ from torch.utils.data import DataLoader
 import camlib
 from camlib.data import Batch
 from camlib.data.synthetic import Localization, collate
-from camlib.evaluation import LocalizationResult, batch_fields, evaluate_localization
-from camlib.models import CAMNet, ClassifierHead, build_model
+from camlib.evaluation import LocalizationResult, evaluate_localization
+from camlib.models import CAMNet, ClassifierHead
+from camlib.registry import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -24,8 +25,8 @@ def identity_net(num_classes: int = 3, bias: tuple[float, ...] | None = None) ->
 
 def real_batch(images, labels, boxes) -> Batch:
     n = len(labels)
-    return Batch(images, torch.tensor(labels), [torch.tensor(b) for b in boxes], [f"im{i}" for i in range(n)],
-                 torch.full((n, 2), images.shape[-1]))
+    return Batch(images, torch.tensor(labels), boxes=[torch.tensor(b) for b in boxes],
+                 image_ids=[f"im{i}" for i in range(n)], sizes=torch.full((n, 2), images.shape[-1]))
 
 
 def test_hand_worked_errors():
@@ -62,8 +63,7 @@ def test_hand_worked_mask_statistics():
     parts = torch.zeros(2, 8, 8, dtype=torch.bool)
     parts[0, 0:2, 0:2] = True  # inside the foreground: found
     parts[1, 0:2, 5:8] = True  # outside: not found -> half of the parts
-    batch = {"image": x, "label": torch.tensor([0]), "boxes": [torch.tensor([[0, 0, 7, 3]])],
-             "mask": mask, "parts": [parts]}
+    batch = Batch(x, torch.tensor([0]), boxes=[torch.tensor([[0, 0, 7, 3]])], masks=[mask], parts=[parts])
     r = evaluate_localization(identity_net(), [batch], top_k=1, keep_maps=True)
     assert r.mask_coverage.tolist() == [0.5]
     assert r.fg_precision.tolist() == [1.0]
@@ -71,6 +71,21 @@ def test_hand_worked_mask_statistics():
     assert torch.equal(r.maps, x[:, 0])
     s = r.summary()
     assert (s["mask_coverage"], s["fg_precision"], s["parts_found"]) == (50.0, 100.0, 50.0)
+
+
+def test_mask_coverage_of_several_objects_and_of_none():
+    x = torch.zeros(2, 3, 8, 8)
+    x[:, 0, 0:4, 0:4] = 1.0  # foreground of both images: the top-left 4x4 block (16 px)
+    two = torch.zeros(2, 8, 8, dtype=torch.bool)
+    two[0, 0:2, 0:8] = True  # object 1: rows 0-1 (16 px, 8 in the foreground)
+    two[1, 6:8, 0:8] = True  # object 2: rows 6-7 (16 px, none in the foreground)
+    none = torch.zeros(0, 8, 8, dtype=torch.bool)  # an image without objects (Text without words)
+    boxes = [torch.tensor([[0, 0, 7, 1], [0, 6, 7, 7]]), torch.zeros(0, 4, dtype=torch.long)]
+    batch = Batch(x, torch.tensor([0, 0]), boxes=boxes, masks=[two, none])
+    r = evaluate_localization(identity_net(), [batch], top_k=1, box_accuracy=False)
+    # The union of the objects: 8 of its 32 pixels in the foreground, 8 of the 16 foreground pixels on it.
+    assert r.mask_coverage[0].item() == 0.25 and r.fg_precision.tolist() == [0.5, 0.0]
+    assert r.mask_coverage[1].isnan() and r.parts_found is None
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +98,7 @@ def reference(model, loader, maps_fn, k, threshold=0.2):
     """Image by image, with the library's building blocks: classes, boxes, hits, true-class IoU."""
     rows = []
     for batch in loader:
-        for image, label, gt in zip(batch["image"], batch["label"], batch["boxes"]):
+        for image, label, gt in zip(batch.images, batch.labels, batch.boxes):
             logits = model.eval()(image[None])[0]
             top = logits.topk(k).indices
             classes = torch.cat([top, label[None]])
@@ -114,7 +129,7 @@ def test_agrees_with_a_per_image_loop(loader, method):
     assert r.true_iou.tolist() == pytest.approx([row[3] for row in ref])
     true_maps = torch.stack([row[4] for row in ref])
     assert torch.allclose(r.maps, true_maps, atol=1e-5)
-    gt = [b for batch in loader for b in batch["boxes"]]
+    gt = [b for batch in loader for b in batch.boxes]
     assert r.box_acc.value == camlib.max_box_acc(r.maps, gt, quantize=True).value
     assert r.box_acc_v2.value == camlib.max_box_acc_v2(r.maps, gt, quantize=True).value
     hc, hb = camlib.top5_heuristic(r.maps.new_zeros(0, 3, 32, 32), r.classes[:0])  # shapes only
@@ -128,7 +143,7 @@ def test_box_method_scores_the_models_own_box(loader):
         torch.manual_seed(0)
         net = build_model("alexnet-small", num_classes=6, head="box", input_size=32, resolution=8, channels=4)
     r = evaluate_localization(net, loader, method="box", top_k=2)
-    images = torch.cat([b["image"] for b in loader])
+    images = torch.cat([b.images for b in loader])
     own = net.predict_boxes(images)
     assert torch.equal(r.true_boxes, own)
     assert torch.equal(r.boxes, own[:, None].expand(-1, 2, 4))
@@ -154,15 +169,16 @@ def test_modes_restored_and_bad_input():
         evaluate_localization(net, [])
     with pytest.raises(TypeError, match="`batch` must be a camlib.data.Batch"):
         evaluate_localization(net, [(torch.zeros(1, 3, 8, 8), torch.tensor([0]))])
+    with pytest.raises(TypeError, match="`loader` must yield batches with boxes, but a batch has none"):
+        evaluate_localization(net, [Batch(torch.zeros(1, 3, 8, 8), torch.tensor([0]))])
     with pytest.raises(TypeError, match="`method` 'box' needs a model that returns boxes"):
         evaluate_localization(net, loader, method="box")
 
 
-def test_batch_fields_of_a_real_batch():
+def test_a_real_batch_has_ids_and_no_masks():
     b = real_batch(torch.zeros(1, 3, 4, 4), [2], [[[0, 0, 1, 1]]])
-    f = batch_fields(b)
-    assert f["labels"].tolist() == [2] and f["ids"] == ["im0"] and f["masks"] is None
-    assert isinstance(evaluate_localization(identity_net(), [b], top_k=1), LocalizationResult)
+    r = evaluate_localization(identity_net(), [b], top_k=1)
+    assert isinstance(r, LocalizationResult) and r.ids == ["im0"] and r.mask_coverage is None
 
 
 def test_box_accuracy_can_be_skipped():

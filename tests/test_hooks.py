@@ -342,3 +342,64 @@ def test_compute_cams_device(torchvision_net, device, name):
     out = compute_cams(model, net_input(name).to(device), top_k=2, size=32, normalize="max")
     assert out.maps.device.type == device and out.maps.shape == (2, 2, 32, 32)
     assert torch.equal(out.maps.amax(dim=(2, 3)) > 0, out.maps.amax(dim=(2, 3)) == 1)
+
+
+# --- score_identity --------------------------------------------------------------------
+
+
+class _Pooled(nn.Module):
+    """features = the input itself (K = 3 units), GAP, then a linear layer: every number is by hand."""
+
+    def __init__(self, weight, bias):
+        super().__init__()
+        self.features = nn.Identity()
+        self.fc = nn.Linear(3, len(weight), bias=bias is not None)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor(weight))
+            if bias is not None:
+                self.fc.bias.copy_(torch.tensor(bias))
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean(dim=(2, 3)))
+
+    def cam_layer(self):
+        bias = None if self.fc.bias is None else self.fc.bias.detach()
+        return CAMLayer(self.features, self.fc.weight.detach(), bias)
+
+
+def test_score_identity_by_hand():
+    # f1 = [[1, 2], [3, 4]] (mean 2.5), f2 = [[0, 0], [0, 4]] (mean 1), f3 = 0;
+    # class 0: w = (1, 2, 0), b = 0.5: S = 2.5 + 2 + 0.5 = 5; M = f1 + 2 f2 = [[1, 2], [3, 12]], mean 4.5, + b = 5.
+    # class 1: w = (0, -1, 7), b = -1: S = -1 - 1 = -2; M = -f2, mean -1, + b = -2.
+    images = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [0.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]]])
+    model = _Pooled([[1.0, 2.0, 0.0], [0.0, -1.0, 7.0]], [0.5, -1.0])
+    out = camlib.hooks.score_identity(model, images)
+    assert out.logits.tolist() == [[5.0, -2.0]] and out.map_means.tolist() == [[5.0, -2.0]]
+    assert out.error.tolist() == [[0.0, 0.0]]
+    # without a bias: S = 4.5 and -1, the means alone
+    out = camlib.hooks.score_identity(_Pooled([[1.0, 2.0, 0.0], [0.0, -1.0, 7.0]], None), images)
+    assert out.map_means.tolist() == [[4.5, -1.0]] == out.logits.tolist()
+
+
+@pytest.mark.parametrize("name", ["resnet18", "squeezenet1_0"])  # an FC head with a bias; a NIN head (bias in the map)
+def test_score_identity_every_class_float32_and_float64(torchvision_net, name):
+    out32 = camlib.hooks.score_identity(torchvision_net(name), net_input(name))
+    out64 = camlib.hooks.score_identity(torchvision_net(name, torch.float64), net_input(name).double())  # same images
+    assert out32.logits.shape == out32.map_means.shape == (2, 7) and out64.map_means.dtype == torch.float64
+    scale = out64.logits.abs().max().item()
+    assert scale > 0.1  # a real test: logits far from zero
+    assert out32.error.max().item() <= 100 * torch.finfo(torch.float32).eps * scale
+    assert out64.error.max().item() <= 100 * torch.finfo(torch.float64).eps * scale
+    torch.testing.assert_close(out32.logits.double(), out64.logits, rtol=1e-4, atol=1e-4)
+
+
+def test_score_identity_leaves_the_model_as_it_was(tiny_net, gen):
+    before = modes(tiny_net)
+    out = camlib.hooks.score_identity(tiny_net, torch.randn(3, 3, 10, 10, generator=gen))
+    assert out.error.max().item() < 1e-5 and out.logits.shape == (3, 5)
+    assert modes(tiny_net) == before and hooks_left(tiny_net) == 0
+
+
+def test_score_identity_bad_images(tiny_net):
+    with pytest.raises(ValueError, match=r"`images` must be a 4-D tensor \(N, 3, H, W\)"):
+        camlib.hooks.score_identity(tiny_net, torch.zeros(3, 8, 8))

@@ -1,11 +1,10 @@
-"""Tests of camlib.metrics: IoU, ILSVRC errors, GT-known accuracy, MaxBoxAcc(V2) and PxAP."""
+"""Tests of camlib.metrics: ILSVRC errors, GT-known accuracy, MaxBoxAcc(V2) and PxAP."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-import torchvision
 from scipy import ndimage
 from test_components import smooth_maps
 
@@ -13,7 +12,6 @@ from camlib.boxes import boxes_from_maps, top5_heuristic
 from camlib.metrics import (
     BoxAccAccumulator,
     PxAPAccumulator,
-    box_iou,
     classification_error,
     gt_known_accuracy,
     localization_error,
@@ -35,39 +33,6 @@ def iou_py(a, b) -> float:
 
 def L(rows) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.long)
-
-
-# --- IoU --------------------------------------------------------------------------------
-
-
-def test_box_iou_hand_worked():
-    a = L([[0, 0, 9, 9]])  # 10 x 10 = 100 pixels
-    b = L(
-        [
-            [0, 0, 9, 9],  # itself: 1
-            [0, 0, 4, 4],  # a quarter inside: 25 / 100
-            [10, 0, 19, 9],  # adjacent, no shared pixel: 0
-            [9, 0, 18, 9],  # one shared column of 10 pixels: 10 / (100 + 100 - 10) = 1/19
-            [5, 5, 14, 14],  # a 5 x 5 corner: 25 / (200 - 25) = 1/7
-            [3, 3, 3, 3],  # one pixel inside: 1 / 100
-        ]
-    )
-    want = torch.tensor([[1.0, 0.25, 0.0, 1 / 19, 1 / 7, 0.01]], dtype=torch.float64)
-    assert torch.equal(box_iou(a, b), want)
-    # One-pixel boxes: the same pixel is IoU 1, neighbours 0.
-    assert box_iou(L([[2, 3, 2, 3]]), L([[2, 3, 2, 3], [3, 3, 3, 3]])).tolist() == [[1.0, 0.0]]
-    assert box_iou(L([[0, 0, 1, 1]]), L([])[:, None].reshape(0, 4)).shape == (1, 0)
-
-
-def test_box_iou_matches_torchvision_with_exclusive_corners(gen, device):
-    # torchvision's boxes are continuous (x2 exclusive): add 1 to x2 and y2 to convert.
-    xy = torch.randint(0, 30, (50, 2), generator=gen)
-    wh = torch.randint(0, 15, (50, 2), generator=gen)
-    boxes = torch.cat([xy, xy + wh], dim=1)  # (50, 4), some one-pixel boxes
-    got = box_iou(boxes[:20].to(device), boxes[20:].to(device)).cpu()
-    exclusive = (boxes + torch.tensor([0, 0, 1, 1])).double()
-    torch.testing.assert_close(got, torchvision.ops.box_iou(exclusive[:20], exclusive[20:]), rtol=1e-15, atol=0)
-    assert got.tolist() == [[iou_py(a, b) for b in boxes[20:].tolist()] for a in boxes[:20].tolist()]
 
 
 # --- ILSVRC errors ----------------------------------------------------------------------
@@ -311,14 +276,8 @@ def test_pxap_hand_worked():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match=r"`boxes1` must hold boxes .* with x2 >= x1 and y2 >= y1, but box \(1,\) is \[5, 0, 4, 3\]"):
-        box_iou(L([[0, 0, 1, 1], [5, 0, 4, 3]]), L([[0, 0, 1, 1]]))
-    with pytest.raises(ValueError, match=r"`gt_boxes\[1\]` must hold boxes .* but box \(0,\) is \[0, 3, 2, 2\]"):
+    with pytest.raises(ValueError, match=r"`gt_boxes\[1\]` must hold boxes .* but box 0 is \[0, 3, 2, 2\]"):
         gt_known_accuracy(L([[0, 0, 1, 1], [0, 0, 1, 1]]), [L([[0, 0, 1, 1]]), L([[0, 3, 2, 2]])])
-    with pytest.raises(TypeError, match=r"`boxes2` must have an integer dtype, but got torch.float32"):
-        box_iou(L([[0, 0, 1, 1]]), torch.tensor([[0.0, 0.0, 1.0, 1.0]]))
-    with pytest.raises(ValueError, match=r"`boxes1` must have shape \(N, 4\) with a last dimension of 4, but got shape \(2, 3"):
-        box_iou(L([[0, 0, 1], [0, 0, 1]]), L([[0, 0, 1, 1]]))
     with pytest.raises(ValueError, match=r"`gt_boxes` must hold one LongTensor\[m_i, 4\] per image \(2\), but got 1"):
         gt_known_accuracy(L([[0, 0, 1, 1], [0, 0, 1, 1]]), [L([[0, 0, 1, 1]])])
     with pytest.raises(ValueError, match=r"`gt_boxes` must hold one LongTensor\[m_i, 4\] per image \(3\), but got 2"):
@@ -357,8 +316,6 @@ def test_bad_input():
         classification_error(L([[1, 2]]), L([1]), k=3)
     with pytest.raises(ValueError, match=r"`correct` must hold at least one image, but got shape \(0, 1\)"):
         top_k_error(torch.zeros(0, 1, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"`boxes2` must be on the device of `boxes1` \(cpu\), but is on meta"):
-        box_iou(L([[0, 0, 1, 1]]), L([[0, 0, 1, 1]]).to("meta"))
 
 
 def test_shared_labelling_equals_separate_updates():
@@ -381,3 +338,67 @@ def test_shared_labelling_equals_separate_updates():
         assert a.count == b.count == 14 and torch.equal(a.counts, b.counts) and a.counts.sum() > 0
     with pytest.raises(ValueError, match="must share thresholds, quantize"):
         update_box_accuracies([BoxAccAccumulator(), BoxAccAccumulator(quantize=True)], maps, gt)
+
+
+# --- region_overlap ----------------------------------------------------------------------
+
+
+def test_region_overlap_by_hand():
+    from camlib.metrics import region_overlap
+
+    maps = torch.zeros(3, 4, 4)
+    maps[0, :2, :2] = 1.0  # region: top-left 2 x 2 (4 px), peak (0, 0)
+    maps[1, :2, 1:3] = 2.0  # 2 px shared with map 0, union 6: IoU 1/3; peak (0, 1)
+    maps[2] = maps[0] * 5.0  # the same region, scaled: IoU 1, same peak
+    maps[2, 3, 3] = 0.5  # 0.5 <= 0.2 * 5 = 1.0: below the threshold, not in the region
+    r = region_overlap(maps)
+    assert r.iou.dtype == torch.float64 and r.iou.shape == (2,)
+    assert r.iou.tolist() == [pytest.approx(1 / 3), 1.0]
+    assert r.peak_distance.tolist() == [pytest.approx(1 / 32**0.5), 0.0]  # diagonal sqrt(4² + 4²)
+    # a higher threshold keeps only the plateaus: unchanged here
+    assert region_overlap(maps, threshold=0.9).iou.tolist() == [pytest.approx(1 / 3), 1.0]
+
+
+def test_region_overlap_disjoint_empty_and_corner_peaks():
+    from camlib.metrics import region_overlap
+
+    maps = torch.zeros(3, 3, 5)
+    maps[0, 0, 0] = 1.0  # peak at the top-left corner
+    maps[1, 2, 4] = 1.0  # disjoint region, peak at the bottom-right: distance sqrt(2² + 4²) / sqrt(3² + 5²)
+    # map 2 is all zeros: no region (max <= 0); its peak is its first pixel, (0, 0)
+    r = region_overlap(maps)
+    assert r.iou.tolist() == [0.0, 0.0]
+    assert r.peak_distance.tolist() == [pytest.approx(20**0.5 / 34**0.5), 0.0]
+    both_empty = region_overlap(torch.zeros(2, 2, 2))
+    assert both_empty.iou.tolist() == [0.0]  # 0 / 0 is defined as 0
+    one = region_overlap(torch.rand(1, 4, 4))
+    assert one.iou.shape == (0,) and one.peak_distance.shape == (0,)
+
+
+def test_region_overlap_matches_a_slow_reference(gen):
+    from camlib.metrics import region_overlap
+
+    maps = torch.rand(5, 7, 9, generator=gen, dtype=torch.float64) ** 3
+    r = region_overlap(maps, threshold=0.3)
+    for j in range(1, 5):
+        a = [(y, x) for y in range(7) for x in range(9) if maps[0, y, x] > 0.3 * maps[0].max()]
+        b = [(y, x) for y in range(7) for x in range(9) if maps[j, y, x] > 0.3 * maps[j].max()]
+        assert r.iou[j - 1].item() == pytest.approx(len(set(a) & set(b)) / len(set(a) | set(b)))
+        pa, pb = divmod(int(maps[0].argmax()), 9), divmod(int(maps[j].argmax()), 9)
+        dist = ((pa[0] - pb[0]) ** 2 + (pa[1] - pb[1]) ** 2) ** 0.5 / (7**2 + 9**2) ** 0.5
+        assert r.peak_distance[j - 1].item() == pytest.approx(dist)
+
+
+def test_region_overlap_bad_input():
+    from camlib.metrics import region_overlap
+
+    with pytest.raises(ValueError, match=r"`maps` must be a 3-D tensor \(k, H, W\), but got shape \(2, 1, 4, 4\)"):
+        region_overlap(torch.zeros(2, 1, 4, 4))
+    with pytest.raises(TypeError, match="`maps` must have a floating-point dtype, but got torch.int64"):
+        region_overlap(torch.zeros(2, 4, 4, dtype=torch.long))
+    bad = torch.zeros(2, 4, 4)
+    bad[1, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="`maps` must hold finite values, but map 1 holds NaN"):
+        region_overlap(bad)
+    with pytest.raises(ValueError, match="`threshold`"):
+        region_overlap(torch.zeros(2, 4, 4), threshold=1.5)

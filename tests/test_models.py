@@ -1,4 +1,4 @@
-"""Tests of camlib.models and camlib.surgery: heads, small backbones, the box baseline, the paper nets."""
+"""Tests of camlib.models, camlib.surgery and camlib.registry: heads, small backbones, the box baseline."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from camlib.models import (
     ClassifierHead,
     FCHead,
     box_regression_loss,
-    boxes_to_unit,
-    build_model,
     small_backbone,
     unit_to_boxes,
 )
+from camlib.registry import build_model
 from camlib.surgery import GoogLeNetInput
 
 FAMILIES = ["alexnet", "vgg", "googlenet"]
@@ -157,20 +156,6 @@ def test_box_net_outputs():
     assert net.training is True and boxes.dtype == torch.long
     assert (boxes >= 0).all() and (boxes[:, 2:] <= 39).all() and (boxes[:, 2:] >= boxes[:, :2]).all()
     torch.testing.assert_close(boxes, unit_to_boxes(net.eval()(images(side=40)).boxes, (40, 40)))
-
-
-def test_box_units_round_trip():
-    g = torch.Generator().manual_seed(0)
-    lo = torch.randint(0, 30, (50, 2), generator=g)
-    hi = lo + torch.randint(0, 20, (50, 2), generator=g)  # x2 >= x1, inside a 50 x 60 (H x W) image
-    boxes = torch.cat([lo, hi], dim=1)
-    unit = boxes_to_unit(boxes, (50, 60))
-    # A one-pixel box (3, 4, 3, 4) in 50 x 60: edges 3/60, 4/50, 4/60, 5/50.
-    expected = torch.tensor([[3 / 60, 4 / 50, 4 / 60, 5 / 50]])
-    torch.testing.assert_close(boxes_to_unit(torch.tensor([[3, 4, 3, 4]]), (50, 60)), expected)
-    assert torch.equal(unit_to_boxes(unit, (50, 60)), boxes)
-    # Outside the image and inverted edges are clipped to at least one pixel.
-    assert unit_to_boxes(torch.tensor([[-0.5, 0.5, 2.0, 0.1]]), (10, 10)).tolist() == [[0, 5, 9, 5]]
 
 
 def test_box_regression_loss_by_hand():

@@ -161,3 +161,18 @@ def test_file_in_hub_cache_is_used_offline(offline):
     model = load_pretrained("resnet18", "IMAGENET1K_V1")
     assert not model.training
     same_outputs(model, source)
+
+
+def test_resolve_weights_names_a_torchvision_weight_or_finds_a_file_with_its_digest(tmp_path):
+    import hashlib
+
+    from camlib.pretrained import resolve_weights
+
+    assert resolve_weights("resnet50", "IMAGENET1K_V1") == ("IMAGENET1K_V1", "IMAGENET1K_V1")
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "w.pth").write_bytes(b"abc")
+    source, identity = resolve_weights("squeezenet1_0", "weights/w.pth", data_root=str(tmp_path))
+    assert source == str(tmp_path / "weights" / "w.pth")
+    assert identity == hashlib.sha256(b"abc").hexdigest()
+    with pytest.raises(FileNotFoundError, match="state_dict file for torchvision's squeezenet1_0"):
+        resolve_weights("squeezenet1_0", "weights/missing.pth", data_root=str(tmp_path))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 
@@ -69,12 +71,19 @@ def test_unknown_parameter_is_refused_before_a_kernel_starts(tmp_path, monkeypat
 
 
 def test_success_writes_the_output_only_when_complete(tmp_path):
-    path = _notebook(tmp_path, "print('x is', x)")
+    path = _notebook(tmp_path, "import os\nprint('x is', x)\nprint('cache:', os.environ.get('CAMLIB_CACHE'))")
     result = runner.execute(path, profile="paper", overrides={"x": 7}, output_dir=tmp_path / "out")
     assert result.output == tmp_path / "out" / path.name
     nb = nbformat.read(result.output, as_version=4)
-    assert "x is 7" in nb.cells[-1].outputs[0]["text"]  # override wins over the profile's x = 3
+    text = "".join(o["text"] for o in nb.cells[-1].outputs)
+    assert "x is 7" in text  # override wins over the profile's x = 3
+    # the kernel inherits the test session's cache (tests/conftest.py), so chapters share it, not the repository's
+    assert f"cache: {os.environ['CAMLIB_CACHE']}\n" in text and "camlib-test-cache-" in text
     assert not list((tmp_path / "out" / ".running").iterdir())
+    # papermill's injected cell is hidden from the book; the chapter's own cells keep their tags
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and injected[0].metadata["tags"] == ["injected-parameters", "remove-cell"]
+    assert nb.cells[0].metadata["tags"] == ["parameters"]
 
 
 def test_failure_names_notebook_cell_and_error_and_keeps_the_partial_notebook(tmp_path):
@@ -94,3 +103,19 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "must match exactly one" in capsys.readouterr().err
     assert runner.main(["00", "-p", "nonsense=1", "--output", str(tmp_path)]) == 1
     assert "Unknown parameter(s) 'nonsense'" in capsys.readouterr().err
+
+
+def test_hide_injected_parameters_tags_only_the_injected_cells():
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters", "remove-cell"]})
+    injected = nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]})
+    hidden = nbformat.v4.new_code_cell("x = 3", metadata={"tags": ["injected-parameters", "remove-cell"]})
+    plain = nbformat.v4.new_code_cell("y = x")
+    nb.cells = [params, injected, nbformat.v4.new_markdown_cell("text"), plain, hidden]
+    assert runner.hide_injected_parameters(nb) == 2
+    assert injected.metadata["tags"] == ["injected-parameters", "remove-cell"]
+    assert hidden.metadata["tags"] == ["injected-parameters", "remove-cell"]  # not tagged twice
+    assert params.metadata["tags"] == ["parameters", "remove-cell"] and "tags" not in plain.metadata
+    assert runner.hide_injected_parameters(nb) == 2 and injected.metadata["tags"].count("remove-cell") == 1
+    nbformat.validate(nb)
+    assert runner.hide_injected_parameters(nbformat.v4.new_notebook(cells=[plain])) == 0

@@ -60,3 +60,151 @@ def test_refuses_bad_input():
         paired_bootstrap([1.0], [0.0], level=1.5)
     with pytest.raises(ValueError, match=r"`a` must be 1-D \(one score per image\), but got shape \(1, 2\)"):
         paired_bootstrap([[1.0, 0.0]], [1.0, 0.0])
+
+
+# --- the verdict rule, on hand-made intervals -------------------------------------------------------------
+
+import math  # noqa: E402
+
+from camlib.stats import Interval, Verdict, combine, seed_interval, verdict  # noqa: E402
+
+
+@pytest.mark.parametrize(("effect", "claim", "margin", "word"), [
+    ((2.0, 0.5, 3.5), "greater", 0.0, "reproduced"),          # interval wholly above 0
+    ((2.0, 0.5, 3.5), "greater", 1.0, "reproduced"),          # and the estimate reaches the margin
+    ((0.8, 0.5, 0.95), "greater", 1.0, "not reproduced"),     # real but smaller than the margin: too small
+    ((0.8, 0.5, 1.5), "greater", 1.0, "not resolved"),        # real, may or may not matter
+    ((-2.0, -3.5, -0.5), "greater", 0.0, "not reproduced"),   # the opposite, clearly
+    ((0.3, -0.8, 1.4), "greater", 0.0, "not resolved"),       # includes 0, no margin
+    ((0.3, -0.8, 1.4), "greater", 2.0, "not reproduced"),     # within ±2: no effect that matters
+    ((-2.0, -3.5, -0.5), "less", 0.0, "reproduced"),          # the mirror image
+    ((2.0, 0.5, 3.5), "less", 0.0, "not reproduced"),
+    ((0.6, -1.0, 2.2), "equal", 3.0, "reproduced"),           # inside ±3
+    ((21.0, 10.0, 32.0), "equal", 3.0, "not reproduced"),     # wholly beyond +3
+    ((-5.0, -8.0, -4.0), "equal", 3.0, "not reproduced"),     # wholly beyond -3
+    ((2.0, -1.0, 5.0), "equal", 3.0, "not resolved"),         # straddles +3
+    ((2.0, float("nan"), float("nan")), "greater", 0.0, "not resolved"),  # one seed: no interval
+])
+def test_verdict_rule(effect, claim, margin, word):
+    assert verdict(effect, claim=claim, margin=margin).word == word
+
+
+def test_verdict_reason_names_the_effect_and_the_interval():
+    v = verdict(Interval(1.38, 0.2, 2.5), what="GMP − GAP top-1 loc error (points)")
+    assert str(v) == "reproduced: GMP − GAP top-1 loc error (points) +1.4 (95% interval +0.2 to +2.5), above 0"
+    assert verdict((0.3, -0.8, 1.4), margin=2).reason.endswith("within ±2: too small to matter")
+
+
+def test_not_converged_or_not_measured_is_inconclusive():
+    assert verdict((9.0, 8.0, 10.0), converged=False, why_not_converged="GAP still rising") == Verdict(
+        "inconclusive", "GAP still rising")
+    assert verdict(None, what="backprop") == Verdict("inconclusive", "backprop was not measured")
+
+
+def test_verdict_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="`claim` must be one of .*but got 'better'"):
+        verdict((1.0, 0.0, 2.0), claim="better")
+    with pytest.raises(ValueError, match="`margin` must be a number >= 0, but got -1"):
+        verdict((1.0, 0.0, 2.0), margin=-1)
+    with pytest.raises(ValueError, match="`effect` must have low <= high, but got low 2.0 and high 0.0"):
+        verdict((1.0, 2.0, 0.0))
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (["reproduced", "reproduced"], "reproduced"),
+    (["reproduced", "not resolved"], "partly reproduced"),
+    (["reproduced", "not reproduced"], "partly reproduced"),
+    (["not reproduced", "not resolved"], "not reproduced"),
+    (["not resolved", "not resolved"], "not resolved"),
+    (["inconclusive", "reproduced"], "reproduced"),           # set aside, named in the reason
+    (["inconclusive", "inconclusive"], "inconclusive"),
+    (["partly reproduced", "not resolved"], "partly reproduced"),
+])
+def test_combine(words, expected):
+    v = combine({f"net{i}": Verdict(w, f"r{i}") for i, w in enumerate(words)})
+    assert v.word == expected and v.reason.startswith("net0: ")
+
+
+def test_combine_refuses_empty_and_foreign_values():
+    with pytest.raises(ValueError, match="at least one verdict"):
+        combine([])
+    with pytest.raises(ValueError, match="must hold Verdicts"):
+        combine({"a": "reproduced"})
+
+
+def test_seed_interval_is_the_t_interval():
+    # values 1, 2, 3, 6: mean 3, s = sqrt(14/3) = 2.160, t(0.975, 3) = 3.182: half-width 3.182 * 2.160 / 2 = 3.437
+    r = seed_interval(torch.tensor([1.0, 2.0, 3.0, 6.0]))
+    assert r.estimate == 3.0 and r.n == 4
+    assert r.low == pytest.approx(3 - 3.437, abs=1e-3) and r.high == pytest.approx(3 + 3.437, abs=1e-3)
+    one = seed_interval([4.0])
+    assert one.estimate == 4.0 and math.isnan(one.low) and "no interval" in str(one)
+    with pytest.raises(ValueError, match="at least one run"):
+        seed_interval([])
+
+
+def test_bootstrap_as_an_interval_in_points():
+    b = paired_bootstrap(torch.ones(5), torch.zeros(5))
+    assert Interval.from_bootstrap(b, n=5) == Interval(100.0, 100.0, 100.0, 0.95, 5)
+
+
+# --- proportion_interval, within_tolerance, qualitative ----------------------------------
+
+
+def test_proportion_interval_wilson_by_hand():
+    from camlib.stats import proportion_interval
+
+    # 1 hit in 20, z = 1.959964: centre 0.05 + z²/40 = 0.14604, half z·sqrt(0.002375 + z²/1600) = 0.13545,
+    # divided by 1 + z²/20 = 1.19207: 0.00888 to 0.23613 (the textbook Wilson interval for 1/20)
+    r = proportion_interval(0.05, 20)
+    assert (r.estimate, r.level, r.n) == (0.05, 0.95, 20)
+    assert r.low == pytest.approx(0.008882, abs=1e-6) and r.high == pytest.approx(0.236131, abs=1e-6)
+    # symmetric: p and 1 - p mirror each other; the ends are exact at 0 and n successes
+    a, b = proportion_interval(0.2, 50), proportion_interval(0.8, 50)
+    assert a.low == pytest.approx(1 - b.high) and a.high == pytest.approx(1 - b.low)
+    assert proportion_interval(0.0, 20).low == 0.0 and proportion_interval(1.0, 20).high == 1.0
+    # more trials, a narrower interval around the same share; a higher level, a wider one
+    wide, narrow = proportion_interval(0.3, 30), proportion_interval(0.3, 3000)
+    assert wide.low < narrow.low < 0.3 < narrow.high < wide.high
+    assert proportion_interval(0.3, 30, level=0.99).high > wide.high
+    assert str(proportion_interval(0.05, 20).scaled(100)) == "+5.0 (95% interval +0.9 to +23.6)"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(share=1.5, n=10), r"`share` must be a number in \[0, 1\], but got 1.5"),
+     (dict(share=float("nan"), n=10), r"`share` must be a number in \[0, 1\], but got nan"),
+     (dict(share=0.5, n=0), "`n` must be an int >= 1, but got 0"),
+     (dict(share=0.5, n=10, level=1.0), r"`level` must be a number in \(0, 1\), but got 1.0")],
+)
+def test_proportion_interval_bad_input(kwargs, match):
+    from camlib.stats import proportion_interval
+
+    with pytest.raises(ValueError, match=match):
+        proportion_interval(**kwargs)
+
+
+def test_within_tolerance():
+    from camlib.stats import within_tolerance
+
+    tol = {"float32": 1e-5, "float64": 1e-13}
+    ok = within_tolerance({"float32": 2.9e-6, "float64": 1.8e-15}, tol, what="max residual")
+    assert ok == Verdict("reproduced", "max residual: float32 2.9e-06 <= 1e-05, float64 1.8e-15 <= 1e-13")
+    edge = within_tolerance({"float32": 1e-5, "float64": 0.0}, tol, what="r")  # equal to the tolerance: within
+    assert edge.word == "reproduced"
+    bad = within_tolerance({"float32": 2.9e-6, "float64": 2e-13}, tol, what="r")  # one precision beyond: enough
+    assert bad == Verdict("not reproduced", "r: float32 2.9e-06 <= 1e-05, float64 2e-13 > 1e-13")
+    nan = within_tolerance({"float32": float("nan"), "float64": 0.0}, tol, what="r")
+    assert nan == Verdict("inconclusive", "r: float32 nan vs 1e-05, float64 0 <= 1e-13 (not measured)")
+    with pytest.raises(ValueError, match=r"must name the same residuals, at least one, but got \['float32'\] and"):
+        within_tolerance({"float32": 0.0}, tol, what="r")
+    with pytest.raises(ValueError, match=r"`tolerances` must hold numbers >= 0, but got -1.0 for 'a'"):
+        within_tolerance({"a": 0.0}, {"a": -1.0}, what="r")
+
+
+def test_qualitative_is_not_resolved():
+    from camlib.stats import qualitative
+
+    assert qualitative("see Fig. 2") == Verdict("not resolved", "qualitative, see Fig. 2")
+    with pytest.raises(ValueError, match="`shown_in` must say where the figures are, but got ''"):
+        qualitative("")

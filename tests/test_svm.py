@@ -123,3 +123,33 @@ def test_parallel_folds_give_the_same_svm(gen):
     assert one.cv_accuracy == two.cv_accuracy and torch.equal(one.weight, two.weight)
     with pytest.raises(ValueError, match=r"`n_jobs` must be an int >= 1, but got 0"):
         fit_linear_svm(pooled, labels, n_jobs=0, cache=False)
+
+
+def test_fit_and_score_scores_the_test_features_only(gen):
+    from camlib.features import Features
+    from camlib.svm import fit_and_score
+
+    pooled, labels = _blobs(gen)
+    train, test = Features(pooled[:24], labels[:24]), Features(pooled[24:], labels[24:])
+    r = fit_and_score(train, test, Cs=(0.1, 1.0), folds=3, seed=2, cache=False)
+    alone = fit_linear_svm(pooled[:24], labels[:24], Cs=(0.1, 1.0), folds=3, seed=2, cache=False)
+    assert torch.equal(r.svm.weight, alone.weight) and r.svm.C == alone.C  # fitted on the training split alone
+    assert torch.equal(r.predicted, alone.predict(pooled[24:]))
+    assert r.correct.dtype == torch.float64 and torch.equal(r.correct, (r.predicted == labels[24:]).double())
+    # a test label changed: that image, and only it, turns wrong
+    flipped = labels[24:].clone()
+    flipped[0] = (flipped[0] + 1) % 3
+    again = fit_and_score(train, Features(pooled[24:], flipped), Cs=(0.1, 1.0), folds=3, seed=2, cache=False)
+    assert again.correct[0] == 0 and torch.equal(again.correct[1:], r.correct[1:]) and r.correct[0] == 1
+
+
+def test_fit_and_score_refuses_bad_input(gen):
+    from camlib.features import Features
+    from camlib.svm import fit_and_score
+
+    pooled, labels = _blobs(gen)
+    f = Features(pooled, labels)
+    with pytest.raises(TypeError, match=r"`test` must have tensors `pooled` \(N, K\) and `labels` \(N,\) .* got tuple"):
+        fit_and_score(f, (pooled, labels), cache=False)
+    with pytest.raises(ValueError, match=r"`test.labels` must hold one label per row of `test.pooled` \(36\), .* 5"):
+        fit_and_score(f, Features(pooled, labels[:5]), cache=False)

@@ -1,4 +1,4 @@
-"""camlib.data.synthetic.common and .render: seeding, checks, boxes of masks, collate, frames."""
+"""camlib.data.synthetic.common and .render: seeding, checks, boxes of masks, frames (collate: test_data_batch)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from camlib.data.synthetic import Localization, SortOfClevr, collate
+from camlib.data.synthetic import Localization
 from camlib.data.synthetic.common import check_index, check_int, check_range, item_rng, mask_box, to_image
 from camlib.data.synthetic.render import SHAPES, frame, rotation
 
@@ -81,30 +81,6 @@ def test_frame_rotation_turns_the_shape():
     x1, y1, x2, y2 = mask_box(mask)
     assert (x2 - x1) < (y2 - y1)
     assert (x1 + x2) / 2 == 10 and (y1 + y2) / 2 == 10
-
-
-def test_collate_stacks_what_it_can_and_lists_the_rest():
-    items = [SortOfClevr(3, seed=0)[i] for i in range(3)]
-    batch = collate(items)
-    assert batch["image"].shape == (3, 3, 64, 64)
-    assert batch["answer"].dtype == torch.long and batch["answer"].shape == (3,)
-    assert batch["question"] == [item.question for item in items]
-    assert batch["mask"].shape == (3, 64, 64)
-    assert isinstance(batch["objects"], list) and len(batch["objects"]) == 3
-
-
-def test_collate_refuses_nothing_and_mixtures():
-    with pytest.raises(ValueError, match=r"`items` must hold at least one item"):
-        collate([])
-    with pytest.raises(ValueError, match=r"`items` must be of one type"):
-        collate([Localization(1, seed=0)[0], SortOfClevr(1, seed=0)[0]])
-
-
-def test_works_with_a_dataloader():
-    loader = torch.utils.data.DataLoader(Localization(6, seed=0), batch_size=3, collate_fn=collate)
-    batches = list(loader)
-    assert len(batches) == 2 and batches[0]["image"].shape == (3, 3, 64, 64)
-    assert torch.equal(batches[1]["image"][0], Localization(6, seed=0)[3].image)
 
 
 def test_spec_identifies_the_arguments_and_the_generator_version():

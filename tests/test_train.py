@@ -7,25 +7,27 @@ import os
 import socket
 import subprocess
 import sys
-from collections import namedtuple
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch import Tensor
+from torch.utils.data import DataLoader
 
 import camlib
+from camlib.data import Batch, collate
+from camlib.models import BoxOutput, box_regression_loss
 from camlib.train import (
     NonFiniteLossError,
     Squares,
     TrainConfig,
     _dataset,
-    box_batch,
     evaluate,
     fit,
-    label_batch,
     main,
+    make_loss,
     train_one_epoch,
 )
 
@@ -44,7 +46,14 @@ def equal_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
-def quadrant_squares(n: int, side: int = 16, seed: int = 0) -> TensorDataset:
+class Pair(NamedTuple):
+    """A minimal item: ``camlib.data.collate`` takes any NamedTuple with an ``image`` and a ``label``."""
+
+    image: Tensor
+    label: int
+
+
+def quadrant_squares(n: int, side: int = 16, seed: int = 0) -> list[Pair]:
     """Noise with a bright square in one quadrant; the label is the quadrant (0 1 / 2 3)."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(4, (n,), generator=g)
@@ -53,7 +62,7 @@ def quadrant_squares(n: int, side: int = 16, seed: int = 0) -> TensorDataset:
     for i, label in enumerate(labels.tolist()):
         y, x = (label // 2) * half + s // 2, (label % 2) * half + s // 2
         images[i, :, y : y + s, x : x + s] += 1.0
-    return TensorDataset(images, labels)
+    return [Pair(image, label) for image, label in zip(images, labels.tolist())]
 
 
 # --- config -----------------------------------------------------------------------------
@@ -98,7 +107,7 @@ def test_dropout_is_seeded_too():
 
 
 def test_gap_net_learns_any_map_style_dataset():
-    train, val = quadrant_squares(128), quadrant_squares(64, seed=1)  # TensorDatasets
+    train, val = quadrant_squares(128), quadrant_squares(64, seed=1)  # lists of Pairs
     model, history = fit(config(epochs=4, batch_size=16, lr=3e-3), train, val_dataset=val, cache=False)
     assert history[-1]["train_accuracy"] >= 0.9 and history[-1]["val_accuracy"] >= 0.9
     assert history[-1]["train_loss"] < history[0]["train_loss"]
@@ -106,10 +115,11 @@ def test_gap_net_learns_any_map_style_dataset():
 
 
 def test_evaluate_by_hand():
-    images, labels = quadrant_squares(12).tensors
-    model = camlib.models.build_model("vgg-small", num_classes=4, **TINY).train()
-    loader = DataLoader(TensorDataset(images, labels), batch_size=5)  # batches of 5, 5, 2
-    result = evaluate(model, loader, F.cross_entropy)
+    data = quadrant_squares(12)
+    images, labels = torch.stack([p.image for p in data]), torch.tensor([p.label for p in data])
+    model = camlib.build_model("vgg-small", num_classes=4, **TINY).train()
+    loader = DataLoader(data, batch_size=5, collate_fn=collate)  # batches of 5, 5, 2
+    result = evaluate(model, loader, make_loss(config()))
     assert model.training  # restored
     with torch.no_grad():
         logits = model.eval()(images)
@@ -118,10 +128,10 @@ def test_evaluate_by_hand():
 
 
 def test_non_finite_loss_in_the_loop():
-    model = camlib.models.build_model("vgg-small", num_classes=4, **TINY)
-    loader = DataLoader(quadrant_squares(8), batch_size=4)
+    model = camlib.build_model("vgg-small", num_classes=4, **TINY)
+    loader = DataLoader(quadrant_squares(8), batch_size=4, collate_fn=collate)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    nan_loss = lambda output, labels: output.sum() * float("nan")  # noqa: E731
+    nan_loss = lambda output, batch: output.sum() * float("nan")  # noqa: E731
     with pytest.raises(NonFiniteLossError, match="The loss is nan at epoch 3, step 0; config: 'my config'"):
         train_one_epoch(model, loader, optimizer, nan_loss, epoch=3, config="my config")
 
@@ -140,38 +150,51 @@ def test_box_baseline_trains():
     data = Squares(64, size=16)
     model, history = fit(config(head="box", epochs=3, lr=3e-3), data, cache=False)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    images = torch.stack([data[i][0] for i in range(4)])
+    images = torch.stack([data[i].image for i in range(4)])
     boxes = model.predict_boxes(images)
     assert boxes.shape == (4, 4) and (boxes >= 0).all() and (boxes <= 15).all()
 
 
-def test_box_batch_formats():
+def test_box_loss_reads_the_first_box_of_each_image():
     images = torch.zeros(2, 3, 10, 20)
     labels = torch.tensor([1, 0])
-    # A camlib.data.Batch-like batch: a list of boxes per image; the first is used.
-    Batch = namedtuple("Batch", "images labels boxes")
-    batch = Batch(images, labels, [torch.tensor([[0, 0, 19, 9], [1, 1, 2, 2]]), torch.tensor([[10, 5, 14, 9]])])
-    x, (y, unit) = box_batch(batch)
-    assert x is images and y is labels
-    # (10, 5, 14, 9) in 10 x 20 (H x W): edges 10/20, 5/10, 15/20, 10/10.
-    torch.testing.assert_close(unit, torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.5, 0.5, 0.75, 1.0]]))
-    # A tuple batch (images, labels, boxes[N, 4]) gives the same.
-    _, (_, unit2) = box_batch((images, labels, torch.tensor([[0, 0, 19, 9], [10, 5, 14, 9]])))
-    torch.testing.assert_close(unit, unit2)
-    assert label_batch(batch) == (images, labels)
+    batch = Batch(images, labels, boxes=[torch.tensor([[0, 0, 19, 9], [1, 1, 2, 2]]), torch.tensor([[10, 5, 14, 9]])])
+    logits = torch.tensor([[0.0, 2.0], [1.0, 0.0]])
+    predicted = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.5, 0.5, 0.5, 0.5]])
+    # Targets: (0, 0, 19, 9) covers all of 10 x 20 (H x W) -> (0, 0, 1, 1); (10, 5, 14, 9) has
+    # edges 10/20, 5/10, 15/20, 10/10 -> (0.5, 0.5, 0.75, 1.0).
+    target = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.5, 0.5, 0.75, 1.0]])
+    loss = make_loss(config(head="box", box_weight=2.0))(BoxOutput(logits, predicted), batch)
+    expected = F.cross_entropy(logits, labels) + 2.0 * box_regression_loss(predicted, target)
+    torch.testing.assert_close(loss, expected)
+    assert make_loss(config())(logits, batch) == F.cross_entropy(logits, labels)
+    no_box = Batch(images, labels, boxes=[torch.zeros(0, 4, dtype=torch.long), torch.tensor([[0, 0, 1, 1]])])
     with pytest.raises(ValueError, match="Every image needs a box to train the box head"):
-        box_batch(Batch(images, labels, [torch.zeros(0, 4, dtype=torch.long), torch.tensor([[0, 0, 1, 1]])]))
+        make_loss(config(head="box"))(BoxOutput(logits, predicted), no_box)
+    with pytest.raises(ValueError, match="Every image needs a box to train the box head"):
+        make_loss(config(head="box"))(BoxOutput(logits, predicted), Batch(images, labels))
+
+
+def test_the_loop_takes_only_batches():
+    model = camlib.build_model("vgg-small", num_classes=4, **TINY)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    tuples = [(torch.zeros(2, 3, 16, 16), torch.tensor([0, 1]))]
+    with pytest.raises(TypeError, match=r"`batch` must be a camlib.data.Batch .* but got tuple"):
+        train_one_epoch(model, tuples, optimizer, make_loss(config()))
+    with pytest.raises(TypeError, match=r"`batch` must be a camlib.data.Batch .* but got tuple"):
+        evaluate(model, tuples, make_loss(config()))
 
 
 def test_squares():
     data = Squares(20, size=32, seed=3)
     assert len(data) == 20 and data.spec() == {"name": "Squares", "n": 20, "size": 32, "seed": 3}
     for i in range(20):
-        image, label, (x1, y1, x2, y2) = data[i]
-        assert (x2 - x1 + 1, y2 - y1 + 1) == (8, 8)
+        image, label, boxes, image_id, size = data[i]
+        (x1, y1, x2, y2), = boxes.tolist()
+        assert (x2 - x1 + 1, y2 - y1 + 1) == (8, 8) and (image_id, size) == (str(i), (32, 32))
         assert label == (y1 >= 16) * 2 + (x1 >= 16) and (x2 < 16) == (x1 < 16) and (y2 < 16) == (y1 < 16)
         assert image[:, y1 : y2 + 1, x1 : x2 + 1].mean() > 0.8 > image.mean()
-    assert torch.equal(data[7][0], Squares(20, size=32, seed=3)[7][0])
+    assert torch.equal(data[7].image, Squares(20, size=32, seed=3)[7].image)
     with pytest.raises(IndexError, match=r"`i` must be in \[0, 20\), but got 20"):
         data[20]
 
@@ -223,13 +246,28 @@ def test_ddp_matches_one_process(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["one.pt", "two.pt"]  # rank 1 wrote nothing else
 
 
-def test_batches_from_the_synthetic_collate():
-    # camlib.data.synthetic.collate makes a dict keyed by the item's fields
-    from camlib.data.synthetic import Localization, collate
+def test_trains_on_the_batches_of_a_synthetic_benchmark():
+    # One collate for every dataset: camlib.data.synthetic.collate is camlib.data.collate.
+    from camlib.data.synthetic import Localization
+    from camlib.data.synthetic import collate as synthetic_collate
 
-    batch = collate([Localization(3, seed=0)[i] for i in range(3)])
-    images, labels = label_batch(batch)
-    assert images is batch["image"] and labels is batch["label"]
-    _, (labels2, unit) = box_batch(batch)
-    assert torch.equal(labels2, batch["label"])
-    assert unit.shape == (3, 4) and float(unit.min()) >= 0 and float(unit.max()) <= 1
+    assert synthetic_collate is collate
+    data = Localization(4, seed=0, image_size=32, num_classes=3, scale=(0.4, 0.8))
+    box = config(head="box", num_classes=3, epochs=1, batch_size=2, model_kwargs={**TINY, "input_size": 32})
+    model, history = fit(box, data, val_dataset=data, cache=False)
+    assert len(history) == 1 and 0 <= history[0]["val_accuracy"] <= 1
+
+
+def test_fit_small_is_fit_with_the_small_backbones_arguments(tmp_path):
+    from camlib.data.synthetic import Localization
+
+    data = Localization(8, seed=0, image_size=32, num_classes=3, clutter=0, scale=(0.5, 0.9)).in_memory(progress=False)
+    kwargs = dict(model="alexnet-small", head="gap", num_classes=3, image_size=32, resolution=4, channels=4,
+                  epochs=1, batch_size=4, seed=0, cache_root=tmp_path)
+    net, history = camlib.train.fit_small(data, data, **kwargs)
+    config = camlib.train.TrainConfig(model="alexnet-small", num_classes=3, head="gap", epochs=1, batch_size=4,
+                                      lr=2e-3, seed=0, model_kwargs={"input_size": 32, "resolution": 4, "channels": 4})
+    same, same_history = camlib.train.fit(config, data, val_dataset=data, cache_root=tmp_path)
+    assert history == same_history and len(list(tmp_path.glob("*.pt"))) == 1  # one cache entry: the same network
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), same.state_dict().values()))
+    assert 0 <= history[0]["val_accuracy"] <= 1

@@ -3,26 +3,32 @@
 Readers (map-style datasets whose items are ``Item(image, label, boxes,
 image_id, size)``): ``ImageNetVal`` (Kaggle's ILSVRC layout), ``WSOLDataset``
 (wsolevaluation's metadata), ``CUB`` (CUB-200-2011's layout) and
-``ImageFolder`` (one folder per class). ``collate`` batches their items;
+``ImageFolder`` (one folder per class). ``collate`` batches their items, and
+those of the synthetic benchmarks, into one ``Batch`` type (``camlib.data.batch``);
 ``PreprocessWithBoxes`` resizes an image with its boxes and normalizes it.
 Finding the data: ``camlib.data.locate``.
 """
 
-from camlib.data.common import AnnotatedImages, Batch, Item, Record, collate
+from camlib.data.batch import Batch, collate
+from camlib.data.common import AnnotatedImages, Item, Record
 from camlib.data.cub import CUB, cub_box
 from camlib.data.folder import ImageFolder
-from camlib.data.images import read_image
+from camlib.data.images import IMAGE_SUFFIXES, list_images, read_image
 from camlib.data.imagenet import ImageNetVal, read_synsets
 from camlib.data.locate import DATA_ENV, data_roots, find_data
 from camlib.data.transforms import PreprocessWithBoxes, clip_boxes, resize_boxes
 from camlib.data.wsol import WSOLDataset
+from camlib.data.subsets import first_classes, first_items
 
 __all__ = [
+    "first_classes",
+    "first_items",
     "AnnotatedImages",
     "Batch",
     "CUB",
     "DATA_ENV",
     "ImageFolder",
+    "IMAGE_SUFFIXES",
     "ImageNetVal",
     "Item",
     "PreprocessWithBoxes",
@@ -33,6 +39,7 @@ __all__ = [
     "cub_box",
     "data_roots",
     "find_data",
+    "list_images",
     "read_image",
     "read_synsets",
     "resize_boxes",

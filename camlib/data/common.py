@@ -3,8 +3,9 @@
 Every reader of ``camlib.data`` is an ``AnnotatedImages``: a plain map-style
 ``torch.utils.data.Dataset`` over a fixed, ordered list of ``Record``s (an
 image file, its label, all its boxes, its id), parsed once when the reader is
-built. ``dataset[i]`` reads image ``i`` and returns an ``Item``; ``collate``
-makes a ``Batch`` of items whose box counts differ. Having no state beyond its
+built. ``dataset[i]`` reads image ``i`` and returns an ``Item``;
+``camlib.data.collate`` (``camlib.data.batch``) makes a ``Batch`` of items
+whose box counts differ. Having no state beyond its
 records, a reader can be split across processes by
 ``torch.utils.data.DistributedSampler`` (``torchrun``) as it is.
 
@@ -31,7 +32,7 @@ from camlib.data.images import read_image
 from camlib.data.transforms import clip_boxes, resize_boxes
 from camlib.preprocess import Preprocess
 
-__all__ = ["AnnotatedImages", "Batch", "Item", "Line", "Record", "collate", "read_lines", "require_files"]
+__all__ = ["AnnotatedImages", "Item", "Line", "Record", "read_lines", "require_files"]
 
 Box = tuple[int, int, int, int]
 
@@ -55,61 +56,6 @@ class Item(NamedTuple):
     boxes: Tensor
     image_id: str
     size: tuple[int, int]
-
-
-class Batch(NamedTuple):
-    """Items collated by ``collate``.
-
-    Attributes:
-        images: ``Tensor[N, 3, H, W]`` when the items hold tensors of one shape,
-            else the list of the items' images (e.g. PIL images).
-        labels (LongTensor[N]): the labels.
-        boxes: ``N`` tensors ``LongTensor[m_i, 4]``, one per image.
-        image_ids: ``N`` ids.
-        sizes (LongTensor[N, 2]): ``(H, W)`` of each image file.
-    """
-
-    images: Tensor | list
-    labels: Tensor
-    boxes: list[Tensor]
-    image_ids: list[str]
-    sizes: Tensor
-
-
-def collate(items: Sequence[Item]) -> Batch:
-    """Stack the images and labels of ``items``, keep their boxes as a list.
-
-    For ``torch.utils.data.DataLoader(dataset, collate_fn=collate)``: images
-    may carry different numbers of boxes, which the default collate cannot stack.
-
-    Raises:
-        ValueError: ``items`` is empty, or its image tensors differ in shape.
-
-    Example:
-        >>> a = Item(torch.zeros(3, 2, 2), 4, torch.tensor([[0, 0, 1, 1]]), "a", (5, 5))
-        >>> b = Item(torch.ones(3, 2, 2), 7, torch.zeros(0, 4, dtype=torch.long), "b", (6, 8))
-        >>> batch = collate([a, b])
-        >>> batch.images.shape, batch.labels.tolist(), [len(x) for x in batch.boxes], batch.image_ids
-        (torch.Size([2, 3, 2, 2]), [4, 7], [1, 0], ['a', 'b'])
-    """
-    if len(items) == 0:
-        raise ValueError("`items` must hold at least one item, but got none.")
-    images = [item.image for item in items]
-    if all(isinstance(im, Tensor) for im in images):
-        shapes = {tuple(im.shape) for im in images}
-        if len(shapes) > 1:
-            raise ValueError(
-                f"`items` must hold images of one shape to be stacked, but got shapes {sorted(shapes)}; "
-                f"resize them to one size (e.g. camlib.data.PreprocessWithBoxes(224))."
-            )
-        images = torch.stack(images)  # (N, 3, H, W)
-    return Batch(
-        images=images,
-        labels=torch.tensor([item.label for item in items], dtype=torch.long),  # (N,)
-        boxes=[item.boxes for item in items],
-        image_ids=[item.image_id for item in items],
-        sizes=torch.tensor([tuple(item.size) for item in items], dtype=torch.long).reshape(-1, 2),  # (N, 2)
-    )
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ machine (see ``camlib.data.synthetic.common`` for the conventions):
 - ``Text``: words on backgrounds, with word boxes and masks (``TextItem``);
 - ``SortOfClevr``: coloured shapes, a question, its answer and the object it is read from (``VQAItem``).
 
-``collate`` batches items of any of them for a ``DataLoader``.
+``collate`` batches items of any of them for a ``DataLoader``: it is
+``camlib.data.collate``, which makes a ``camlib.data.Batch``.
 """
 
-from camlib.data.synthetic.common import GENERATOR_VERSION, InMemory, collate, dataset_spec
+from camlib.data.batch import collate
+from camlib.data.synthetic.common import GENERATOR_VERSION, InMemory, dataset_spec
 from camlib.data.synthetic.finegrained import FineGrained
 from camlib.data.synthetic.localization import Localization, ObjectItem, center_box_accuracy
 from camlib.data.synthetic.scenes import SceneItem, Scenes

@@ -1,4 +1,4 @@
-"""What every synthetic benchmark shares: seeding, argument checks, tensors out, collate.
+"""What every synthetic benchmark shares: seeding, argument checks, tensors out.
 
 Every benchmark is a map-style ``torch.utils.data.Dataset`` whose item ``i``
 is a pure function of ``(seed, i)``: it draws only from
@@ -20,15 +20,14 @@ Conventions shared by all items:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-__all__ = ["GENERATOR_VERSION", "Benchmark", "InMemory", "dataset_spec", "item_rng", "check_int", "check_number", "check_range", "check_index", "mask_box", "to_image", "collate"]
+__all__ = ["GENERATOR_VERSION", "Benchmark", "InMemory", "dataset_spec", "item_rng", "check_int", "check_number", "check_range", "check_index", "mask_box", "to_image"]
 
 # Bump whenever any generator's pixels or ground truth change for the same
 # arguments: it is part of every dataset's spec(), hence of the cache keys of
@@ -207,38 +206,3 @@ def to_image(array: np.ndarray) -> Tensor:
     """An (H, W, 3) float array in [0, 1] as ``Tensor[3, H, W]``, float32, quantized to 1/255."""
     levels = np.rint(np.clip(array, 0.0, 1.0) * np.float32(255.0)).astype(np.float32)  # (H, W, 3), 0..255
     return torch.from_numpy(np.ascontiguousarray(levels.transpose(2, 0, 1)) / np.float32(255.0))  # (3, H, W)
-
-
-def collate(items: Sequence[NamedTuple]) -> dict[str, Any]:
-    """Collate items of one benchmark into a dict of batched fields.
-
-    For ``DataLoader(dataset, batch_size=..., collate_fn=collate)``. A field
-    whose tensors all have one shape is stacked (``images`` becomes
-    ``Tensor[N, 3, H, W]``); ints become a ``LongTensor[N]``; anything else
-    (boxes and masks of varying counts, strings) stays a list of length N.
-    The keys are the item's field names.
-
-    Raises:
-        ValueError: ``items`` is empty or mixes item types.
-
-    Example:
-        >>> from camlib.data.synthetic import Localization
-        >>> batch = collate([Localization(4, seed=0)[i] for i in range(4)])
-        >>> batch["image"].shape, batch["label"].shape, len(batch["parts"])
-        (torch.Size([4, 3, 64, 64]), torch.Size([4]), 4)
-    """
-    if len(items) == 0:
-        raise ValueError("`items` must hold at least one item, but got none.")
-    kinds = {type(item) for item in items}
-    if len(kinds) > 1:
-        raise ValueError(f"`items` must be of one type, but got {sorted(k.__name__ for k in kinds)}.")
-    batch: dict[str, Any] = {}
-    for field in items[0]._fields:
-        values = [getattr(item, field) for item in items]
-        if all(isinstance(v, Tensor) for v in values) and len({tuple(v.shape) for v in values}) == 1:
-            batch[field] = torch.stack(values)
-        elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            batch[field] = torch.tensor(values, dtype=torch.long)  # (N,)
-        else:
-            batch[field] = values
-    return batch

@@ -13,19 +13,19 @@ the class. The difficulty knobs:
 - ``clutter`` (default 6): fragments in the background;
 - ``rotate`` (default True): any rotation, else upright.
 
-A box at the image centre rarely localizes the object: ``center_box_accuracy``
-measures how rarely.
+A box at the image centre rarely localizes the object:
+``camlib.baselines.centre_box_accuracy`` (re-exported here under its first
+name, ``center_box_accuracy``) measures how rarely.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from camlib.metrics import box_iou
+from camlib.baselines import center_box_accuracy  # re-exported: the centred-box baseline lives there
 from camlib.data.synthetic.common import check_index, check_int, check_range, item_rng, mask_box, to_image, Benchmark
 from camlib.data.synthetic.objects import (
     MAX_CLASSES,
@@ -141,38 +141,3 @@ class Localization(Benchmark):
             f"{type(self).__name__}({self.size}, seed={self.seed}, image_size={self.image_size}, "
             f"num_classes={self.num_classes}, scale={self.scale}, clutter={self.clutter}, rotate={self.rotate})"
         )
-
-
-def center_box_accuracy(
-    boxes: Tensor, image_size: tuple[int, int], *, fraction: float | None = None,
-) -> float:
-    """The share of ``boxes`` that a box at the image centre finds at IoU >= 0.5.
-
-    The baseline that needs no image: a centred box of ``fraction`` of each
-    side, or by default a centred box of the boxes' mean width and height.
-    Localizing well means doing clearly better than this.
-
-    Args:
-        boxes (LongTensor[n, 4]): one true box per image, ``(x1, y1, x2, y2)`` inclusive.
-        image_size: ``(H, W)``.
-        fraction: the centred box's sides as a fraction of the image's.
-
-    Returns:
-        The share in [0, 1].
-
-    Example:
-        >>> center_box_accuracy(torch.tensor([[16, 16, 47, 47], [0, 0, 31, 31]]), (64, 64))
-        0.5
-    """
-    if not isinstance(boxes, Tensor) or boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.shape[0] == 0:
-        raise ValueError(f"`boxes` must be a non-empty tensor (n, 4), but got {getattr(boxes, 'shape', boxes)!r}.")
-    H, W = image_size
-    b = boxes.double()
-    if fraction is None:
-        w, h = (b[:, 2] - b[:, 0] + 1).mean().item(), (b[:, 3] - b[:, 1] + 1).mean().item()
-    else:
-        w, h = fraction * W, fraction * H
-    x1, y1 = round((W - w) / 2), round((H - h) / 2)
-    center = (x1, y1, x1 + round(w) - 1, y1 + round(h) - 1)
-    iou = box_iou(torch.tensor([center]), boxes)  # (1, n)
-    return (iou >= 0.5).double().mean().item()

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from camlib.box_ops import box_area
 from camlib.data.synthetic.common import check_int
 from camlib.data.synthetic.localization import ObjectItem, center_box_accuracy
 from camlib.data.synthetic.scenes import SceneItem
@@ -106,9 +107,9 @@ def summarize(dataset: Dataset, count: int) -> dict[str, object]:
     count = check_int("count", count, min=1, max=len(dataset))
     items = [dataset[i] for i in range(count)]
     H, W = items[0].image.shape[-2:]
-    boxes = torch.cat([item.boxes for item in items]).double()  # (n, 4)
+    boxes = torch.cat([item.boxes for item in items]).long()  # (n, 4)
     masks = [item.masks if hasattr(item, "masks") else item.mask[None] for item in items]
-    areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)  # (n,)
+    areas = box_area(boxes).double()  # (n,)
     row: dict[str, object] = {
         "benchmark": type(dataset).__name__,
         "items": count,
@@ -120,8 +121,8 @@ def summarize(dataset: Dataset, count: int) -> dict[str, object]:
     }
     if isinstance(items[0], ObjectItem):
         size = (int(H), int(W))
-        row["centre box IoU >= 0.5 (%)"] = round(100 * center_box_accuracy(boxes.long(), size), 1)
-        half = center_box_accuracy(boxes.long(), size, fraction=0.5)
+        row["centre box IoU >= 0.5 (%)"] = round(100 * center_box_accuracy(boxes, size), 1)
+        half = center_box_accuracy(boxes, size, fraction=0.5)
         row["half-side centre box IoU >= 0.5 (%)"] = round(100 * half, 1)
     if isinstance(items[0], TextItem):
         row["images with text (%)"] = round(100 * sum(item.label for item in items) / count, 1)

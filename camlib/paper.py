@@ -1,0 +1,155 @@
+"""The paper's own numbers: the single source for every value the book compares with.
+
+Zhou, Khosla, Lapedriza, Oliva, Torralba. *Learning Deep Features for
+Discriminative Localization.* CVPR 2016 (arXiv:1512.04150); and the later
+reference the study reports beside it, Choe et al. CVPR 2020
+(*Evaluating Weakly Supervised Object Localization Methods Right*).
+
+Every number is keyed by ``(table, row, metric)`` and carries where it comes
+from. Chapters and the book's pages read them from here (``get``, ``value``);
+none is typed anywhere else. Errors and accuracies are in percent, as printed
+in the paper. Table 5 (generic features on eight datasets) is not here: the
+study has neither its numbers nor its datasets.
+
+Example:
+    >>> value("table2", "GoogLeNet-GAP", "loc_top1_err")
+    56.4
+    >>> n = get("table3", "GoogLeNet-GAP (heuristics)", "loc_top5_err")
+    >>> n.value, n.source
+    (37.1, 'Zhou et al. 2016, Table 3 (ILSVRC test, top-5 localization error, weak supervision)')
+    >>> round(difference("table1", ("GoogLeNet-GMP", "GoogLeNet-GAP"), "cls_top1_err"), 2)
+    0.6
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PaperNumber", "TABLES", "difference", "get", "rows", "value"]
+
+
+@dataclass(frozen=True)
+class PaperNumber:
+    """One number of the paper (or of a later reference), with where it comes from.
+
+    Attributes:
+        table: the table key (``"table1"``, ..., ``"sec4.1"``, ``"choe2020"``).
+        row: the row as the paper names it (``"GoogLeNet-GAP"``).
+        metric: the column (``"cls_top1_err"``, ``"accuracy"``, ...).
+        value: the number as printed (percent).
+        source: the reference: paper, table or section, and what the column measures.
+    """
+
+    table: str
+    row: str
+    metric: str
+    value: float
+    source: str
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __str__(self) -> str:
+        """The number as the paper prints it: two decimals in Table 2, one elsewhere ("43.00", "63.0")."""
+        return f"{self.value:.{2 if self.table == 'table2' else 1}f}"
+
+
+# table key -> (what the table measures, {row: {metric: value}})
+_SOURCES = {
+    "table1": ("Zhou et al. 2016, Table 1 (ILSVRC val, classification error)", {
+        "VGGnet-GAP": {"cls_top1_err": 33.4, "cls_top5_err": 12.2},
+        "GoogLeNet-GAP": {"cls_top1_err": 35.0, "cls_top5_err": 13.2},
+        "AlexNet*-GAP": {"cls_top1_err": 44.9, "cls_top5_err": 20.9},
+        "AlexNet-GAP": {"cls_top1_err": 51.1, "cls_top5_err": 26.3},
+        "GoogLeNet": {"cls_top1_err": 31.9, "cls_top5_err": 11.3},
+        "VGGnet": {"cls_top1_err": 31.2, "cls_top5_err": 11.4},
+        "AlexNet": {"cls_top1_err": 42.6, "cls_top5_err": 19.5},
+        "NIN": {"cls_top1_err": 41.9, "cls_top5_err": 19.6},
+        "GoogLeNet-GMP": {"cls_top1_err": 35.6, "cls_top5_err": 13.9},
+    }),
+    "table2": ("Zhou et al. 2016, Table 2 (ILSVRC val, localization error)", {
+        "GoogLeNet-GAP": {"loc_top1_err": 56.40, "loc_top5_err": 43.00},
+        "VGGnet-GAP": {"loc_top1_err": 57.20, "loc_top5_err": 45.14},
+        "GoogLeNet": {"loc_top1_err": 60.09, "loc_top5_err": 49.34},
+        "AlexNet*-GAP": {"loc_top1_err": 63.75, "loc_top5_err": 49.53},
+        "AlexNet-GAP": {"loc_top1_err": 67.19, "loc_top5_err": 52.16},
+        "NIN": {"loc_top1_err": 65.47, "loc_top5_err": 54.19},
+        "Backprop on GoogLeNet": {"loc_top1_err": 61.31, "loc_top5_err": 50.55},
+        "Backprop on VGGnet": {"loc_top1_err": 61.12, "loc_top5_err": 51.46},
+        "Backprop on AlexNet": {"loc_top1_err": 65.17, "loc_top5_err": 52.64},
+        "GoogLeNet-GMP": {"loc_top1_err": 57.78, "loc_top5_err": 45.26},
+    }),
+    "table3": ("Zhou et al. 2016, Table 3 (ILSVRC test, top-5 localization error, {supervision} supervision)", {
+        "GoogLeNet-GAP (heuristics)": {"loc_top5_err": 37.1},
+        "GoogLeNet-GAP": {"loc_top5_err": 42.9},
+        "Backprop": {"loc_top5_err": 46.4},
+        "GoogLeNet": {"loc_top5_err": 26.7},
+        "OverFeat": {"loc_top5_err": 29.9},
+        "AlexNet": {"loc_top5_err": 34.2},
+    }),
+    "table4": ("Zhou et al. 2016, Table 4 (CUB-200-2011, GoogLeNet-GAP features + linear SVM, accuracy)", {
+        "full image": {"accuracy": 63.0},
+        "CAM crop": {"accuracy": 67.8},
+        "GT box crop": {"accuracy": 70.5},
+    }),
+    "sec4.1": ("Zhou et al. 2016, Sec. 4.1 (CUB-200-2011 test, box at IoU >= 0.5)", {
+        "CAM box": {"loc_acc_iou50": 41.0},
+        "random box": {"loc_acc_iou50": 5.5},
+    }),
+    "choe2020": ("Choe et al. 2020, Table 5 (vanilla CAM, MaxBoxAccV2)", {
+        "ImageNet VGG16": {"maxboxaccv2": 60.0},
+        "ImageNet InceptionV3": {"maxboxaccv2": 63.4},
+        "ImageNet ResNet50": {"maxboxaccv2": 63.7},
+        "CUB VGG16": {"maxboxaccv2": 63.7},
+        "CUB InceptionV3": {"maxboxaccv2": 56.7},
+        "CUB ResNet50": {"maxboxaccv2": 63.0},
+    }),
+}
+_WEAK = {"GoogLeNet-GAP (heuristics)", "GoogLeNet-GAP", "Backprop"}
+
+
+def _source(table: str, row: str) -> str:
+    text = _SOURCES[table][0]
+    return text.format(supervision="weak" if row in _WEAK else "full") if table == "table3" else text
+
+
+TABLES: dict[str, dict[str, dict[str, PaperNumber]]] = {
+    table: {
+        row: {metric: PaperNumber(table, row, metric, v, _source(table, row)) for metric, v in metrics.items()}
+        for row, metrics in body.items()
+    }
+    for table, (_, body) in _SOURCES.items()
+}
+
+
+def get(table: str, row: str, metric: str) -> PaperNumber:
+    """The paper's number at ``(table, row, metric)``.
+
+    Raises:
+        KeyError: no such table, row or metric; the message lists what exists.
+    """
+    if table not in TABLES:
+        raise KeyError(f"`table` must be one of {sorted(TABLES)}, but got {table!r}.")
+    if row not in TABLES[table]:
+        raise KeyError(f"`row` must be one of {list(TABLES[table])} for {table}, but got {row!r}.")
+    if metric not in TABLES[table][row]:
+        raise KeyError(f"`metric` must be one of {list(TABLES[table][row])} for {table}/{row}, but got {metric!r}.")
+    return TABLES[table][row][metric]
+
+
+def value(table: str, row: str, metric: str) -> float:
+    """The paper's number at ``(table, row, metric)`` as a float (see ``get``)."""
+    return get(table, row, metric).value
+
+
+def difference(table: str, rows_: tuple[str, str], metric: str) -> float:
+    """``value(first row) - value(second row)`` for one metric of one table (e.g. GMP - GAP)."""
+    first, second = rows_
+    return value(table, first, metric) - value(table, second, metric)
+
+
+def rows(table: str) -> list[str]:
+    """The rows of ``table`` in the paper's order."""
+    if table not in TABLES:
+        raise KeyError(f"`table` must be one of {sorted(TABLES)}, but got {table!r}.")
+    return list(TABLES[table])

@@ -1,0 +1,53 @@
+"""Chapter 01 (GAP vs GMP) on its smoke profile: the glued numbers obey the metrics' invariants, and every
+verdict of its claim table is what the book's rule makes of the glued numbers."""
+
+from __future__ import annotations
+
+import pytest
+from test_notebooks import _claims, _glued, _multiple, _text
+
+from camlib.stats import Verdict, seed_interval, verdict
+
+
+
+
+@pytest.mark.notebook
+def test_chapter01_glues_consistent_numbers(executed):
+    g = _glued(executed("01"))
+    assert g["n_seeds"] == 2
+    # smoke: 16 held-out images, so each seed's rate is a multiple of 100 / 16 = 6.25; the mean of 2 seeds of 3.125
+    for head in ("gap", "gmp"):
+        for key in ("cls_top1_err", "cls_top5_err", "loc_top1_err", "loc_top5_err"):
+            seeds = g[f"{head}_{key}_seeds"]
+            assert len(seeds) == 2 and all(0 <= v <= 100 and _multiple(v, 6.25) for v in seeds), key
+            assert g[f"{head}_{key}"] == pytest.approx(sum(seeds) / 2, abs=0.051)
+        # a localization error is never below the classification error, top-5 never above top-1
+        assert g[f"{head}_cls_top5_err"] <= g[f"{head}_cls_top1_err"] <= g[f"{head}_loc_top1_err"]
+        assert g[f"{head}_cls_top5_err"] <= g[f"{head}_loc_top5_err"] <= g[f"{head}_loc_top1_err"]
+        assert 0 <= g[f"{head}_mask_coverage"] <= 100 and 0 <= g[f"{head}_maxboxaccv2"] <= 100
+    # the probes of the smoke profile: the length probe and one benchmark probe, beside the main comparison
+    assert "(main):" in g["probe_differences"] and "GAP trained 2 epochs:" in g["probe_differences"]
+    assert "clutter 0, scale 0.25-0.7:" in g["probe_differences"]
+
+
+@pytest.mark.notebook
+def test_chapter01_verdicts_follow_the_rule_from_the_glued_numbers(executed):
+    nb = executed("01")
+    g, text = _glued(nb), _text(nb)
+    claims = _claims(nb)
+    assert set(claims) == {"gap_gmp_cls", "gap_gmp_loc", "gap_gmp_maxboxaccv2", "gap_gmp_coverage", "cam_backprop_loc"}
+    for c in claims.values():
+        assert c.recompute() == Verdict(c.verdict, c.reason), c.key
+        assert f"**{c.verdict}**" in text, c.key  # the rendered table shows it
+    # independently of the claim table: the GMP - GAP localization effect from the glued per-seed errors
+    effect = seed_interval([b - a for a, b in zip(g["gap_loc_top1_err_seeds"], g["gmp_loc_top1_err_seeds"])])
+    expected = verdict(effect, claim="greater", converged=not g["still_improving"])
+    assert claims["gap_gmp_loc"].verdict == expected.word
+    assert claims["gap_gmp_loc"].estimate == pytest.approx(effect.estimate, abs=1e-3)
+    # one epoch of training: every network is still improving, so the comparisons are inconclusive
+    assert len(g["still_improving"]) == 4
+    assert claims["gap_gmp_cls"].verdict == "inconclusive" and claims["gap_gmp_cls"].rule == "equal"
+    assert claims["gap_gmp_cls"].margin == 3.0
+    # the paper's side comes from camlib.paper: GMP - GAP on Table 2 is 57.78 - 56.40
+    assert claims["gap_gmp_loc"].paper_effect == pytest.approx(1.38)
+    assert "GoogLeNet-GAP 56.40 vs GoogLeNet-GMP 57.78" in claims["gap_gmp_loc"].paper

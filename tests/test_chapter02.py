@@ -1,0 +1,130 @@
+"""Chapter 02 (ILSVRC localization) on its smoke profile: the glued numbers obey the metrics' invariants, every
+verdict follows from its row by the book's rule (and the key ones from the glued numbers), the page shows them,
+and without the real data the chapter says so visibly and still runs its controlled part."""
+
+from __future__ import annotations
+
+import pytest
+from test_notebooks import _claims, _glued, _has, _multiple, _text
+
+from camlib import paper
+from camlib.stats import Verdict, combine, verdict
+
+ABSENT = "n/a (data absent)"
+REAL_CLAIMS = ["real_errors", "heuristic", "heuristic_authors", "real_box_accuracy", "backprop"]
+CONTROLLED_CLAIMS = ["surgery", "resolution", "weak_full"]
+APPROACH = 5.0  # the chapter's stated margin: weak supervision "approaches" full supervision within ±5 points
+
+
+
+
+
+
+def _ilsvrc_invariants(g: dict, prefix: str, step: float) -> None:
+    """A localization error is never below the classification error, top-5 never above top-1."""
+    for key in ("cls_top1_err", "cls_top5_err", "loc_top1_err", "loc_top5_err"):
+        assert 0 <= g[prefix + key] <= 100 and _multiple(g[prefix + key], step), key
+    assert g[prefix + "cls_top5_err"] <= g[prefix + "cls_top1_err"] <= g[prefix + "loc_top1_err"]
+    assert g[prefix + "cls_top5_err"] <= g[prefix + "loc_top5_err"] <= g[prefix + "loc_top1_err"]
+
+
+
+
+def _shown(nb, claim) -> None:
+    """The rendered claim table has the claim's row with its verdict word in bold."""
+    rows = [line for line in _text(nb).split("\\n") if line.startswith(f"| {claim.claim} |")]
+    assert rows and f"| **{claim.verdict}**" in rows[-1], claim.key
+
+
+def _check_rows(nb, claims: dict) -> None:
+    """Every measured row recomputes to its verdict; every row is shown with it."""
+    assert list(claims) == REAL_CLAIMS + CONTROLLED_CLAIMS
+    for c in claims.values():
+        if c.rule:  # measured: the rule decides (ready verdicts have no rule to recompute)
+            assert c.recompute() == Verdict(c.verdict, c.reason), c.key
+        _shown(nb, c)
+        assert _glued(nb)[f"claim_{c.key}_verdict"] == c.verdict
+
+
+def _check_controlled(g: dict, claims: dict) -> None:
+    # smoke: 16 held-out images, every rate a multiple of 100 / 16 = 6.25
+    for prefix in ("weak_", "full_"):
+        for key in ("cls_top1_err", "loc_top1_err", "loc_top5_err", "gt_known_loc"):
+            assert _multiple(g[prefix + key], 6.25), prefix + key
+        assert g[prefix + "loc_top5_err"] <= g[prefix + "loc_top1_err"]
+        assert g[prefix + "cls_top1_err"] <= g[prefix + "loc_top1_err"]
+    assert g["weak_loc_top5_err_heuristic"] <= 100 and "full_loc_top5_err_heuristic" not in g  # no maps: no heuristic
+    # weak vs full: the effect is the difference of the glued errors, and the verdict the rule's with the stated margin
+    weak_full = claims["weak_full"]
+    assert weak_full.estimate == pytest.approx(g["weak_loc_top1_err"] - g["full_loc_top1_err"], abs=0.11)
+    assert (weak_full.rule, weak_full.margin) == ("equal", APPROACH)
+    expected = verdict((weak_full.estimate, weak_full.low, weak_full.high), claim="equal", margin=APPROACH,
+                       what="weak − full top-1 loc error, points")
+    assert (weak_full.verdict, weak_full.reason) == tuple(expected)
+    assert weak_full.low <= weak_full.estimate <= weak_full.high
+    # the surgery: one part per backbone (smoke: AlexNet), GAP − FC, combined; the paper's effect is Table 1's
+    surgery = claims["surgery"]
+    assert list(surgery.parts) == ["AlexNet"] and surgery.paper_effect == pytest.approx(
+        paper.difference("table1", ("AlexNet-GAP", "AlexNet"), "cls_top1_err"))
+    expected = combine({name: verdict(tuple(p), what="GAP − FC top-1 cls error, points")
+                        for name, p in surgery.parts.items()})
+    assert surgery.verdict == expected.word and surgery.rule == "greater"
+    # the resolution sweep: finest − coarsest grid (smoke: 16 and 8)
+    resolution = claims["resolution"]
+    assert resolution.effect.startswith("GT-known loc 16×16 − 8×8")
+    assert resolution.verdict == verdict((resolution.estimate, resolution.low, resolution.high)).word
+
+
+@pytest.mark.notebook
+@pytest.mark.realdata
+@pytest.mark.skipif(not _has("imagenet-val-1300"), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
+def test_chapter02_on_the_ilsvrc_subset(executed):
+    nb = executed("02")
+    g, claims = _glued(nb), _claims(nb)
+    # smoke: the first 50 images (rates in steps of 2%); the authors' and backprop passes the first 20 (5%)
+    _ilsvrc_invariants(g, "real_", 2.0)
+    _ilsvrc_invariants(g, "real_authors_", 5.0)
+    assert g["real_n_images"] == 50
+    assert g["real_loc_top5_err_heuristic"] <= 100 and _multiple(g["real_loc_top5_err_heuristic"], 2.0)
+    assert _multiple(g["real_backprop_loc_top1_err"], 5.0)
+    # the SqueezeNet of data/README.md: 71.5% top-1 on all 1,300 images; the first 50 are not far off
+    assert 10 <= g["real_cls_top1_err"] <= 50
+    assert 0 < g["real_maxboxacc"] <= 100 and 0 < g["real_maxboxaccv2"] <= 100
+    assert 0 <= g["real_maxboxacc_threshold"] <= 1
+    assert "Real data absent" not in _text(nb)
+    _check_rows(nb, claims)
+    _check_controlled(g, claims)
+    # the heuristic: the effect is the difference of the glued top-5 errors (the same 50 images), decided by the rule
+    heuristic = claims["heuristic"]
+    assert heuristic.estimate == pytest.approx(g["real_loc_top5_err"] - g["real_loc_top5_err_heuristic"], abs=0.11)
+    assert heuristic.paper_effect == pytest.approx(
+        paper.difference("table3", ("GoogLeNet-GAP", "GoogLeNet-GAP (heuristics)"), "loc_top5_err"))
+    assert heuristic.verdict == verdict((heuristic.estimate, heuristic.low, heuristic.high)).word
+    authors = claims["heuristic_authors"]
+    assert authors.estimate == pytest.approx(g["real_authors_loc_top5_err"] - g["real_authors_loc_top5_err_heuristic"],
+                                             abs=0.11)
+    # backprop − CAM on the first 20 images: backprop's glued error minus CAM's on the same images
+    backprop = claims["backprop"]
+    assert backprop.low <= backprop.estimate <= backprop.high and backprop.rule == "greater"
+    assert f"vs backprop {g['real_backprop_loc_top1_err']:.1f}" in backprop.study
+    assert backprop.verdict == verdict((backprop.estimate, backprop.low, backprop.high)).word
+    # the context rows place the study beside the paper; they are not tests
+    for key in ("real_errors", "real_box_accuracy"):
+        assert claims[key].verdict == "inconclusive" and claims[key].reason.startswith("context, not a test")
+    assert claims["real_errors"].study.startswith(f"SqueezeNet: cls {g['real_cls_top1_err']:.1f} / ")
+
+
+@pytest.mark.notebook
+def test_chapter02_without_data_says_so_and_runs_the_controlled_part(executed, no_data_root):
+    nb = executed("02", data_root=str(no_data_root))
+    text = _text(nb)
+    assert "Real data absent" in text and str(no_data_root / "imagenet-val-1300") in text
+    g, claims = _glued(nb), _claims(nb)
+    real = [k for k in g if k.startswith("real_")]
+    assert "real_cls_top1_err" in real and "real_backprop_loc_top1_err" in real and "real_n_images" in real
+    assert all(g[k] == ABSENT for k in real)
+    for key in REAL_CLAIMS:  # shown, with nothing measured
+        c = claims[key]
+        assert c.study == ABSENT and c.verdict == "inconclusive" and c.reason.startswith("not measured"), key
+    _check_rows(nb, claims)
+    _check_controlled(g, claims)

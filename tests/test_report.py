@@ -1,0 +1,117 @@
+"""camlib.report: the claim table, its glue, the summary's reader and figure."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+import nbformat
+import pytest
+
+from camlib.report import ClaimTable, Table, claims_figure, read_claims, summary_table
+from camlib.stats import Verdict
+
+matplotlib.use("Agg")
+
+
+def _table() -> ClaimTable:
+    t = ClaimTable("01_gap_vs_gmp")
+    t.add("gap_gmp_loc", "GAP localizes better than GMP", paper="56.4 vs 57.78", study="50.0 vs 52.0",
+          effect=(2.0, 0.5, 3.5), what="GMP − GAP loc error (points)", section="sec-loc", paper_effect=1.38)
+    t.add("mechanism", "GAP covers the object", paper="argued", study="60 vs 40",
+          verdict=Verdict("not resolved", "one seed"))
+    return t
+
+
+def test_rows_render_with_the_verdict_word_and_the_link():
+    md = _table()._repr_markdown_().splitlines()
+    assert md[0] == "| claim | paper | this study | verdict | shown in |"
+    assert md[2].startswith("| GAP localizes better than GMP | 56.4 vs 57.78 | 50.0 vs 52.0 | **reproduced**: "
+                            "GMP − GAP loc error (points) +2.0 (95% interval +0.5 to +3.5), above 0")
+    assert md[2].endswith("| [sec-loc](#sec-loc) |")
+    assert md[3] == "| GAP covers the object | argued | 60 vs 40 | **not resolved**: one seed |  |"
+
+
+def test_glance_lists_every_claim_in_an_admonition():
+    g = _table().glance()
+    assert g.startswith(":::{admonition} Result at a glance") and g.endswith(":::")
+    assert "- **reproduced** — GAP localizes better than GMP. Paper: 56.4 vs 57.78. This study: 50.0 vs 52.0." in g
+
+
+def test_bad_rows_are_refused():
+    t = _table()
+    with pytest.raises(ValueError, match="`key` must be new in this table, but 'mechanism' is already used"):
+        t.add("mechanism", "x", paper="", study="", verdict=Verdict("reproduced"))
+    with pytest.raises(ValueError, match=r"`key` must be lower case letters, digits and '_', but got 'Bad key'"):
+        t.add("Bad key", "x", paper="", study="", verdict=Verdict("reproduced"))
+    with pytest.raises(ValueError, match="`verdict` must be a camlib.stats.Verdict, but got 'reproduced'"):
+        t.add("k", "x", paper="", study="", verdict="reproduced")
+    with pytest.raises(ValueError, match="`verdict` must be given exactly when there is no `effect`"):
+        t.add("k", "x", paper="", study="", effect=(1.0, 0.0, 2.0), verdict=Verdict("reproduced"))
+    with pytest.raises(ValueError, match="`verdict` must be given exactly when there is no `effect`"):
+        t.add("k", "x", paper="", study="")
+
+
+def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
+    t = ClaimTable("02_ilsvrc_localization")
+    one = t.add("cls", "about equal", paper="", study="", effect=(0.6, -1.0, 2.2), rule="equal", margin=3.0,
+                what="GMP − GAP cls error")
+    several = t.add("cost", "GAP costs accuracy", paper="", study="", rule="greater",
+                    parts={"AlexNet": (5.0, 2.0, 8.0), "VGG": (1.0, -2.0, 4.0)}, what="GAP − FC error")
+    late = t.add("late", "GAP localizes better", paper="", study="", effect=(9.0, 8.0, 10.0), converged=False,
+                 why_not_converged="GAP still improving at the last epoch")
+    assert (one.verdict, several.verdict, late.verdict) == ("reproduced", "partly reproduced", "inconclusive")
+    assert several.reason.startswith("AlexNet: reproduced: GAP − FC error +5.0")
+    assert late.reason == "GAP still improving at the last epoch"
+    for row in t.claims:
+        assert row.recompute() == Verdict(row.verdict, row.reason)
+    with pytest.raises(ValueError, match="`chapter` must be the notebook's stem"):
+        ClaimTable("")
+
+
+def _executed(tmp_path, table: ClaimTable, name: str):
+    """A notebook with the outputs that myst_nb.glue writes for ``table.glue()`` (as an executed chapter has)."""
+    out = nbformat.v4.new_output("display_data", data={"text/plain": repr(table.to_json())},
+                                 metadata={"scrapbook": {"name": "claims", "mime_prefix": ""}})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])])
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_read_claims_gets_back_every_row_with_nan_for_missing_effects(tmp_path):
+    t = _table()
+    other = ClaimTable("03_cub_fine_grained")
+    other.add("crop", "crops help", paper="63.0 -> 67.8", study="70 -> 72", parts={"small": (1.0, float("nan"), 2.0)})
+    empty = tmp_path / "empty.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), empty)
+    claims = read_claims([_executed(tmp_path, t, "a.ipynb"), empty, _executed(tmp_path, other, "b.ipynb")])
+    assert [c.key for c in claims] == ["gap_gmp_loc", "mechanism", "crop"]
+    assert claims[0] == t.claims[0] and claims[2].parts["small"][1] != claims[2].parts["small"][1]  # NaN back
+    assert math.isnan(claims[1].estimate) and math.isnan(claims[1].paper_effect)
+    assert json.loads(t.to_json())[1]["estimate"] is None
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_claims([tmp_path / "missing.ipynb"])
+
+
+def test_summary_table_links_each_row_to_its_chapter():
+    md = summary_table(_table().claims)._repr_markdown_().splitlines()
+    assert md[0] == "| chapter | claim | paper | this study | verdict |"
+    assert md[2].startswith("| {doc}`01 <01_gap_vs_gmp>` | GAP localizes better than GMP |")
+
+
+def test_claims_figure_shows_only_measured_effects():
+    claims = _table().claims
+    fig = claims_figure(claims)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["01: GMP − GAP loc error (points)"]
+    # the interval bar, the estimate, the paper's cross
+    xs = sorted(x for line in ax.get_lines() for x in line.get_xdata())
+    assert 0.5 in xs and 3.5 in xs and 2.0 in xs and 1.38 in xs
+    assert claims_figure(claims[1:]) is None
+    matplotlib.pyplot.close(fig)
+
+
+def test_plain_table_escapes_pipes():
+    assert Table([{"a": "x|y"}])._repr_markdown_().splitlines()[2] == "| x&#124;y |"
