@@ -148,12 +148,37 @@ def centre_box_accuracy(
         >>> centre_box_accuracy(gt, (64, 64)), centre_box_accuracy(gt, 64, box_size=(64, 64))  # 1024 / 4096
         (0.5, 0.0)
     """
+    return centre_box_hits(gt_boxes, size, box_size=box_size, iou_threshold=iou_threshold).double().mean().item()
+
+
+__all__ += ["centre_box_hits"]
+
+
+def centre_box_hits(
+    gt_boxes: Tensor | Sequence[Tensor],
+    size: int | tuple[int, int],
+    *,
+    box_size: tuple[float, float] | None = None,
+    iou_threshold: float = 0.5,
+) -> Tensor:
+    """Per image, whether the centred box localizes its object: ``centre_box_accuracy`` image by image.
+
+    The per-image outcomes pair with a localizer's on the same images
+    (``camlib.stats.paired_bootstrap``), so that "the CAM beats a centred box"
+    gets an interval. Arguments as ``centre_box_accuracy``.
+
+    Returns:
+        ``BoolTensor[N]``.
+
+    Example:
+        >>> centre_box_hits(torch.tensor([[16, 16, 47, 47], [0, 0, 31, 31]]), 64)
+        tensor([ True, False])
+    """
     H, W = _image_size(size)
     iou_threshold = check_iou_threshold("iou_threshold", iou_threshold)
     gt, valid, boxes = _gt(gt_boxes)
     box = centre_box((H, W), _mean_size(boxes) if box_size is None else box_size)
-    best = _best_iou(box.expand(len(gt), 1, 4), gt, valid)[:, 0]  # (N,)
-    return (best >= iou_threshold).double().mean().item()
+    return _best_iou(box.expand(len(gt), 1, 4), gt, valid)[:, 0] >= iou_threshold  # (N,)
 
 
 def center_box_accuracy(boxes: Tensor, image_size: int | tuple[int, int], *, fraction: float | None = None) -> float:

@@ -12,6 +12,7 @@ Every verdict of the book goes through these two functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import math
@@ -445,3 +446,61 @@ def qualitative(shown_in: str) -> Verdict:
     if not isinstance(shown_in, str) or not shown_in:
         raise ValueError(f"`shown_in` must say where the figures are, but got {shown_in!r}.")
     return Verdict("not resolved", f"qualitative, {shown_in}")
+
+
+__all__ += ["trend"]
+
+
+def trend(
+    levels: Sequence[float],
+    scores: Tensor | np.ndarray,
+    *,
+    log2: bool = True,
+    resamples: int = 10000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """A trend across all its levels: the least-squares slope of the mean score against the level.
+
+    ``scores[l, i]`` is image ``i``'s score at level ``l`` (e.g. 1.0 when the
+    box of the map made with grid ``levels[l]`` localizes it), the same images
+    at every level. The slope of ``mean_i scores[l, i]`` against ``x_l``
+    (``log2(levels[l])`` by default: per doubling) is the estimate; its
+    interval is the percentile interval of the slopes of the resamples that
+    draw images with replacement, the same images at every level (a paired
+    bootstrap, as ``paired_bootstrap``). A trend claimed "increasing" is then
+    read by ``verdict(..., claim="greater")``: all levels count, not the ends.
+
+    Args:
+        levels: ``L >= 2`` distinct levels (positive when ``log2``).
+        scores: ``[L, N]`` per-image scores.
+        log2: regress on ``log2(level)`` (doublings) rather than on the level.
+        resamples, level, seed: as ``paired_bootstrap``.
+
+    Returns:
+        ``Interval`` of the slope, in the scores' units per unit of ``x`` (multiply by 100 for points).
+
+    Example:
+        >>> s = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])   # 50%, 75%, 100%
+        >>> r = trend([8, 16, 32], s, resamples=200)
+        >>> r.estimate                                    # +25 points per doubling
+        0.25
+    """
+    x = np.asarray(levels, dtype=np.float64)
+    if x.ndim != 1 or len(x) < 2 or len(set(x.tolist())) != len(x):
+        raise ValueError(f"`levels` must hold at least 2 distinct levels, but got {list(levels)!r}.")
+    if log2:
+        if (x <= 0).any():
+            raise ValueError(f"`levels` must be positive with log2=True, but got {list(levels)!r}.")
+        x = np.log2(x)
+    s = scores.detach().cpu().double().numpy() if isinstance(scores, Tensor) else np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] != len(x) or s.shape[1] == 0:
+        raise ValueError(f"`scores` must have shape ({len(x)}, N) with N >= 1, but got {tuple(s.shape)}.")
+    if not np.isfinite(s).all():
+        raise ValueError("`scores` must be finite, but holds NaN or infinity.")
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"`level` must be a number in (0, 1), but got {level!r}.")
+    xc = (x - x.mean()) / ((x - x.mean()) ** 2).sum()  # the slope is xc @ means
+    per_image = xc @ s  # (N,): each image's contribution; the slope of the means is their mean
+    b = paired_bootstrap(per_image, np.zeros_like(per_image), resamples=resamples, level=level, seed=seed)
+    return Interval(b.difference, b.low, b.high, float(level), s.shape[1])

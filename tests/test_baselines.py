@@ -233,3 +233,15 @@ def test_random_box_hits_are_random_box_accuracy_per_image(gen):
         assert hits.mean().item() == pytest.approx(want, abs=1e-12)
     with pytest.raises(ValueError, match=r"`draws` must be an int >= 1, but got 0"):
         random_box_hits(gt, 64, draws=0, generator=torch.Generator())
+
+
+def test_centre_box_hits_are_the_accuracy_image_by_image():
+    from camlib.baselines import centre_box_hits
+
+    # a 32 x 32 centred box in 64 x 64 is (16, 16, 47, 47): it is image 0's box, misses image 1's corner box,
+    # and is one of image 2's two boxes
+    gt = [torch.tensor([[16, 16, 47, 47]]), torch.tensor([[0, 0, 31, 31]]), torch.tensor([[0, 0, 1, 1], [16, 16, 47, 47]])]
+    hits = centre_box_hits(gt, 64, box_size=(32, 32))
+    assert hits.dtype == torch.bool and hits.tolist() == [True, False, True]
+    assert hits.double().mean().item() == centre_box_accuracy(gt, 64, box_size=(32, 32))
+    assert centre_box_hits(gt, 64).double().mean().item() == centre_box_accuracy(gt, 64)  # the mean size

@@ -208,3 +208,37 @@ def test_qualitative_is_not_resolved():
     assert qualitative("see Fig. 2") == Verdict("not resolved", "qualitative, see Fig. 2")
     with pytest.raises(ValueError, match="`shown_in` must say where the figures are, but got ''"):
         qualitative("")
+
+
+from camlib.stats import trend  # noqa: E402
+
+
+def test_trend_is_the_slope_of_the_means_with_a_paired_bootstrap_over_images():
+    g = np.random.default_rng(3)
+    levels = [4, 8, 16, 32]
+    scores = (g.random((4, 60)) < np.array([[0.3], [0.5], [0.55], [0.7]])).astype(float)  # (L, N)
+    r = trend(levels, scores, resamples=300, seed=5)
+    x = np.log2(levels)
+    assert r.estimate == pytest.approx(np.polyfit(x, scores.mean(1), 1)[0])
+    # the slow, obvious reference: resample the images (the same draws as paired_bootstrap), refit each time
+    idx = np.random.Generator(np.random.PCG64(5)).integers(0, 60, size=(300, 60))
+    slopes = [np.polyfit(x, scores[:, i].mean(1), 1)[0] for i in idx]
+    assert (r.low, r.high) == pytest.approx(tuple(np.quantile(slopes, [0.025, 0.975])))
+    assert r.n == 60 and r.low <= r.estimate <= r.high
+
+
+def test_trend_reads_through_the_verdict_rule():
+    rising = torch.tensor([[0.0] * 10 + [1.0] * 10, [0.0] * 5 + [1.0] * 15, [1.0] * 20])
+    assert verdict(trend([8, 16, 32], rising, resamples=200)).word == "reproduced"
+    assert verdict(trend([8, 16, 32], rising.flip(0), resamples=200)).word == "not reproduced"
+    flat = torch.tensor([[1.0, 0.0] * 10] * 3)
+    assert trend([8, 16, 32], flat, resamples=200).estimate == 0.0
+
+
+def test_trend_refuses_bad_levels_and_scores():
+    with pytest.raises(ValueError, match=r"`levels` must hold at least 2 distinct levels, but got \[8, 8\]"):
+        trend([8, 8], torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="`levels` must be positive with log2=True"):
+        trend([0, 8], torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"`scores` must have shape \(2, N\) with N >= 1, but got \(3, 4\)"):
+        trend([4, 8], torch.zeros(3, 4))
