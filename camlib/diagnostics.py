@@ -237,3 +237,65 @@ def classification_errors(model: nn.Module, loader: Iterable, *, device: str | t
     top = logits.topk(min(5, logits.shape[1]), dim=1).indices  # (N, k)
     correct = top == labels[:, None]
     return ClassificationErrors(100 * top_k_error(correct, 1), 100 * top_k_error(correct), top[:, 0], labels)
+
+
+__all__ += ["calibrated_box_hits"]
+
+
+def calibrated_box_hits(
+    maps: Tensor,
+    gt_boxes: Sequence[Tensor],
+    thresholds: Sequence[float],
+    *,
+    calibrate: Tensor,
+    iou_threshold: float = 0.5,
+) -> tuple[float, Tensor]:
+    """A map method at its own best threshold: chosen on some images, scored on the others.
+
+    For each threshold ``t`` of ``thresholds``, every map gets its box by the
+    paper's protocol (``camlib.boxes_from_maps(maps, t)``: the largest
+    8-connected component above ``t`` of the map's maximum) and a hit when its
+    best IoU with the image's ground-truth boxes is ``>= iou_threshold``
+    (GT-known). The threshold with the most hits on the ``calibrate`` images
+    (the first of equals) is the method's own; the result is the hits of the
+    *other* images at it, so that the threshold is never fitted on the images
+    it is scored on (Choe et al.'s held-out calibration).
+
+    Args:
+        maps: ``Tensor[N, H, W]``, the true class's map of each image (``keep_maps``).
+        gt_boxes: ``N`` tensors ``LongTensor[G_i, 4]``, ``(x1, y1, x2, y2)`` inclusive, in the maps' frame.
+        thresholds: the candidate thresholds, fractions of each map's maximum, at least one.
+        calibrate: ``BoolTensor[N]``, True for the images that choose the threshold;
+            at least one True and one False.
+        iou_threshold: in ``(0, 1]``.
+
+    Returns:
+        ``(threshold, hits)``: the chosen threshold and ``BoolTensor[M]`` of the
+        ``M`` other images' hits, in their order.
+
+    Raises:
+        ValueError: no thresholds, or ``calibrate`` not a BoolTensor[N] with both values.
+
+    Example:
+        >>> m = torch.zeros(2, 8, 8); m[:, 2:6, 2:6] = 1.0; m[:, 0, 0] = 0.5   # a block, and a weaker corner pixel
+        >>> gt = [torch.tensor([[2, 2, 5, 5]])] * 2
+        >>> calibrated_box_hits(m, gt, [0.2, 0.8], calibrate=torch.tensor([True, False]))  # 0.2: the block still wins
+        (0.2, tensor([True]))
+    """
+    from camlib.box_ops import best_iou
+    from camlib.boxes import boxes_from_maps
+
+    check_tensor("maps", maps, dims="(N, H, W)", ndim=3)
+    if len(thresholds) == 0:
+        raise ValueError("`thresholds` must hold at least one threshold, but got none.")
+    if not isinstance(calibrate, Tensor) or calibrate.dtype != torch.bool or calibrate.shape != (len(maps),):
+        raise ValueError(f"`calibrate` must be a BoolTensor[{len(maps)}], but got "
+                         f"{getattr(calibrate, 'dtype', type(calibrate).__name__)} of shape {getattr(calibrate, 'shape', '?')}.")
+    if calibrate.all() or not calibrate.any():
+        raise ValueError("`calibrate` must mark some images to calibrate on and some to score, but marks "
+                         f"{int(calibrate.sum())} of {len(calibrate)}.")
+    iou_threshold = check_fraction("iou_threshold", iou_threshold)
+    hits = torch.stack([best_iou(boxes_from_maps(maps, float(t)).cpu(), list(gt_boxes)) >= iou_threshold
+                        for t in thresholds], dim=1)  # (N, T)
+    best = int(hits[calibrate.cpu()].double().mean(0).argmax())  # argmax: the first of equals
+    return float(thresholds[best]), hits[~calibrate.cpu(), best]

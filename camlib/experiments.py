@@ -13,7 +13,10 @@ writing it:
   with its t interval over seeds (``camlib.stats.seed_interval``);
 - ``still_improving``: whether a network's held-out accuracy was still
   rising at its last epoch (such a network has not converged, and a
-  comparison resting on it is *inconclusive*; ``camlib.stats.verdict``).
+  comparison resting on it is *inconclusive*; ``camlib.stats.verdict``);
+- ``fit_pooling_head`` / ``score_pooling_head``: GAP vs GMP on *real* frozen
+  features: a new head (pooling + linear) trained on a pretrained network's
+  feature maps, and its maps' classification and localization.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from torch import nn
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from camlib.data.batch import collate
@@ -177,3 +182,182 @@ def still_improving(history: Sequence[dict[str, float]], key: str = "val_accurac
     if len(history) == 1:
         return True
     return history[-1][key] - max(h[key] for h in history[:-1]) > tol
+
+
+__all__ += ["convergence"]
+
+
+def convergence(histories: dict[str, Sequence[dict[str, float]]], *, tol: float = 0.01) -> dict[str, Any]:
+    """The ``converged`` and ``why_not_converged`` arguments of a claim that compares trained networks.
+
+    A comparison counts only when every compared network has converged
+    (``still_improving`` is False for each); the reason names the networks
+    still improving at their last epoch, with their last held-out accuracy
+    and its rise over their best earlier epoch.
+
+    Args:
+        histories: ``{network name: fit's history}``, at least one.
+        tol: as ``still_improving``.
+
+    Returns:
+        ``{"converged": bool, "why_not_converged": str}``, to pass to
+        ``ClaimTable.add(..., **convergence(...))`` or ``camlib.stats.verdict``.
+
+    Example:
+        >>> convergence({"FC": [{"val_accuracy": 0.8}, {"val_accuracy": 0.8}],
+        ...              "GAP": [{"val_accuracy": 0.3}, {"val_accuracy": 0.5}]})["why_not_converged"]
+        'still improving at the last epoch: GAP (held-out accuracy 0.50, +0.20)'
+        >>> convergence({"GAP": [{"val_accuracy": 0.4}]})["why_not_converged"]
+        'still improving at the last epoch: GAP (held-out accuracy 0.40, one epoch only)'
+    """
+    if not isinstance(histories, dict) or not histories:
+        raise ValueError(f"`histories` must map network names to histories, at least one, but got {histories!r}.")
+    still = []
+    for name, h in histories.items():
+        if still_improving(h, tol=tol):
+            rise = "one epoch only" if len(h) == 1 else \
+                f"{h[-1]['val_accuracy'] - max(r['val_accuracy'] for r in h[:-1]):+.2f}"
+            still.append(f"{name} (held-out accuracy {h[-1]['val_accuracy']:.2f}, {rise})")
+    return {"converged": not still, "why_not_converged": "still improving at the last epoch: " + ", ".join(still)}
+
+
+__all__ += ["HeadScore", "fit_pooling_head", "score_pooling_head"]
+
+
+def fit_pooling_head(
+    maps: Tensor,
+    labels: Tensor,
+    val_maps: Tensor,
+    val_labels: Tensor,
+    *,
+    pool: str,
+    epochs: int = 60,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    batch_size: int = 128,
+    seed: int = 0,
+) -> tuple[nn.Module, list[dict[str, float]]]:
+    """A new head on frozen features: global average or max pooling, then one linear layer (``ClassifierHead``).
+
+    The GAP-vs-GMP comparison on real features: the same frozen feature maps
+    (e.g. SqueezeNet's fire9 on real photographs), the same head trained
+    twice, once with each pooling; its class maps are ``M_c = sum_k w_k^c f_k``
+    for both (``camlib.class_activation_maps`` with the head's weights).
+    AdamW on the cross-entropy, minibatches in a seeded order; the held-out
+    accuracy after every epoch makes the convergence visible
+    (``still_improving``). Cheap: no backbone runs, so no cache is needed.
+
+    Args:
+        maps, labels: training features ``Tensor[N, K, h, w]`` and classes ``LongTensor[N]``.
+        val_maps, val_labels: held-out features and classes, scored after every epoch.
+        pool: ``"gap"`` or ``"gmp"``.
+        epochs, lr, weight_decay, batch_size: the optimization.
+        seed: the head's initialization and the order of the images.
+
+    Returns:
+        ``(head, history)``: the head in eval mode, and per epoch ``epoch``,
+        ``train_loss``, ``train_accuracy``, ``val_accuracy`` (fractions).
+    """
+    from camlib.models import ClassifierHead
+
+    for name, x, y in (("maps", maps, labels), ("val_maps", val_maps, val_labels)):
+        if not isinstance(x, Tensor) or x.ndim != 4 or not isinstance(y, Tensor) or y.shape != (x.shape[0],):
+            raise ValueError(f"`{name}` must be a Tensor[N, K, h, w] with one label per image, but got "
+                             f"{tuple(getattr(x, 'shape', ()))} and labels {tuple(getattr(y, 'shape', ()))}.")
+    C = int(max(labels.max(), val_labels.max())) + 1
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        head = ClassifierHead(maps.shape[1], C, pool=pool)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    order = torch.Generator().manual_seed(seed)
+    history = []
+    for epoch in range(1, epochs + 1):
+        head.train()
+        total, correct, loss_sum = 0, 0, 0.0
+        for idx in torch.randperm(len(labels), generator=order).split(batch_size):
+            x, y = maps[idx].float(), labels[idx]
+            logits = head(x)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total, correct = total + len(y), correct + (logits.argmax(1) == y).sum().item()
+            loss_sum += loss.item() * len(y)
+        head.eval()
+        with torch.no_grad():
+            val_correct = sum((head(val_maps[i].float()).argmax(1) == val_labels[i]).sum().item()
+                              for i in torch.arange(len(val_labels)).split(512))
+        history.append({"epoch": epoch, "train_loss": loss_sum / total, "train_accuracy": correct / total,
+                        "val_accuracy": val_correct / len(val_labels)})
+    return head.eval(), history
+
+
+@dataclass
+class HeadScore:
+    """How a pooling head on frozen features classifies and localizes (per image; ``summary`` in percent).
+
+    Attributes:
+        predicted: the top-1 class ``LongTensor[N]``.
+        correct: top-1 right ``BoolTensor[N]``.
+        gt_known: the box of the true class's map hits a ground-truth box (IoU >= 0.5), ``BoolTensor[N]``.
+        localized: right class and its box hits (the ILSVRC rule at top-1), ``BoolTensor[N]``.
+        maxboxaccv2: Choe et al.'s MaxBoxAccV2 of the true class's maps (percent).
+    """
+
+    predicted: Tensor
+    correct: Tensor
+    gt_known: Tensor
+    localized: Tensor
+    maxboxaccv2: float
+
+    def summary(self) -> dict[str, float]:
+        return {"cls_top1_err": 100 * (1 - self.correct.double().mean().item()),
+                "loc_top1_err": 100 * (1 - self.localized.double().mean().item()),
+                "gt_known_loc": 100 * self.gt_known.double().mean().item(), "maxboxaccv2": self.maxboxaccv2}
+
+
+@torch.no_grad()
+def score_pooling_head(
+    head: nn.Module,
+    maps: Tensor,
+    labels: Tensor,
+    gt_boxes: Sequence[Tensor],
+    size: int | tuple[int, int],
+    *,
+    threshold: float = 0.2,
+    box_thresholds: Sequence[float] | None = None,
+    max_box_acc: bool = True,
+    batch_size: int = 64,
+) -> HeadScore:
+    """Classification and localization of a ``fit_pooling_head`` head's class maps on held-out images.
+
+    Each image's map of the predicted class and of the true class,
+    ``M_c = sum_k w_k^c f_k`` (``camlib.class_activation_maps``), upsampled to
+    ``size`` (the frame of ``gt_boxes``), boxed by the paper's protocol
+    (``threshold`` of the max, largest component); MaxBoxAccV2 of the true
+    class's maps on ``box_thresholds`` (default: the 0.01 grid), unless
+    ``max_box_acc`` is False (it is the slow part on a CPU: ``maxboxaccv2`` is then NaN).
+    """
+    from camlib.box_ops import best_iou
+    from camlib.boxes import boxes_from_maps
+    from camlib.cam import class_activation_maps
+    from camlib.metrics import BoxAccAccumulator
+
+    weight = head.fc.weight
+    accumulator = BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, thresholds=box_thresholds)
+    predicted, pred_iou, true_iou = [], [], []
+    for idx in torch.arange(len(labels)).split(batch_size):
+        x, y = maps[idx].float(), labels[idx]
+        p = head(x).argmax(1)
+        cams = class_activation_maps(x, weight, torch.stack([p, y], dim=1), size=size)  # (n, 2, H, W)
+        boxes = boxes_from_maps(cams.flatten(0, 1), threshold).view(len(idx), 2, 4)
+        gt = [gt_boxes[i] for i in idx.tolist()]
+        predicted.append(p)
+        pred_iou.append(best_iou(boxes[:, 0], gt))
+        true_iou.append(best_iou(boxes[:, 1], gt))
+        if max_box_acc:
+            accumulator.update(cams[:, 1], gt)
+    predicted = torch.cat(predicted)
+    correct = predicted == labels
+    return HeadScore(predicted, correct, torch.cat(true_iou) >= 0.5, correct & (torch.cat(pred_iou) >= 0.5),
+                     100 * accumulator.compute().value if max_box_acc else math.nan)

@@ -21,14 +21,19 @@ Boxes are ``(x1, y1, x2, y2)`` inclusive pixel indices (``camlib.box_ops``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from camlib._validate import check_size, check_tensor
-from camlib.baselines import centre_box, random_box_hits
+from camlib.baselines import (
+    best_centre_box_size,
+    centre_box,
+    centre_box_hits,
+    random_box_hits,
+)
 from camlib.box_ops import best_iou, box_area, box_coverage, check_boxes
 from camlib.crops import crop_resize
 from camlib.data.batch import Batch
@@ -250,11 +255,14 @@ class CropStudy:
         bootstrap: ``{"CAM crop", "GT crop"}``: the paired bootstrap of that
             input's accuracy minus the whole image's (``camlib.stats.paired_bootstrap``).
         localization: ``{"CAM box (predicted class)", RANDOM_UNIFORM, RANDOM_SIZED, CENTRE}``:
-            the share of test images localized at IoU >= 0.5 (``localization_hits``).
+            the share of test images localized at IoU >= 0.5 (``localization_hits``), and
+            ``CENTRE_FITTED``: the centred box of the best size on the training boxes.
         boxes: ``box_summary`` of the CAM boxes on the test images.
         examples: ``{"images": Tensor[k, 3, H, W], "gt": k tensors (1, 4),
             "columns": {"SVM's class" | "true class": (maps Tensor[k, H, W], boxes LongTensor[k, 4])}}``,
             the first ``k`` test images, for ``camlib.viz.show_localizations``.
+        hits: ``{name: Tensor[N]}`` (float64), per test image, for every entry of
+            ``localization`` (to pair them: ``versus_strongest``).
     """
 
     accuracy: dict[str, float]
@@ -263,6 +271,7 @@ class CropStudy:
     localization: dict[str, float]
     boxes: dict[str, float]
     examples: dict[str, Any]
+    hits: dict[str, Tensor] = field(default_factory=dict)
 
 
 def _features(model: nn.Module, images: Tensor, labels: Tensor, keep_maps: bool, batch_size: int) -> Features:
@@ -338,6 +347,7 @@ def crop_study(
         result[name] = fit_and_score(f["train"], f["test"], **svm_args).correct
     hits = localization_hits({"CAM box (predicted class)": cam["test"]}, list(gt["test"][:, None]), side,
                              train_boxes=gt["train"], draws=draws, generator=generator)  # fmt: skip
+    hits[CENTRE_FITTED] = fitted_centre_hits(list(gt["test"][:, None]), side, train_boxes=gt["train"])
     k = min(examples, len(test.labels))
     maps = whole["test"].maps[:k]
     true = test.labels[:k]
@@ -347,6 +357,7 @@ def crop_study(
         bootstrap={name: paired_bootstrap(result[name], correct, resamples=resamples, seed=seed)
                    for name in ("CAM crop", "GT crop")},  # fmt: skip
         localization={name: h.mean().item() for name, h in hits.items()},
+        hits=hits,
         boxes=box_summary(cam["test"], gt["test"], side),
         examples={
             "images": test.images[:k], "gt": list(gt["test"][:k, None]),
@@ -355,3 +366,82 @@ def crop_study(
                                        svm.cam_boxes(maps, true, size=side, threshold=threshold))},
         },  # fmt: skip
     )
+
+
+__all__ += ["BASELINES", "CENTRE_FITTED", "fitted_centre_hits", "versus_strongest"]
+
+CENTRE_FITTED = "centre box of the best training size"
+BASELINES = (RANDOM_UNIFORM, RANDOM_SIZED, CENTRE_FITTED)  # the baselines that see no test box
+
+
+def fitted_centre_hits(
+    gt_boxes: Sequence[Tensor], size: int | tuple[int, int], *, train_boxes: Tensor, iou_threshold: float = 0.5
+) -> Tensor:
+    """Per image, whether the centred box of the best size on the *training* boxes localizes its object.
+
+    The size is ``camlib.baselines.best_centre_box_size(train_boxes, size)``
+    (fitted on other images than those scored, so the baseline does not peek
+    at the test boxes as the mean-size ``CENTRE`` does); the hits are
+    ``camlib.baselines.centre_box_hits`` with that size.
+
+    Args:
+        gt_boxes: ``N`` tensors ``LongTensor[G_i, 4]`` (the scored images).
+        size: ``(H, W)`` of the images, or an int ``S``.
+        train_boxes: ``LongTensor[n, 4]`` or ``n`` tensors ``LongTensor[G_i, 4]``: the boxes the size is fitted on.
+        iou_threshold: in ``(0, 1]``.
+
+    Returns:
+        ``Tensor[N]`` (float64), 1.0 where the box localizes the image's object.
+
+    Example:
+        >>> train = torch.tensor([[16, 16, 47, 47]] * 3)          # centred 32 x 32 boxes: the fitted size is 32 x 32
+        >>> fitted_centre_hits([torch.tensor([[16, 16, 47, 47]]), torch.tensor([[0, 0, 31, 31]])], 64,
+        ...                    train_boxes=train).tolist()
+        [1.0, 0.0]
+    """
+    box_size = best_centre_box_size(train_boxes, size, iou_threshold=iou_threshold)
+    return centre_box_hits(list(gt_boxes), size, box_size=box_size, iou_threshold=iou_threshold).double()  # (N,)
+
+
+def versus_strongest(
+    hits: Mapping[str, Tensor],
+    box: str,
+    *,
+    baselines: Sequence[str] = BASELINES,
+    resamples: int = 10000,
+    seed: int = 0,
+) -> tuple[str, PairedBootstrap]:
+    """A localizer against the strongest of the baselines: its per-image hits minus the best baseline's.
+
+    The strongest baseline is the one of ``baselines`` with the highest mean
+    hit rate on these images (the first of equals); the difference
+    ``hits[box] - hits[strongest]`` is bootstrapped over the images, paired
+    (``camlib.stats.paired_bootstrap``). Choosing the strongest on the scored
+    images favours the baselines: a localizer that beats it has beaten each.
+
+    Args:
+        hits: ``{name: Tensor[N]}``, per image (1/0 for a box, a share for random boxes), e.g. ``localization_hits``.
+        box: the localizer's name in ``hits``.
+        baselines: the names of the baselines in ``hits``.
+        resamples, seed: the bootstrap's.
+
+    Returns:
+        ``(name of the strongest baseline, PairedBootstrap of box - strongest)`` (fractions, not percent).
+
+    Raises:
+        ValueError: ``box`` or a baseline missing from ``hits``, or no baseline.
+
+    Example:
+        >>> hits = {"CAM": torch.tensor([1.0, 1.0, 0.0, 1.0]), "a": torch.tensor([0.0, 0.0, 0.0, 1.0]),
+        ...         "b": torch.tensor([1.0, 0.0, 1.0, 1.0])}
+        >>> name, b = versus_strongest(hits, "CAM", baselines=("a", "b"), resamples=200)
+        >>> name, b.difference                                   # b hits 3 of 4, as the CAM does: 0.75 - 0.75
+        ('b', 0.0)
+    """
+    if not isinstance(hits, Mapping) or box not in hits:
+        raise ValueError(f"`box` must name an entry of `hits`, but got {box!r} (entries: {list(hits)}).")
+    missing = [b for b in baselines if b not in hits]
+    if missing or len(baselines) == 0:
+        raise ValueError(f"`baselines` must name at least one entry of `hits` {list(hits)}, but got {list(baselines)}.")
+    strongest = max(baselines, key=lambda b: hits[b].double().mean().item())  # the first of equals
+    return strongest, paired_bootstrap(hits[box], hits[strongest], resamples=resamples, seed=seed)

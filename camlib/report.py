@@ -88,7 +88,7 @@ class Claim:
         if not self.rule:
             raise ValueError(f"Claim {self.key!r} has a ready verdict, not one of the rule: nothing to recompute.")
         args = dict(claim=self.rule, margin=self.margin, converged=self.converged, why_not_converged=self.reason)
-        if self.parts:
+        if self.parts and self.converged:  # not converged: inconclusive for the whole row, with its reason
             return combine({n: decide(tuple(p), what=self.effect, **args) for n, p in self.parts.items()})
         effect = None if math.isnan(self.estimate) else (self.estimate, self.low, self.high)
         return decide(effect, what=self.effect, **args)
@@ -180,7 +180,7 @@ class ClaimTable:
         as_interval = (lambda e: e if isinstance(e, Interval) else Interval(*e))  # noqa: E731
         rule_args = dict(claim=rule, margin=margin, converged=converged, why_not_converged=why_not_converged)
         split = {} if parts is None else {name: as_interval(e) for name, e in parts.items()}
-        if verdict is None and split:
+        if verdict is None and split and converged:
             verdict = combine({name: decide(e, what=what, **rule_args) for name, e in split.items()})
         elif verdict is None:
             verdict = decide(None if effect is None else as_interval(effect), what=what, **rule_args)

@@ -4,6 +4,8 @@ and without the real data the chapter says so visibly and still runs its control
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from test_notebooks import _claims, _glued, _has, _multiple, _text
 
@@ -12,8 +14,9 @@ from camlib.stats import Verdict, combine, verdict
 
 ABSENT = "n/a (data absent)"
 REAL_CLAIMS = ["real_errors", "heuristic", "heuristic_authors", "real_box_accuracy", "backprop"]
-CONTROLLED_CLAIMS = ["surgery", "resolution", "weak_full"]
+CONTROLLED_CLAIMS = ["surgery", "resolution", "weak_full", "weak_baseline"]
 APPROACH = 5.0  # the chapter's stated margin: weak supervision "approaches" full supervision within ±5 points
+STILL = "still improving at the last epoch: "  # the reason of a comparison whose networks did not converge
 
 
 
@@ -58,21 +61,44 @@ def _check_controlled(g: dict, claims: dict) -> None:
     weak_full = claims["weak_full"]
     assert weak_full.estimate == pytest.approx(g["weak_loc_top1_err"] - g["full_loc_top1_err"], abs=0.11)
     assert (weak_full.rule, weak_full.margin) == ("equal", APPROACH)
+    # smoke trains one epoch: every network counts as still improving, and its comparison is inconclusive
+    assert not weak_full.converged and re.fullmatch(
+        STILL + r"weak \(GAP\) \(held-out accuracy \d\.\d\d, one epoch only\), "
+        r"full \(box regression\) \(held-out accuracy \d\.\d\d, one epoch only\)", weak_full.reason)
     expected = verdict((weak_full.estimate, weak_full.low, weak_full.high), claim="equal", margin=APPROACH,
-                       what="weak − full top-1 loc error, points")
+                       what="weak − full top-1 loc error, points", converged=False, why_not_converged=weak_full.reason)
     assert (weak_full.verdict, weak_full.reason) == tuple(expected)
     assert weak_full.low <= weak_full.estimate <= weak_full.high
     # the surgery: one part per backbone (smoke: AlexNet), GAP − FC, combined; the paper's effect is Table 1's
     surgery = claims["surgery"]
     assert list(surgery.parts) == ["AlexNet"] and surgery.paper_effect == pytest.approx(
         paper.difference("table1", ("AlexNet-GAP", "AlexNet"), "cls_top1_err"))
+    assert not surgery.converged and surgery.reason.startswith(STILL + "AlexNet-FC (held-out accuracy ")
+    assert "AlexNet-GAP (held-out accuracy " in surgery.reason and surgery.verdict == "inconclusive"
+    # converged, the parts would decide by the rule: recomputed here from the row's intervals
     expected = combine({name: verdict(tuple(p), what="GAP − FC top-1 cls error, points")
                         for name, p in surgery.parts.items()})
-    assert surgery.verdict == expected.word and surgery.rule == "greater"
-    # the resolution sweep: finest − coarsest grid (smoke: 16 and 8)
+    assert expected.word in ("reproduced", "partly reproduced", "not reproduced", "not resolved") and surgery.rule == "greater"
+    # the resolution sweep: a trend over all the grids (smoke: 8 and 16), the slope of the glued means per doubling
     resolution = claims["resolution"]
-    assert resolution.effect.startswith("GT-known loc 16×16 − 8×8")
-    assert resolution.verdict == verdict((resolution.estimate, resolution.low, resolution.high)).word
+    assert resolution.effect == "GT-known loc slope over grids 8×8, 16×16, points per doubling"
+    by_grid = g["resolution_gt_known"]
+    assert list(by_grid) == [8, 16] and resolution.estimate == pytest.approx(by_grid[16] - by_grid[8], abs=0.02)
+    assert resolution.low <= resolution.estimate <= resolution.high
+    assert not resolution.converged and resolution.reason.startswith(STILL + "8×8 (held-out accuracy ")
+    assert resolution.verdict == verdict((resolution.estimate, resolution.low, resolution.high), converged=False).word
+    # the baselines: a centred box fitted on the training boxes and a random box, scored on the 16 held-out images
+    assert _multiple(g["centre_box_gt_known"], 6.25) and 0 <= g["random_box_gt_known"] <= 100
+    h, w = g["centre_box_size"]
+    assert 1 <= h <= 64 and 1 <= w <= 64  # smoke: 64-pixel images
+    baseline = claims["weak_baseline"]
+    strongest = max(g["centre_box_gt_known"], g["random_box_gt_known"])
+    assert baseline.estimate == pytest.approx(g["weak_gt_known_loc"] - strongest, abs=0.11)
+    assert baseline.rule == "greater" and baseline.low <= baseline.estimate <= baseline.high
+    assert baseline.effect.startswith("weak CAM − centred box" if g["centre_box_gt_known"] >= g["random_box_gt_known"]
+                                      else "weak CAM − random box")
+    assert not baseline.converged and baseline.reason.startswith(STILL + "weak (GAP) (held-out accuracy ")
+    assert baseline.verdict == verdict((baseline.estimate, baseline.low, baseline.high), converged=False).word
 
 
 @pytest.mark.notebook

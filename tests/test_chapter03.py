@@ -9,9 +9,10 @@ so that a wrong verdict on the page fails the test.
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
-from test_notebooks import _glued, _has, _multiple, _text
+from test_notebooks import _glued, _has, _markdown, _multiple, _text
 
 import camlib
 from camlib.report import read_claims
@@ -21,9 +22,11 @@ CHAPTER = "03_cub_fine_grained"
 ABSENT = "n/a (data absent)"
 CROP_MARGIN, LOC_MARGIN = 1.0, 5.0  # the margins the chapter states before its results (points)
 REAL = ["cub_acc_full", "cub_acc_cam_crop", "cub_acc_gt_crop", "cub_cam_box_acc_iou50", "cub_random_box_acc_iou50",
-        "cub_centre_box_acc_iou50", "cub_crop_gain", "cub_svm_identity_max_abs_err"]
+        "cub_centre_box_acc_iou50", "cub_crop_gain", "cub_svm_identity_max_abs_err", "cub_strongest_baseline"]
 CONTROLLED = ["fg_acc_full", "fg_acc_cam_crop", "fg_acc_gt_crop", "fg_cam_box_acc_iou50", "fg_random_box_acc_iou50",
-              "fg_centre_box_acc_iou50", "fg_large_acc_full", "fg_large_acc_cam_crop"]
+              "fg_centre_box_acc_iou50", "fg_large_acc_full", "fg_large_acc_cam_crop", "fg_large_cam_box_acc_iou50",
+              "fg_large_centre_box_acc_iou50"]
+CENTRE_FITTED = "centre box of the best training size"  # the centred box fitted on the training boxes
 
 
 
@@ -56,10 +59,31 @@ def _check_controlled(nb, glued, rows) -> None:
     assert s[0] == pytest.approx(glued["fg_acc_cam_crop"] - glued["fg_acc_full"], abs=0.11), small
     assert l[0] == pytest.approx(glued["fg_large_acc_cam_crop"] - glued["fg_large_acc_full"], abs=0.11), large
     assert all(p[1] <= p[0] <= p[2] for p in row.parts.values())
+    # smoke trains the controlled network for one epoch: it cannot have shown that it converged
+    assert glued["fg_still_improving"] is True
+    converged = not glued["fg_still_improving"]
     # the verdict again, by the book's rule with the chapter's margin, size by size, then merged
-    word = combine({n: verdict(tuple(p), margin=CROP_MARGIN) for n, p in row.parts.items()}).word
-    assert row.verdict == word
+    word = combine({n: verdict(tuple(p), margin=CROP_MARGIN, converged=converged) for n, p in row.parts.items()}).word
+    assert row.verdict == word == "inconclusive" and "still improving" in row.reason
     _shown(nb, row, word)
+    # per size, the page says where a centred box localizes the object better than the CAM box
+    large_centre_wins = glued["fg_large_centre_box_acc_iou50"] > glued["fg_large_cam_box_acc_iou50"]
+    sizes = [line for line in _markdown(nb).splitlines() if "Objects localized (IoU >= 0.5) by size" in line]
+    assert len(sizes) == 1 and sizes[0].rstrip(".").endswith("(**the centred box localizes better**)") == large_centre_wins
+
+    # the CAM box against the strongest baseline, per size
+    loc = rows["fg_loc_baseline"]
+    assert loc.margin == LOC_MARGIN and list(loc.parts) == list(row.parts)
+    strongest = glued["fg_strongest_baseline"]
+    assert len(strongest) == len(loc.parts)
+    large = list(loc.parts.values())[-1]
+    if strongest[-1] == CENTRE_FITTED:  # the large objects' effect is their CAM box minus the fitted centre box
+        assert large[0] == pytest.approx(glued["fg_large_cam_box_acc_iou50"] - glued["fg_large_centre_box_acc_iou50"],
+                                         abs=0.11)
+    assert glued["fg_large_centre_box_acc_iou50"] <= glued["fg_large_cam_box_acc_iou50"] - large[0] + 0.11
+    word = combine({n: verdict(tuple(p), margin=LOC_MARGIN, converged=converged) for n, p in loc.parts.items()}).word
+    assert loc.verdict == word
+    _shown(nb, loc, word)
 
 
 @pytest.mark.notebook
@@ -77,7 +101,7 @@ def test_chapter03_on_the_cub_subset(executed):
     # the SVM's map is exact: mean M_c + b_c = S_c up to float32 rounding
     assert glued["cub_svm_identity_max_abs_err"] < 1e-4
     rows = _claims(nb)
-    assert set(rows) == {"cub_loc", "cub_crop", "fg_crop"}
+    assert set(rows) == {"cub_loc", "cub_loc_baseline", "cub_crop", "fg_crop", "fg_loc_baseline"}
 
     crop = rows["cub_crop"]
     assert crop.margin == CROP_MARGIN and crop.low <= crop.estimate <= crop.high
@@ -97,6 +121,25 @@ def test_chapter03_on_the_cub_subset(executed):
     assert loc.verdict == word
     _shown(nb, loc, word)
 
+    # the CAM box against the strongest baseline (a centred box of the best size on the training boxes, or random)
+    base = rows["cub_loc_baseline"]
+    assert base.margin == LOC_MARGIN and base.low <= base.estimate <= base.high and math.isnan(base.paper_effect)
+    strongest = glued["cub_strongest_baseline"]
+    assert strongest in base.study and strongest in base.reason
+    if strongest == CENTRE_FITTED:
+        assert glued["cub_centre_box_acc_iou50"] >= glued["cub_random_box_acc_iou50"]
+        assert base.estimate == pytest.approx(glued["cub_cam_box_acc_iou50"] - glued["cub_centre_box_acc_iou50"],
+                                              abs=0.11)
+    # the strongest baseline is at least as strong as each glued one: the effect is at most CAM - each
+    for key in ("cub_centre_box_acc_iou50", "cub_random_box_acc_iou50"):
+        assert base.estimate <= glued["cub_cam_box_acc_iou50"] - glued[key] + 0.11, key
+    word = verdict((base.estimate, base.low, base.high), claim="greater", margin=LOC_MARGIN).word
+    assert base.verdict == word
+    _shown(nb, base, word)
+    # the page says plainly when a centred box beats the CAM box
+    beats = "**A centred box beats the CAM box here**" in _markdown(nb)
+    assert beats == (glued["cub_centre_box_acc_iou50"] > glued["cub_cam_box_acc_iou50"])
+
     _check_controlled(nb, glued, rows)
 
 
@@ -109,6 +152,6 @@ def test_chapter03_without_data_says_so_and_runs_the_controlled_part(executed, n
     for key in REAL:
         assert glued[key] == ABSENT, key
     rows = _claims(nb)
-    assert set(rows) == {"fg_crop"}  # the CUB claims are left out, and the page says why
+    assert set(rows) == {"fg_crop", "fg_loc_baseline"}  # the CUB claims are left out, and the page says why
     assert "The CUB claims were not tested" in text
     _check_controlled(nb, glued, rows)

@@ -154,3 +154,34 @@ def test_classification_errors_with_fewer_than_five_classes_and_bad_input():
     with pytest.raises(ValueError, match=r"`loader` must yield at least one batch"):
         classification_errors(net, [])
     assert net.training
+
+
+def test_calibrated_box_hits_chooses_on_one_set_and_scores_the_other():
+    from camlib.diagnostics import calibrated_box_hits
+
+    # a bright 2 x 2 core inside a dim 8 x 8 halo (0.3 of the max): at 0.2 the box is the halo, at 0.5 the core
+    m = torch.zeros(3, 12, 12)
+    m[:, 2:10, 2:10] = 0.3
+    m[:, 4:6, 4:6] = 1.0
+    core, halo = torch.tensor([[4, 4, 5, 5]]), torch.tensor([[2, 2, 9, 9]])
+    # calibrate on images 0 and 1 (both core objects): 0.5 wins 2 hits to 0; scored on image 2 (a halo object): a miss
+    thr, hits = calibrated_box_hits(m, [core, core, halo], [0.2, 0.5], calibrate=torch.tensor([True, True, False]))
+    assert thr == 0.5 and hits.tolist() == [False]
+    # calibrated on the halo image instead: 0.2 wins; scored on the core images at 0.2 (halo boxes, IoU 4/64): misses
+    thr, hits = calibrated_box_hits(m, [core, core, halo], [0.2, 0.5], calibrate=torch.tensor([False, False, True]))
+    assert thr == 0.2 and hits.tolist() == [False, False]
+    # equal scores: the first threshold of the list
+    thr, _ = calibrated_box_hits(m, [core, halo, core], [0.5, 0.2], calibrate=torch.tensor([True, True, False]))
+    assert thr == 0.5
+
+
+def test_calibrated_box_hits_rejects_bad_splits():
+    from camlib.diagnostics import calibrated_box_hits
+
+    m, gt = torch.rand(2, 4, 4), [torch.tensor([[0, 0, 1, 1]])] * 2
+    with pytest.raises(ValueError, match="`calibrate` must mark some images to calibrate on and some to score"):
+        calibrated_box_hits(m, gt, [0.2], calibrate=torch.tensor([True, True]))
+    with pytest.raises(ValueError, match=r"`calibrate` must be a BoolTensor\[2\]"):
+        calibrated_box_hits(m, gt, [0.2], calibrate=torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match="`thresholds` must hold at least one threshold"):
+        calibrated_box_hits(m, gt, [], calibrate=torch.tensor([True, False]))

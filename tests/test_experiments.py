@@ -66,3 +66,65 @@ def test_compare_heads_trains_one_network_per_head_and_seed(tmp_path, one_thread
     assert rows[0]["val_accuracy"] == 100 * runs[0].history[-1]["val_accuracy"]
     with pytest.raises(ValueError, match=r"`backprop` must name heads of `heads` \['gap'\], but got \['gmp'\]"):
         X.compare_heads(train, val, heads=["gap"], backprop=["gmp"])
+
+
+def test_convergence_names_the_networks_still_improving():
+    flat, rising = [{"val_accuracy": 0.8}, {"val_accuracy": 0.805}], [{"val_accuracy": 0.3}, {"val_accuracy": 0.45}]
+    assert X.convergence({"FC": flat, "GAP": flat}) == {"converged": True,
+                                                        "why_not_converged": "still improving at the last epoch: "}
+    out = X.convergence({"FC": flat, "GAP": rising, "BOX": [{"val_accuracy": 0.6}]})
+    assert out["converged"] is False  # GAP rose 0.15 > 0.01; one epoch counts as still improving
+    assert out["why_not_converged"] == ("still improving at the last epoch: GAP (held-out accuracy 0.45, +0.15), "
+                                        "BOX (held-out accuracy 0.60, one epoch only)")
+    assert X.convergence({"GAP": rising}, tol=0.2)["converged"] is True
+    with pytest.raises(ValueError, match="`histories` must map network names to histories"):
+        X.convergence({})
+
+
+def _spots(n: int, seed: int):
+    """Features where class c lights channel c in a 2 x 2 block at a random place of an 8 x 8 grid; boxes at 32 px."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    maps = 0.1 * torch.rand(n, 4, 8, 8, generator=g)
+    corners = torch.randint(0, 7, (n, 2), generator=g)
+    boxes = []
+    for i, (c, (y, x)) in enumerate(zip(labels.tolist(), corners.tolist())):
+        maps[i, c, y:y + 2, x:x + 2] += 1.0
+        boxes.append(torch.tensor([[4 * x, 4 * y, 4 * x + 7, 4 * y + 7]]))  # the block, upsampled x4 to 32 px
+    return maps, labels, boxes
+
+
+@pytest.mark.parametrize("pool", ["gap", "gmp"])
+def test_a_pooling_head_on_frozen_features_learns_and_its_maps_find_the_spot(pool):
+    maps, labels, _ = _spots(60, 0)
+    val_maps, val_labels, val_boxes = _spots(30, 1)
+    head, history = X.fit_pooling_head(maps, labels, val_maps, val_labels, pool=pool, epochs=40, lr=0.05, seed=0)
+    assert head.pool == pool and len(history) == 40 and history[-1]["val_accuracy"] == 1.0
+    again, same = X.fit_pooling_head(maps, labels, val_maps, val_labels, pool=pool, epochs=40, lr=0.05, seed=0)
+    assert same == history  # seeded: the same head twice
+    score = X.score_pooling_head(head, val_maps, val_labels, val_boxes, 32)
+    s = score.summary()
+    assert s["cls_top1_err"] == 0.0 and score.correct.all()
+    assert s["gt_known_loc"] >= 90.0 and s["loc_top1_err"] <= 10.0 and 0 <= s["maxboxaccv2"] <= 100
+
+
+def test_score_pooling_head_hand_worked():
+    # one channel per class, identity weights: class 0's map is channel 0, a 2 x 2 block at (2, 2) of a 4 x 4 grid
+    from camlib.models import ClassifierHead
+
+    head = ClassifierHead.from_linear(torch.eye(2), pool="gap")
+    maps = torch.zeros(1, 2, 4, 4)
+    maps[0, 0, 2:4, 2:4] = 1.0
+    score = X.score_pooling_head(head, maps, torch.tensor([0]), [torch.tensor([[2, 2, 3, 3]])], 4)
+    assert score.predicted.tolist() == [0] and score.gt_known.tolist() == [True] and score.localized.tolist() == [True]
+    wrong = X.score_pooling_head(head, maps, torch.tensor([0]), [torch.tensor([[0, 0, 1, 1]])], 4)
+    assert wrong.gt_known.tolist() == [False] and wrong.summary()["loc_top1_err"] == 100.0
+    assert score.maxboxaccv2 == 100.0  # the block is its own box at every IoU threshold
+    fast = X.score_pooling_head(head, maps, torch.tensor([0]), [torch.tensor([[2, 2, 3, 3]])], 4, max_box_acc=False)
+    assert math.isnan(fast.maxboxaccv2) and fast.gt_known.tolist() == [True]
+
+
+def test_fit_pooling_head_refuses_features_without_one_label_each():
+    with pytest.raises(ValueError, match=r"`val_maps` must be a Tensor\[N, K, h, w\] with one label per image"):
+        X.fit_pooling_head(torch.zeros(2, 3, 4, 4), torch.zeros(2, dtype=torch.long), torch.zeros(2, 3, 4, 4),
+                           torch.zeros(3, dtype=torch.long), pool="gap")

@@ -158,3 +158,18 @@ def test_cached_cam_boxes_are_the_svms_boxes_and_read_back(tmp_path, gen):
         cached_cam_boxes("svm", net, data, classes, **key)
     with pytest.raises(TypeError, match=r"`classes` must be a non-empty dict"):
         cached_cam_boxes(svm, net, data, {}, **key)
+
+
+def test_cached_feature_maps_keep_the_maps_in_float16_and_read_them_back(tmp_path):
+    from camlib.features import cached_feature_maps
+
+    net, data = _small_net(), Localization(5, seed=0, image_size=32, scale=(0.4, 0.6))
+    key = dict(network={"arch": "vgg-small", "weights": "seed 0"}, batch_size=2, cache_root=tmp_path)
+    first = cached_feature_maps(net, data, **key)
+    want = extract_features(net, DataLoader(data, 2, collate_fn=collate), keep_maps=True)
+    assert first.maps.dtype == torch.float16 and torch.equal(first.maps, want.maps.half())
+    assert torch.equal(first.pooled, want.pooled)  # pooled in float32, before the rounding
+    # float16 moves a map by at most one part in 2^11 of its value
+    assert ((first.maps.float() - want.maps).abs() <= want.maps.abs() * 2.0**-11 + 1e-7).all()
+    again = cached_feature_maps(torch.nn.Identity(), data, **key)  # read back: the identity would not give these
+    assert torch.equal(again.maps, first.maps) and len(list(tmp_path.glob("*.pt"))) == 1

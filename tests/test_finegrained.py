@@ -172,3 +172,51 @@ def test_crop_study_refuses_bad_batches(study_inputs):
         crop_study(net, (train.images, train.labels), test, generator=g)
     with pytest.raises(TypeError, match=r"`train.boxes` must be a list of N tensors \(1, 4\), one box per image"):
         crop_study(net, Batch(train.images, train.labels), test, generator=g)
+
+
+# --- the fitted centre box and the strongest baseline ----------------------------------------
+
+
+def test_fitted_centre_hits_fit_on_the_training_boxes_only():
+    from camlib.finegrained import fitted_centre_hits
+
+    # training boxes: three centred 32 x 32 boxes -> the fitted box is (16, 16, 47, 47)
+    train = L([16, 16, 47, 47], [16, 16, 47, 47], [16, 16, 47, 47])
+    # test: the box itself (IoU 1), a corner box (IoU 0), a centred 40 x 40 box (IoU 1024 / 1600 = 0.64)
+    gt = [L([16, 16, 47, 47]), L([0, 0, 31, 31]), L([12, 12, 51, 51])]
+    assert fitted_centre_hits(gt, 64, train_boxes=train).tolist() == [1.0, 0.0, 1.0]
+    # the test boxes' mean size would differ: the fitted box does not look at them
+    assert fitted_centre_hits(gt, 64, train_boxes=L([0, 0, 63, 63])).tolist() == [0.0, 0.0, 0.0]  # 64 x 64: IoU <= 0.39
+
+
+def test_versus_strongest_picks_the_best_baseline_and_pairs_the_images():
+    from camlib.finegrained import versus_strongest
+
+    hits = {"CAM": torch.tensor([1.0, 1.0, 0.0, 1.0]), "weak": torch.tensor([0.25, 0.0, 0.0, 0.5]),
+            "strong": torch.tensor([0.0, 1.0, 1.0, 0.0])}
+    name, b = versus_strongest(hits, "CAM", baselines=("weak", "strong"), resamples=500, seed=1)
+    # strong hits 2 of 4 (0.5) against weak's 0.1875; CAM 0.75 - 0.5 = 0.25
+    assert name == "strong" and b.difference == pytest.approx(0.25)
+    assert b.low <= b.difference <= b.high
+    # equal means: the first named wins
+    assert versus_strongest({"CAM": hits["CAM"], "a": hits["strong"], "b": hits["strong"]}, "CAM",
+                            baselines=("a", "b"), resamples=100)[0] == "a"
+    with pytest.raises(ValueError, match="`box` must name an entry"):
+        versus_strongest(hits, "nope", baselines=("weak",))
+    with pytest.raises(ValueError, match="`baselines` must name at least one entry"):
+        versus_strongest(hits, "CAM", baselines=("weak", "absent"))
+    with pytest.raises(ValueError, match="`baselines` must name at least one entry"):
+        versus_strongest(hits, "CAM", baselines=())
+
+
+def test_crop_study_keeps_the_per_image_hits(study_inputs):
+    from camlib.baselines import best_centre_box_size, centre_box_hits
+    from camlib.finegrained import CENTRE_FITTED
+
+    net, train, test = study_inputs
+    r = crop_study(net, train, test, generator=torch.Generator().manual_seed(3), Cs=(1.0,), folds=2, resamples=100,
+                   draws=4)
+    assert set(r.hits) == set(r.localization) and CENTRE_FITTED in r.hits
+    assert all(r.localization[k] == h.mean().item() and len(h) == 12 for k, h in r.hits.items())
+    size = best_centre_box_size(torch.cat(train.boxes), 64)  # fitted on the training boxes, scored on the test ones
+    assert r.hits[CENTRE_FITTED].tolist() == centre_box_hits(torch.cat(test.boxes), 64, box_size=size).double().tolist()

@@ -115,3 +115,12 @@ def test_claims_figure_shows_only_measured_effects():
 
 def test_plain_table_escapes_pipes():
     assert Table([{"a": "x|y"}])._repr_markdown_().splitlines()[2] == "| x&#124;y |"
+
+
+def test_a_comparison_of_several_parts_that_did_not_converge_is_inconclusive_and_recomputes():
+    t = ClaimTable("02_x")
+    row = t.add("cost", "GAP costs accuracy", paper="", study="", parts={"AlexNet": (5.0, 2.0, 8.0),
+                "VGG": (1.0, -2.0, 4.0)}, converged=False, why_not_converged="still improving: VGG-GAP")
+    assert (row.verdict, row.reason) == ("inconclusive", "still improving: VGG-GAP")  # once, not once per part
+    assert row.parts["AlexNet"] == [5.0, 2.0, 8.0]  # the parts are kept for the table
+    assert row.recompute() == Verdict(row.verdict, row.reason)
