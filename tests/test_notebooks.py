@@ -148,6 +148,10 @@ def test_runs_on_smoke_profile(path, executed):
     provenance = json.dumps(last)
     assert "git commit" in provenance and "| profile | smoke |" in provenance and "wall time" in provenance
     assert not (Path(nb.metadata["camlib_output"]).parent / ".running" / path.name).exists()
+    for cell in _code_cells(nb):  # a captioned figure cell displays one thing: two would be two targets of one name
+        if "figure" in cell.metadata.get("mystnb", {}):
+            shown = [o for o in cell.outputs if o.get("output_type") in ("display_data", "execute_result")]
+            assert len(shown) <= 1, f"captioned cell {cell.id} displays {len(shown)} outputs: the -W build fails"
 
 
 @pytest.mark.notebook
