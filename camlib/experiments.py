@@ -8,6 +8,9 @@ module is that loop and its reading, so that chapters call it instead of
 writing it:
 
 - ``benchmark_pair``: the training and held-out sets of one benchmark;
+  ``benchmark_splits``: training, validation and test sets (the validation
+  images choose the learning rate and stop training; the test images score);
+- ``tune_lr``: the learning rate of one head, chosen on the validation images;
 - ``compare_heads``: one network per (head, seed), scored; ``Run`` records;
 - ``seed_effect``: the per-seed difference of a metric between two methods,
   with its t interval over seeds (``camlib.stats.seed_interval``);
@@ -34,9 +37,10 @@ from torch.utils.data import DataLoader, Dataset
 from camlib.data.batch import collate
 from camlib.evaluation import LocalizationResult, evaluate_localization
 from camlib.stats import Interval, seed_interval
-from camlib.train import fit_small
+from camlib.train import best_epoch, fit_small
 
-__all__ = ["Run", "benchmark_pair", "compare_heads", "seed_effect", "still_improving", "summary_rows"]
+__all__ = ["LrSearch", "Run", "benchmark_pair", "benchmark_splits", "compare_heads", "kept_epoch", "seed_effect",
+           "still_improving", "summary_rows", "tune_lr"]
 
 
 def benchmark_pair(benchmark: type, train_size: int, val_size: int, **kwargs: Any) -> tuple[Dataset, Dataset]:
@@ -57,6 +61,93 @@ def benchmark_pair(benchmark: type, train_size: int, val_size: int, **kwargs: An
             benchmark(val_size, seed=1, **kwargs).in_memory(progress=False))
 
 
+def benchmark_splits(
+    benchmark: type, train_size: int, val_size: int, test_size: int, **kwargs: Any
+) -> tuple[Dataset, Dataset, Dataset]:
+    """A benchmark's training (seed 0), validation (seed 2) and test (seed 1) images, held in memory.
+
+    The validation images choose the learning rate and stop training
+    (``tune_lr``, ``patience``); the test images only score, so no choice is
+    made on the images a verdict rests on. The test set is the same draw as
+    ``benchmark_pair``'s held-out set.
+
+    Example:
+        >>> from camlib.data.synthetic import Localization
+        >>> train, val, test = benchmark_splits(Localization, 3, 2, 2, image_size=48, num_classes=4)
+        >>> [d.spec()["arguments"].split(",")[:2] for d in (train, val, test)]
+        [['Localization(3', ' seed=0'], ['Localization(2', ' seed=2'], ['Localization(2', ' seed=1']]
+    """
+    return (benchmark(train_size, seed=0, **kwargs).in_memory(progress=False),
+            benchmark(val_size, seed=2, **kwargs).in_memory(progress=False),
+            benchmark(test_size, seed=1, **kwargs).in_memory(progress=False))
+
+
+def kept_epoch(history: Sequence[dict[str, float]], *, patience: int = 0, min_delta: float = 0.0) -> int:
+    """The epoch (index into ``history``) whose weights a run keeps: the best with early stopping, else the last.
+
+    Example:
+        >>> h = [{"val_accuracy": a} for a in (0.5, 0.8, 0.79, 0.78)]
+        >>> kept_epoch(h, patience=2, min_delta=0.01), kept_epoch(h)
+        (1, 3)
+    """
+    if patience:
+        return best_epoch(list(history), min_delta=min_delta)
+    return len(history) - 1
+
+
+def _kept(history: Sequence[dict[str, float]], train: dict[str, Any]) -> int:
+    return kept_epoch(history, patience=train.get("patience", 0), min_delta=train.get("min_delta", 0.0))
+
+
+@dataclass
+class LrSearch:
+    """The learning rates tried for one head and the one chosen (``tune_lr``).
+
+    Attributes:
+        lr: the chosen learning rate.
+        scores: per learning rate, the held-out (validation) accuracy of the epoch the run keeps.
+        histories: per learning rate, ``fit``'s history.
+        net: the network trained with the chosen rate (eval mode).
+    """
+
+    lr: float
+    scores: dict[float, float]
+    histories: dict[float, list[dict[str, float]]] = field(repr=False)
+    net: nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """The chosen run's history."""
+        return self.histories[self.lr]
+
+
+def tune_lr(train_data: Dataset, val_data: Dataset, lrs: Sequence[float], **train: Any) -> LrSearch:
+    """Train one network per learning rate and keep the one with the best validation accuracy.
+
+    Each run is ``camlib.train.fit_small(train_data, val_data, lr=lr, **train)``
+    (cached, so the chosen run is not trained twice when the caller trains
+    it again with the same seed); its score is the validation accuracy of the
+    epoch it keeps (the best epoch with early stopping, else the last). Ties
+    go to the first learning rate in ``lrs``.
+
+    Raises:
+        ValueError: ``lrs`` is empty or holds a non-positive rate.
+    """
+    return _search(lrs, lambda lr: fit_small(train_data, val_data, lr=lr, **train), train)
+
+
+def _search(lrs: Sequence[float], train_one: Any, options: dict[str, Any]) -> LrSearch:
+    """One run per rate (``train_one(lr) -> (net, history)``), scored at its kept epoch; the best rate wins."""
+    if not lrs or any(not (isinstance(lr, (int, float)) and lr > 0) for lr in lrs):
+        raise ValueError(f"`lrs` must be one or more positive learning rates, but got {list(lrs)!r}.")
+    nets, histories, scores = {}, {}, {}
+    for lr in lrs:
+        nets[lr], histories[lr] = train_one(lr)
+        scores[lr] = histories[lr][_kept(histories[lr], options)]["val_accuracy"]
+    best = max(lrs, key=lambda lr: (scores[lr], -list(lrs).index(lr)))  # ties: the first listed
+    return LrSearch(best, scores, histories, nets[best])
+
+
 @dataclass
 class Run:
     """One trained network scored one way.
@@ -66,7 +157,12 @@ class Run:
         head, seed: the network's head and seed.
         net: the trained network (eval mode).
         history: ``fit``'s per-epoch records.
-        result: its ``LocalizationResult`` on the held-out images.
+        result: its ``LocalizationResult`` on the test images.
+        lr: the learning rate it was trained with.
+        kept_epoch: the epoch (index into ``history``) whose weights it has:
+            the best with early stopping, else the last (-1: the last).
+        patience: the early-stopping patience it was trained with (0: none;
+            ``still_improving`` then looks at the last epoch only).
     """
 
     name: str
@@ -75,59 +171,92 @@ class Run:
     net: nn.Module = field(repr=False)
     history: list[dict[str, float]] = field(repr=False)
     result: LocalizationResult = field(repr=False)
+    lr: float = math.nan
+    kept_epoch: int = -1
+    patience: int = 0
+    tol: float = 0.01
 
     def summary(self) -> dict[str, Any]:
-        """``result.summary()`` with the method, head, seed and the last epoch's accuracies (percent)."""
-        last = self.history[-1]
-        return {"method": self.name, "head": self.head, "seed": self.seed,
-                "train_accuracy": 100 * last["train_accuracy"],
-                "val_accuracy": 100 * last["val_accuracy"] if "val_accuracy" in last else math.nan,
-                "still_improving": still_improving(self.history), **self.result.summary()}
+        """``result.summary()`` with the method, head, seed, learning rate, epochs and the kept epoch's accuracies (%)."""
+        kept = self.history[self.kept_epoch]
+        return {"method": self.name, "head": self.head, "seed": self.seed, "lr": self.lr,
+                "epochs": len(self.history), "kept_epoch": kept.get("epoch", len(self.history) - 1) + 1,
+                "train_accuracy": 100 * kept["train_accuracy"],
+                "val_accuracy": 100 * kept["val_accuracy"] if "val_accuracy" in kept else math.nan,
+                "still_improving": still_improving(self.history, tol=self.tol, patience=max(self.patience, 1)),
+                **self.result.summary()}
 
 
 def compare_heads(
     train_data: Dataset,
     val_data: Dataset,
+    test_data: Dataset | None = None,
     *,
     heads: Sequence[str] = ("gap", "gmp"),
     seeds: Sequence[int] = (0,),
     backprop: Sequence[str] = (),
+    lrs: Sequence[float] | dict[str, Sequence[float]] | None = None,
     threshold: float = 0.2,
     keep_maps: bool = True,
     batch_size: int = 100,
+    tol: float = 0.01,
     **train: Any,
-) -> list[Run]:
+) -> tuple[list[Run], dict[str, LrSearch]]:
     """One network per (head, seed), each scored by its CAM (and by backprop saliency where asked).
 
     Args:
-        train_data, val_data: the benchmark's training and held-out images.
+        train_data: the benchmark's training images.
+        val_data: the validation images: the held-out accuracy after every
+            epoch (the curves, early stopping) and the choice of ``lrs``.
+        test_data: the images the runs are scored on; default ``val_data``
+            (then the scores are not independent of the choices made on them).
         heads: the heads to train (``"gap"``, ``"gmp"``, ...).
         seeds: one network per head and seed.
         backprop: the heads whose networks are also scored by gradient saliency.
+        lrs: learning rates to choose from, per head, on the validation images
+            with the first seed (``tune_lr``); every seed then trains with the
+            chosen one. A dict gives each head its own candidates (one each:
+            rates chosen elsewhere). None: ``train["lr"]`` (or ``fit_small``'s default).
         threshold: the box protocol's threshold (the paper's 20%).
         keep_maps: keep the maps of the first seed's runs (for figures).
-        batch_size: held-out images per evaluation batch.
+        batch_size: test images per evaluation batch.
+        tol: the rise of the validation accuracy that counts as still improving (``still_improving``).
         **train: ``camlib.train.fit_small``'s arguments (``model``, ``num_classes``,
-            ``image_size``, ``resolution``, ``channels``, ``epochs``, ``lr``, ``device``, ...).
+            ``image_size``, ``resolution``, ``channels``, ``epochs``, ``lr``,
+            ``patience``, ``min_delta``, ``schedule``, ``device``, ...).
 
     Returns:
-        The runs, by seed, then head, then the CAM before backprop; each run's
-        name is ``"<HEAD> CAM"`` or ``"<HEAD> backprop"``.
+        ``(runs, searches)``: the runs, by seed, then head, then the CAM before
+        backprop, each named ``"<HEAD> CAM"`` or ``"<HEAD> backprop"``; and per
+        head its ``LrSearch`` (empty without ``lrs``).
     """
     unknown = sorted(set(backprop) - set(heads))
     if unknown:
         raise ValueError(f"`backprop` must name heads of `heads` {list(heads)}, but got {unknown}.")
-    loader = DataLoader(val_data, batch_size=batch_size, collate_fn=collate)
+    if not seeds:
+        raise ValueError("`seeds` must hold at least one seed, but got none.")
+    searches = {}
+    if lrs is not None:
+        rest = {k: v for k, v in train.items() if k != "lr"}
+        by_head = lrs if isinstance(lrs, dict) else {head: lrs for head in heads}
+        missing = sorted(set(heads) - set(by_head))
+        if missing:
+            raise ValueError(f"`lrs` must give learning rates for every head of {list(heads)}, but got none for {missing}.")
+        searches = {head: tune_lr(train_data, val_data, by_head[head], head=head, seed=seeds[0], **rest)
+                    for head in heads}
+    loader = DataLoader(val_data if test_data is None else test_data, batch_size=batch_size, collate_fn=collate)
     runs = []
     for seed in seeds:
         for head in heads:
-            net, history = fit_small(train_data, val_data, head=head, seed=seed, **train)
+            lr = searches[head].lr if head in searches else train.get("lr", 2e-3)
+            net, history = fit_small(train_data, val_data, head=head, seed=seed, **{**train, "lr": lr})
             keep = keep_maps and seed == seeds[0]
             for method in ("cam", "backprop") if head in backprop else ("cam",):
                 result = evaluate_localization(net, loader, method=method, threshold=threshold, keep_maps=keep)
                 name = f"{head.upper()} {'CAM' if method == 'cam' else 'backprop'}"
-                runs.append(Run(name, head, seed, net, history, result))
-    return runs
+                runs.append(Run(name, head, seed, net, history, result, lr=lr, kept_epoch=_kept(history, train),
+                                patience=train.get("patience", 0), tol=tol))
+    return runs, searches
 
 
 def summary_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
@@ -164,30 +293,37 @@ def seed_effect(runs: Sequence[Run], metric: str, minus: str, plus: str, level: 
     return seed_interval([by[plus][s] - by[minus][s] for s in sorted(by[minus])], level=level)
 
 
-def still_improving(history: Sequence[dict[str, float]], key: str = "val_accuracy", tol: float = 0.01) -> bool:
-    """Whether the last epoch improved ``key`` by more than ``tol`` over the best earlier epoch.
+def still_improving(
+    history: Sequence[dict[str, float]], key: str = "val_accuracy", tol: float = 0.01, patience: int = 1
+) -> bool:
+    """Whether ``key`` rose by more than ``tol`` within the last ``patience`` epochs (``camlib.train.best_epoch``).
 
-    A network whose held-out accuracy still rises at its last epoch has not
-    converged. With one epoch there is nothing to compare: it counts as
-    still improving.
+    A network whose held-out accuracy still rises at the end of its training
+    has not converged; one that early stopping ended (no rise for
+    ``patience`` epochs) has. With one epoch there is nothing to compare: it
+    counts as still improving.
 
     Example:
         >>> still_improving([{"val_accuracy": 0.5}, {"val_accuracy": 0.7}])
         True
         >>> still_improving([{"val_accuracy": 0.7}, {"val_accuracy": 0.705}, {"val_accuracy": 0.70}])
         False
+        >>> still_improving([{"val_accuracy": a} for a in (0.5, 0.7, 0.69)], patience=2)
+        True
     """
     if not history or key not in history[-1]:
         raise ValueError(f"`history` must hold per-epoch records with {key!r}, but got {list(history[-1:])}.")
-    if len(history) == 1:
-        return True
-    return history[-1][key] - max(h[key] for h in history[:-1]) > tol
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"`patience` must be an int >= 1, but got {patience!r}.")
+    return len(history) - 1 - best_epoch(list(history), key, min_delta=tol) < patience
 
 
 __all__ += ["convergence"]
 
 
-def convergence(histories: dict[str, Sequence[dict[str, float]]], *, tol: float = 0.01) -> dict[str, Any]:
+def convergence(
+    histories: dict[str, Sequence[dict[str, float]]], *, tol: float = 0.01, patience: int = 1
+) -> dict[str, Any]:
     """The ``converged`` and ``why_not_converged`` arguments of a claim that compares trained networks.
 
     A comparison counts only when every compared network has converged
@@ -197,7 +333,7 @@ def convergence(histories: dict[str, Sequence[dict[str, float]]], *, tol: float 
 
     Args:
         histories: ``{network name: fit's history}``, at least one.
-        tol: as ``still_improving``.
+        tol, patience: as ``still_improving`` (``patience``: the networks' early-stopping patience).
 
     Returns:
         ``{"converged": bool, "why_not_converged": str}``, to pass to
@@ -214,14 +350,14 @@ def convergence(histories: dict[str, Sequence[dict[str, float]]], *, tol: float 
         raise ValueError(f"`histories` must map network names to histories, at least one, but got {histories!r}.")
     still = []
     for name, h in histories.items():
-        if still_improving(h, tol=tol):
+        if still_improving(h, tol=tol, patience=patience):
             rise = "one epoch only" if len(h) == 1 else \
                 f"{h[-1]['val_accuracy'] - max(r['val_accuracy'] for r in h[:-1]):+.2f}"
             still.append(f"{name} (held-out accuracy {h[-1]['val_accuracy']:.2f}, {rise})")
     return {"converged": not still, "why_not_converged": "still improving at the last epoch: " + ", ".join(still)}
 
 
-__all__ += ["HeadScore", "fit_pooling_head", "score_pooling_head"]
+__all__ += ["HeadScore", "fit_pooling_head", "score_pooling_head", "tune_pooling_head"]
 
 
 def fit_pooling_head(
@@ -235,6 +371,8 @@ def fit_pooling_head(
     lr: float = 1e-3,
     weight_decay: float = 1e-4,
     batch_size: int = 128,
+    patience: int = 0,
+    min_delta: float = 0.0,
     seed: int = 0,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
     """A new head on frozen features: global average or max pooling, then one linear layer (``ClassifierHead``).
@@ -251,11 +389,15 @@ def fit_pooling_head(
         maps, labels: training features ``Tensor[N, K, h, w]`` and classes ``LongTensor[N]``.
         val_maps, val_labels: held-out features and classes, scored after every epoch.
         pool: ``"gap"`` or ``"gmp"``.
-        epochs, lr, weight_decay, batch_size: the optimization.
+        epochs, lr, weight_decay, batch_size: the optimization (``epochs``: the most, with ``patience``).
+        patience, min_delta: early stopping, as ``camlib.train.TrainConfig``:
+            stop when the held-out accuracy has not risen by more than
+            ``min_delta`` for ``patience`` epochs and keep the best epoch's
+            weights (0: train all ``epochs``).
         seed: the head's initialization and the order of the images.
 
     Returns:
-        ``(head, history)``: the head in eval mode, and per epoch ``epoch``,
+        ``(head, history)``: the head in eval mode, and per epoch run ``epoch``,
         ``train_loss``, ``train_accuracy``, ``val_accuracy`` (fractions).
     """
     from camlib.models import ClassifierHead
@@ -270,7 +412,7 @@ def fit_pooling_head(
         head = ClassifierHead(maps.shape[1], C, pool=pool)
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     order = torch.Generator().manual_seed(seed)
-    history = []
+    history, best_state = [], None
     for epoch in range(1, epochs + 1):
         head.train()
         total, correct, loss_sum = 0, 0, 0.0
@@ -289,7 +431,31 @@ def fit_pooling_head(
                               for i in torch.arange(len(val_labels)).split(512))
         history.append({"epoch": epoch, "train_loss": loss_sum / total, "train_accuracy": correct / total,
                         "val_accuracy": val_correct / len(val_labels)})
+        if patience:
+            best = best_epoch(history, min_delta=min_delta)
+            if best == len(history) - 1:
+                best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
+            elif len(history) - 1 - best >= patience:
+                break
+    if best_state is not None:
+        head.load_state_dict(best_state)
     return head.eval(), history
+
+
+def tune_pooling_head(
+    maps: Tensor, labels: Tensor, val_maps: Tensor, val_labels: Tensor, *, lrs: Sequence[float], **fit: Any
+) -> LrSearch:
+    """``fit_pooling_head`` once per learning rate; keeps the head with the best held-out accuracy.
+
+    The score of a rate is the held-out accuracy of the epoch its head keeps
+    (the best one with ``patience``, else the last); ties go to the first
+    rate in ``lrs``. ``fit`` holds ``fit_pooling_head``'s other arguments
+    (``pool``, ``epochs``, ``patience``, ``min_delta``, ``seed``, ...).
+
+    Raises:
+        ValueError: ``lrs`` is empty or holds a non-positive rate.
+    """
+    return _search(lrs, lambda lr: fit_pooling_head(maps, labels, val_maps, val_labels, lr=lr, **fit), fit)
 
 
 @dataclass

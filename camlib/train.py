@@ -52,6 +52,7 @@ from camlib.models import BoxOutput, box_regression_loss, boxes_to_unit
 from camlib.registry import HEADS, MODELS, build_model
 
 __all__ = [
+    "best_epoch",
     "fit_small",
     "NonFiniteLossError",
     "Squares",
@@ -65,6 +66,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+SCHEDULES = ("constant", "cosine", "plateau")
+
+
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the message has the epoch, step and config."""
 
@@ -76,7 +80,17 @@ class TrainConfig:
     Attributes:
         model, num_classes, head, model_kwargs: passed to ``camlib.build_model``
             (``model_kwargs`` may hold ``pretrained`` for the paper networks).
-        epochs: passes over the data.
+        epochs: passes over the data (the most, with ``patience``).
+        patience: early stopping: 0 trains all ``epochs``; ``k > 0`` stops
+            once the held-out accuracy has not improved by more than
+            ``min_delta`` for ``k`` epochs, and keeps the weights of the best
+            epoch (``best_epoch``). Needs a ``val_dataset``.
+        schedule: the learning rate over training: ``"constant"``;
+            ``"cosine"`` (annealed to 0 over ``epochs``, per step); or
+            ``"plateau"`` (divided by 5 when the held-out accuracy has not
+            risen by ``min_delta`` for 2 epochs; needs a ``val_dataset``).
+        min_delta: the least rise of the held-out accuracy that counts as an
+            improvement (a fraction, e.g. 0.01).
         batch_size: the global batch (split over the processes under torchrun).
         lr, optimizer (``"adamw"`` or ``"sgd"``, with ``momentum``), weight_decay.
         box_weight: the weight of the box loss against the classification
@@ -91,6 +105,9 @@ class TrainConfig:
     head: str = "gap"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     epochs: int = 5
+    patience: int = 0
+    min_delta: float = 0.0
+    schedule: str = "constant"
     batch_size: int = 64
     lr: float = 1e-3
     optimizer: str = "adamw"
@@ -102,7 +119,8 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        for name, choices in (("model", MODELS), ("head", HEADS), ("optimizer", ("adamw", "sgd"))):
+        for name, choices in (("model", MODELS), ("head", HEADS), ("optimizer", ("adamw", "sgd")),
+                              ("schedule", SCHEDULES)):
             if getattr(self, name) not in choices:
                 shown = ", ".join(map(repr, choices))
                 raise ValueError(f"`{name}` must be one of {shown}, but got {getattr(self, name)!r}.")
@@ -112,6 +130,32 @@ class TrainConfig:
                 raise ValueError(f"`{name}` must be a positive int, but got {value!r}.")
         if not self.lr > 0:
             raise ValueError(f"`lr` must be positive, but got {self.lr!r}.")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"`patience` must be an int >= 0 (0: no early stopping), but got {self.patience!r}.")
+        if not (isinstance(self.min_delta, (int, float)) and 0 <= self.min_delta < 1):
+            raise ValueError(f"`min_delta` must be a fraction in [0, 1), but got {self.min_delta!r}.")
+
+
+def best_epoch(history: list[dict[str, float]], key: str = "val_accuracy", min_delta: float = 0.0) -> int:
+    """The epoch early stopping keeps: the last one whose ``key`` rose more than ``min_delta`` above the best before it.
+
+    The best so far moves only on a rise of more than ``min_delta``, so a
+    slow creep of small rises does not keep a run going forever, and a run
+    has converged when ``len(history) - 1 - best_epoch(...) >= patience``.
+
+    Example:
+        >>> best_epoch([{"val_accuracy": a} for a in (0.5, 0.7, 0.705, 0.69)], min_delta=0.01)
+        1
+        >>> best_epoch([{"val_accuracy": a} for a in (0.5, 0.509, 0.518)], min_delta=0.01)
+        2
+    """
+    if not history or any(key not in row for row in history):
+        raise ValueError(f"`history` must be per-epoch records that all hold {key!r}, but got {history[:1]!r}.")
+    best, best_value = 0, history[0][key]
+    for epoch, row in enumerate(history[1:], start=1):
+        if row[key] > best_value + min_delta:
+            best, best_value = epoch, row[key]
+    return best
 
 
 # --- batches and losses -----------------------------------------------------------------
@@ -169,8 +213,11 @@ def train_one_epoch(
     epoch: int = 0,
     config: Any = None,
     progress: bool = False,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> dict[str, float]:
     """One pass over ``loader`` (``camlib.data.Batch``es); returns ``{"loss", "accuracy"}`` averaged over the images.
+
+    ``scheduler``, when given, steps after every optimizer step.
 
     Raises:
         NonFiniteLossError: a loss is NaN or infinite (before its step is taken).
@@ -188,6 +235,8 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         n = len(batch)
         loss_sum, correct, count = loss_sum + value * n, correct + _correct(output, batch), count + n
     loss_sum, correct, count = _reduce([loss_sum, correct, count], device)
@@ -268,20 +317,26 @@ def fit(
         progress: tqdm bars; default: when stderr is a terminal (rank 0 only).
 
     Returns:
-        ``(model, history)``: the model in eval mode on ``config.device``, and
-        one dict per epoch (``epoch``, ``train_loss``, ``train_accuracy``,
-        ``val_loss``, ``val_accuracy`` when validating, ``seconds``).
+        ``(model, history)``: the model in eval mode on ``config.device`` (with
+        ``patience``, the weights of ``best_epoch(history, min_delta=...)``),
+        and one dict per epoch run (``epoch``, ``train_loss``,
+        ``train_accuracy``, ``val_loss``, ``val_accuracy`` when validating,
+        ``seconds``).
 
     Raises:
         NonFiniteLossError: the loss became NaN or infinite.
-        ValueError: ``cache`` is on but the dataset has no spec, or
-            ``batch_size`` is not divisible by the number of processes.
+        ValueError: ``cache`` is on but the dataset has no spec,
+            ``batch_size`` is not divisible by the number of processes, or
+            ``patience`` or ``schedule="plateau"`` is set without a ``val_dataset``.
         RuntimeError: a cache entry exists but is unreadable.
     """
     distributed = dist.is_available() and dist.is_initialized()
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     if config.batch_size % world:
         raise ValueError(f"`batch_size` ({config.batch_size}) must be divisible by the number of processes ({world}).")
+    if (config.patience or config.schedule == "plateau") and val_dataset is None:
+        raise ValueError(f"`val_dataset` must be given for early stopping or the plateau schedule (patience="
+                         f"{config.patience}, schedule={config.schedule!r}), but got None.")
     device = config.device
     if distributed and device.startswith("cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
@@ -337,6 +392,9 @@ def fit_small(
     epochs: int,
     batch_size: int = 64,
     lr: float = 2e-3,
+    patience: int = 0,
+    min_delta: float = 0.0,
+    schedule: str = "constant",
     seed: int = 0,
     device: str = "cpu",
     **fit_kwargs: Any,
@@ -347,13 +405,16 @@ def fit_small(
     with the small backbones' ``input_size``, ``resolution`` (the CAM grid's
     side) and ``channels`` (the first stage's width), AdamW: one call for
     what chapters 01-03 train, so that a network one chapter trained is the
-    same cache entry when another asks for it.
+    same cache entry when another asks for it. ``patience`` and ``min_delta``
+    stop early on ``val_data``, ``schedule`` sets the learning rate over
+    training (``TrainConfig``).
 
     Returns:
         ``(model, history)`` as ``fit``.
     """
     config = TrainConfig(
         model=model, num_classes=num_classes, head=head, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+        patience=patience, min_delta=min_delta, schedule=schedule,
         device=device, model_kwargs={"input_size": image_size, "resolution": resolution, "channels": channels},
     )
     return fit(config, train_data, val_dataset=val_data, **fit_kwargs)
@@ -377,22 +438,42 @@ def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_wo
             val_dataset, per_rank, sampler=val_sampler, collate_fn=collate_fn, num_workers=num_workers
         )
     loss_fn = make_loss(config)
-    history = []
+    per_step = None
+    if config.schedule == "cosine":
+        per_step = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * max(len(loader), 1))
+    plateau = None
+    if config.schedule == "plateau":
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=0.2, patience=2, threshold=config.min_delta, threshold_mode="abs")
+    history, best_state = [], None
     for epoch in range(config.epochs):
         start = time.perf_counter()
         sampler.set_epoch(epoch)
         train = train_one_epoch(
             net, loader, optimizer, loss_fn,
-            device=device, epoch=epoch, config=config, progress=progress,
+            device=device, epoch=epoch, config=config, progress=progress, scheduler=per_step,
         )  # fmt: skip
-        row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"]}
+        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": train["loss"],
+               "train_accuracy": train["accuracy"]}
         if val_loader is not None:
             val = evaluate(net, val_loader, loss_fn, device=device)
             row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+            if plateau is not None:
+                plateau.step(val["accuracy"])
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
         logger.info("epoch %d/%d: %s", epoch + 1, config.epochs, shown)
+        if config.patience:
+            best = best_epoch(history, min_delta=config.min_delta)
+            if best == epoch:  # a copy of the weights early stopping keeps
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            elif epoch - best >= config.patience:
+                logger.info("early stop at epoch %d: no rise over %d epochs; keeping epoch %d",
+                            epoch + 1, config.patience, best + 1)
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return model, history
 
 

@@ -13,10 +13,10 @@ from camlib import paper
 from camlib.stats import Verdict, combine, verdict
 
 ABSENT = "n/a (data absent)"
-REAL_CLAIMS = ["real_errors", "heuristic", "heuristic_authors", "real_box_accuracy", "backprop"]
+REAL_CLAIMS = ["real_errors", "heuristic", "heuristic_authors", "real_box_accuracy", "backprop", "backprop_simonyan"]
 CONTROLLED_CLAIMS = ["surgery", "resolution", "weak_full", "weak_baseline"]
 APPROACH = 5.0  # the chapter's stated margin: weak supervision "approaches" full supervision within ±5 points
-STILL = "still improving at the last epoch: "  # the reason of a comparison whose networks did not converge
+STILL = "still improving at the last epoch: "  # camlib.experiments.convergence's words  # the reason of a comparison whose networks did not converge
 
 
 
@@ -133,7 +133,20 @@ def test_chapter02_on_the_ilsvrc_subset(executed):
     backprop = claims["backprop"]
     assert backprop.low <= backprop.estimate <= backprop.high and backprop.rule == "greater"
     assert f"vs backprop {g['real_backprop_loc_top1_err']:.1f}" in backprop.study
-    assert backprop.verdict == verdict((backprop.estimate, backprop.low, backprop.high)).word
+    # graded twice: at the paper's 20% and at each method's own threshold (chosen on 10 images, scored on the other 10)
+    assert g["backprop_calibration_images"] == [10, 10]
+    own = g["backprop_own_threshold"]
+    assert set(own) == {"CAM", "backprop"} and all(0 <= t < 1 and _multiple(p, 10.0) for t, p in own.values())
+    fixed, calibrated = backprop.parts["paper protocol (20%), top-1 loc error"], backprop.parts[
+        "own best thresholds, GT-known"]
+    assert fixed == [backprop.estimate, backprop.low, backprop.high]
+    assert calibrated[0] == pytest.approx(own["CAM"][1] - own["backprop"][1], abs=1e-6)
+    assert backprop.verdict == combine({"fixed": verdict(tuple(fixed)), "own": verdict(tuple(calibrated))}).word
+    # Simonyan's rule: CAM's GT-known at 20% minus backprop's through GrabCut, on the same 20 images
+    simonyan = claims["backprop_simonyan"]
+    assert simonyan.estimate == pytest.approx(g["cam_subset_gt_known"] - g["backprop_simonyan_gt_known"], abs=1e-6)
+    assert _multiple(g["backprop_simonyan_gt_known"], 5.0) and simonyan.rule == "greater"
+    assert simonyan.verdict == verdict((simonyan.estimate, simonyan.low, simonyan.high)).word
     # the context rows place the study beside the paper; they are not tests
     for key in ("real_errors", "real_box_accuracy"):
         assert claims[key].verdict == "inconclusive" and claims[key].reason.startswith("context, not a test")

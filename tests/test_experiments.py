@@ -55,9 +55,10 @@ def test_still_improving_needs_the_key():
 def test_compare_heads_trains_one_network_per_head_and_seed(tmp_path, one_thread):
     train, val = X.benchmark_pair(Localization, 8, 4, image_size=32, num_classes=3, clutter=0, scale=(0.5, 0.9))
     assert train.spec() != val.spec()
-    runs = X.compare_heads(train, val, heads=["gap", "gmp"], seeds=[0], backprop=["gap"], model="alexnet-small",
-                           num_classes=3, image_size=32, resolution=4, channels=4, epochs=1, batch_size=4,
-                           cache_root=tmp_path)
+    runs, searches = X.compare_heads(train, val, heads=["gap", "gmp"], seeds=[0], backprop=["gap"],
+                                     model="alexnet-small", num_classes=3, image_size=32, resolution=4, channels=4,
+                                     epochs=1, batch_size=4, cache_root=tmp_path)
+    assert searches == {} and all(r.lr == 2e-3 for r in runs)
     assert [(r.name, r.head, r.seed) for r in runs] == [("GAP CAM", "gap", 0), ("GAP backprop", "gap", 0),
                                                         ("GMP CAM", "gmp", 0)]
     assert runs[0].net is runs[1].net and len(runs[0].result) == 4 and runs[0].result.maps is not None
@@ -66,6 +67,68 @@ def test_compare_heads_trains_one_network_per_head_and_seed(tmp_path, one_thread
     assert rows[0]["val_accuracy"] == 100 * runs[0].history[-1]["val_accuracy"]
     with pytest.raises(ValueError, match=r"`backprop` must name heads of `heads` \['gap'\], but got \['gmp'\]"):
         X.compare_heads(train, val, heads=["gap"], backprop=["gmp"])
+
+
+TINY_FIT = dict(model="alexnet-small", num_classes=3, image_size=32, resolution=4, channels=4, batch_size=4)
+
+
+def test_benchmark_splits_are_three_draws_and_the_test_set_is_benchmark_pairs_held_out_set():
+    kw = dict(image_size=32, num_classes=3, clutter=0, scale=(0.5, 0.9))
+    train, val, test = X.benchmark_splits(Localization, 6, 3, 4, **kw)
+    assert (len(train), len(val), len(test)) == (6, 3, 4)
+    assert len({d.spec()["arguments"] for d in (train, val, test)}) == 3
+    _, held = X.benchmark_pair(Localization, 6, 4, **kw)
+    assert test.spec() == held.spec() and torch.equal(test[0].image, held[0].image)
+
+
+def test_tune_lr_keeps_the_rate_with_the_best_validation_accuracy(monkeypatch):
+    script = {1e-3: [0.4, 0.6, 0.55], 1e-2: [0.5, 0.58, 0.7], 1e-1: [0.7, 0.7, 0.7]}
+    calls = []
+
+    def fake_fit(train, val, *, lr, **kwargs):
+        calls.append((lr, kwargs))
+        return f"net {lr:g}", [{"epoch": e, "val_accuracy": a} for e, a in enumerate(script[lr])]
+
+    monkeypatch.setattr(X, "fit_small", fake_fit)
+    search = X.tune_lr([], [], [1e-3, 1e-2], head="gap", seed=0)
+    assert search.lr == 1e-2 and search.scores == {1e-3: 0.55, 1e-2: 0.7}  # no early stopping: the last epoch
+    assert search.net == "net 0.01" and search.history[-1]["val_accuracy"] == 0.7
+    stopped = X.tune_lr([], [], [1e-3, 1e-2], head="gap", seed=0, patience=1, min_delta=0.01)
+    assert stopped.scores == {1e-3: 0.6, 1e-2: 0.7}  # with early stopping: the kept (best) epoch
+    tie = X.tune_lr([], [], [1e-1, 1e-2], head="gap")
+    assert tie.lr == 1e-1  # 0.7 each: the first listed
+    assert calls[0] == (1e-3, {"head": "gap", "seed": 0})
+    with pytest.raises(ValueError, match=r"`lrs` must be one or more positive learning rates, but got \[0.0\]"):
+        X.tune_lr([], [], [0.0])
+
+
+def test_compare_heads_tunes_on_validation_and_scores_on_test(tmp_path, one_thread):
+    train, val, test = X.benchmark_splits(Localization, 8, 4, 6, image_size=32, num_classes=3, clutter=0,
+                                          scale=(0.5, 0.9))
+    runs, searches = X.compare_heads(train, val, test, heads=["gap"], seeds=[0, 1], lrs=[1e-3, 1e-2], epochs=2,
+                                     patience=1, cache_root=tmp_path, **TINY_FIT)
+    assert set(searches) == {"gap"} and set(searches["gap"].scores) == {1e-3, 1e-2}
+    assert all(r.lr == searches["gap"].lr for r in runs) and len(runs[0].result) == 6  # scored on the test images
+    seed0 = searches["gap"].histories[searches["gap"].lr]
+    assert runs[0].history == seed0  # the tuning run of seed 0 is the same (cached) network
+    assert len(list(tmp_path.glob("*.pt"))) == 3  # two rates for seed 0, the chosen one for seed 1
+    again, chosen = X.compare_heads(train, val, test, heads=["gap"], seeds=[0], lrs={"gap": [searches["gap"].lr]},
+                                    epochs=2, patience=1, cache_root=tmp_path, **TINY_FIT)
+    assert again[0].history == seed0 and chosen["gap"].scores == {searches["gap"].lr: searches["gap"].scores[
+        searches["gap"].lr]} and len(list(tmp_path.glob("*.pt"))) == 3  # a rate chosen elsewhere: nothing new trained
+    with pytest.raises(ValueError, match=r"`lrs` must give learning rates for every head of \['gap'\], but got none "):
+        X.compare_heads(train, val, test, heads=["gap"], lrs={"gmp": [1e-3]}, **TINY_FIT)
+    row = runs[0].summary()
+    assert row["lr"] == runs[0].lr and row["kept_epoch"] == runs[0].kept_epoch + 1
+    assert row["val_accuracy"] == 100 * runs[0].history[runs[0].kept_epoch]["val_accuracy"]
+
+
+def test_still_improving_with_patience():
+    h = [{"val_accuracy": a} for a in (0.5, 0.7, 0.69, 0.70)]
+    assert X.still_improving(h, patience=1) is False and X.still_improving(h, patience=2) is False
+    assert X.still_improving(h, patience=3) is True  # the best (epoch 1) is only 2 epochs back
+    with pytest.raises(ValueError, match="`patience` must be an int >= 1, but got 0"):
+        X.still_improving(h, patience=0)
 
 
 def test_convergence_names_the_networks_still_improving():
@@ -102,10 +165,25 @@ def test_a_pooling_head_on_frozen_features_learns_and_its_maps_find_the_spot(poo
     assert head.pool == pool and len(history) == 40 and history[-1]["val_accuracy"] == 1.0
     again, same = X.fit_pooling_head(maps, labels, val_maps, val_labels, pool=pool, epochs=40, lr=0.05, seed=0)
     assert same == history  # seeded: the same head twice
+    stopped, short = X.fit_pooling_head(maps, labels, val_maps, val_labels, pool=pool, epochs=40, lr=0.05, seed=0,
+                                        patience=3, min_delta=0.0)
+    best = max(range(len(short)), key=lambda e: (short[e]["val_accuracy"], -e))  # the first epoch at the best
+    assert len(short) == best + 4 < 40 and short == history[:len(short)]  # stopped 3 epochs after its best
     score = X.score_pooling_head(head, val_maps, val_labels, val_boxes, 32)
     s = score.summary()
     assert s["cls_top1_err"] == 0.0 and score.correct.all()
     assert s["gt_known_loc"] >= 90.0 and s["loc_top1_err"] <= 10.0 and 0 <= s["maxboxaccv2"] <= 100
+
+
+def test_tune_pooling_head_keeps_the_rate_with_the_best_held_out_accuracy():
+    maps, labels, _ = _spots(60, 0)
+    val_maps, val_labels, _ = _spots(30, 1)
+    search = X.tune_pooling_head(maps, labels, val_maps, val_labels, lrs=[1e-5, 0.05], pool="gap", epochs=20, seed=0)
+    assert search.lr == 0.05 and search.scores[0.05] == 1.0 > search.scores[1e-5]  # 1e-5 barely moves in 20 epochs
+    same, history = X.fit_pooling_head(maps, labels, val_maps, val_labels, pool="gap", epochs=20, lr=0.05, seed=0)
+    assert search.history == history and torch.equal(search.net.fc.weight, same.fc.weight)
+    with pytest.raises(ValueError, match="`lrs` must be one or more positive learning rates"):
+        X.tune_pooling_head(maps, labels, val_maps, val_labels, lrs=[], pool="gap")
 
 
 def test_score_pooling_head_hand_worked():

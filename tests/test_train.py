@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -77,6 +78,9 @@ def quadrant_squares(n: int, side: int = 16, seed: int = 0) -> list[Pair]:
         (dict(epochs=0), "`epochs` must be a positive int, but got 0"),
         (dict(batch_size=2.0), "`batch_size` must be a positive int, but got 2.0"),
         (dict(lr=0.0), "`lr` must be positive, but got 0.0"),
+        (dict(patience=-1), r"`patience` must be an int >= 0 \(0: no early stopping\), but got -1"),
+        (dict(min_delta=1.5), r"`min_delta` must be a fraction in \[0, 1\), but got 1.5"),
+        (dict(schedule="step"), "`schedule` must be one of 'constant', 'cosine', 'plateau', but got 'step'"),
     ],
 )
 def test_config_checks(changes, message):
@@ -271,3 +275,65 @@ def test_fit_small_is_fit_with_the_small_backbones_arguments(tmp_path):
     assert history == same_history and len(list(tmp_path.glob("*.pt"))) == 1  # one cache entry: the same network
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), same.state_dict().values()))
     assert 0 <= history[0]["val_accuracy"] <= 1
+
+
+# --- early stopping and schedules -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("accuracies", "min_delta", "expected"), [
+    ([0.5], 0.0, 0),
+    ([0.5, 0.7, 0.705, 0.69], 0.01, 1),   # +0.5 points is not a rise
+    ([0.5, 0.7, 0.705, 0.69], 0.0, 2),
+    ([0.5, 0.509, 0.518], 0.01, 2),       # a creep: 0.518 is more than 0.01 above the best (0.5)
+    ([0.9, 0.5, 0.6], 0.0, 0),
+])
+def test_best_epoch(accuracies, min_delta, expected):
+    assert camlib.train.best_epoch([{"val_accuracy": a} for a in accuracies], min_delta=min_delta) == expected
+
+
+def test_best_epoch_needs_the_key():
+    with pytest.raises(ValueError, match="`history` must be per-epoch records that all hold 'val_accuracy'"):
+        camlib.train.best_epoch([{"val_accuracy": 0.5}, {"train_accuracy": 0.5}])
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(monkeypatch):
+    # the held-out accuracy per epoch is scripted; the kept weights must be those after the best epoch
+    script = iter([0.3, 0.6, 0.62, 0.55, 0.58, 0.9, 0.9])
+    monkeypatch.setattr(camlib.train, "evaluate", lambda *a, **k: {"loss": 0.0, "accuracy": next(script)})
+    data = Squares(16, size=16)
+    snapshots = []
+    real_epoch = camlib.train.train_one_epoch
+
+    def one_epoch(net, *args, **kwargs):
+        out = real_epoch(net, *args, **kwargs)
+        snapshots.append({k: v.clone() for k, v in net.state_dict().items()})
+        return out
+
+    monkeypatch.setattr(camlib.train, "train_one_epoch", one_epoch)
+    model, history = fit(config(epochs=7, patience=2, min_delta=0.05), data, val_dataset=data, cache=False)
+    # best epochs: 0 (0.3), 1 (0.6, +0.3); 0.62 is within 0.05; no rise at epochs 2 and 3: stop after epoch 3
+    assert [round(h["val_accuracy"], 2) for h in history] == [0.3, 0.6, 0.62, 0.55]
+    kept = model.state_dict()
+    assert all(torch.equal(kept[k], snapshots[1][k]) for k in kept)
+    assert not all(torch.equal(kept[k], snapshots[3][k]) for k in kept)
+
+
+def test_early_stopping_needs_held_out_data():
+    with pytest.raises(ValueError, match=r"`val_dataset` must be given for early stopping or the plateau schedule"):
+        fit(config(patience=2), Squares(8, size=16), cache=False)
+    with pytest.raises(ValueError, match=r"schedule='plateau'"):
+        fit(config(schedule="plateau"), Squares(8, size=16), cache=False)
+
+
+def test_schedules_set_the_learning_rate(monkeypatch):
+    data = Squares(16, size=16)  # 2 steps per epoch at batch 8
+    _, cosine = fit(config(epochs=4, schedule="cosine", lr=0.1), data, cache=False)
+    # annealed per step over 4 epochs x 2 steps: after epoch e, lr = 0.05 * (1 + cos(pi * 2(e+1) / 8))
+    expected = [0.05 * (1 + math.cos(math.pi * 2 * (e + 1) / 8)) for e in range(4)]
+    assert [h["lr"] for h in cosine] == pytest.approx(expected, abs=1e-12)
+    script = iter([0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+    monkeypatch.setattr(camlib.train, "evaluate", lambda *a, **k: {"loss": 0.0, "accuracy": next(script)})
+    _, plateau = fit(config(epochs=6, schedule="plateau", lr=0.1), data, val_dataset=data, cache=False)
+    # no rise: after 2 epochs without one (at the end of epoch 3) the rate drops to 0.02, then again after epoch 6
+    assert [h["lr"] for h in plateau][:4] == pytest.approx([0.1, 0.1, 0.1, 0.1])
+    assert plateau[4]["lr"] == pytest.approx(0.02)
