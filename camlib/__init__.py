@@ -119,3 +119,6 @@ __all__ += ["diagnostics"]
 from camlib import finegrained  # the crop study of Sec. 4.1: CAM crops, localization against the baselines (chapter 03)
 
 __all__ += ["finegrained"]
+from camlib import places  # the Places365 scene SqueezeNet from its named arrays (chapters 04 and 07)
+
+__all__ += ["places"]

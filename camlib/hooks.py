@@ -100,12 +100,15 @@ class CAMLayer:
             ``ReLU(W f + b)`` and the logit its average; the bias and the ReLU
             are then part of the map. False for an FC layer after GAP, whose
             map is ``W f`` and logit ``mean(W f) + b``.
+        negative_slope: with ``relu``, a leaky ReLU's slope on negatives (0: a
+            plain ReLU; 0.55 for the Places365 SqueezeNet, ``camlib.places``).
     """
 
     features: nn.Module
     weight: Tensor
     bias: Tensor | None
     relu: bool = False
+    negative_slope: float = 0.0
 
     def maps(
         self, features: Tensor, classes: Tensor, *, size: int | tuple[int, int] | None = None,
@@ -121,7 +124,8 @@ class CAMLayer:
         if not self.relu:
             return class_activation_maps(features, weight, classes, size=size, normalize=normalize)
         bias = None if self.bias is None else self.bias.to(features.device)
-        maps = F.relu(class_activation_maps(features, weight, classes, bias=bias))  # (N, k, h, w)
+        maps = class_activation_maps(features, weight, classes, bias=bias)  # (N, k, h, w), before the (leaky) ReLU
+        maps = F.leaky_relu(maps, self.negative_slope)
         return normalize_maps(resize_maps(maps, size), normalize)
 
 

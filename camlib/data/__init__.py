@@ -2,7 +2,8 @@
 
 Readers (map-style datasets whose items are ``Item(image, label, boxes,
 image_id, size)``): ``ImageNetVal`` (Kaggle's ILSVRC layout), ``WSOLDataset``
-(wsolevaluation's metadata), ``CUB`` (CUB-200-2011's layout) and
+(wsolevaluation's metadata), ``CUB`` (CUB-200-2011's layout), ``COCO``
+(instances and captions, COCO's layout) and
 ``ImageFolder`` (one folder per class). ``collate`` batches their items, and
 those of the synthetic benchmarks, into one ``Batch`` type (``camlib.data.batch``);
 ``PreprocessWithBoxes`` resizes an image with its boxes and normalizes it.
@@ -10,6 +11,7 @@ Finding the data: ``camlib.data.locate``.
 """
 
 from camlib.data.batch import Batch, collate
+from camlib.data.coco import COCO, coco_box
 from camlib.data.common import AnnotatedImages, Item, Record
 from camlib.data.cub import CUB, cub_box
 from camlib.data.folder import ImageFolder
@@ -25,6 +27,7 @@ __all__ = [
     "first_items",
     "AnnotatedImages",
     "Batch",
+    "COCO",
     "CUB",
     "DATA_ENV",
     "ImageFolder",
@@ -35,6 +38,7 @@ __all__ = [
     "Record",
     "WSOLDataset",
     "clip_boxes",
+    "coco_box",
     "collate",
     "cub_box",
     "data_roots",
