@@ -122,3 +122,6 @@ __all__ += ["finegrained"]
 from camlib import places  # the Places365 scene SqueezeNet from its named arrays (chapters 04 and 07)
 
 __all__ += ["places"]
+from camlib import pointing  # the pointing game and its baselines, region shares, a permutation test (chapters 04-06)
+
+__all__ += ["pointing"]
