@@ -125,3 +125,6 @@ __all__ += ["places"]
 from camlib import pointing  # the pointing game and its baselines, region shares, a permutation test (chapters 04-06)
 
 __all__ += ["pointing"]
+from camlib import concepts  # weak labels from captions (chapter 04)
+
+__all__ += ["concepts"]
