@@ -249,3 +249,17 @@ def executed(tmp_path_factory):
         return runs[key]
 
     return run
+
+
+def requires_data(*relative: str) -> pytest.MarkDecorator:
+    """Skip unless every path of ``relative`` is under the data root (``camlib.data.find_data``)."""
+    from camlib.data.locate import find_data
+
+    missing = []
+    for path in relative:
+        try:
+            find_data(path)
+        except FileNotFoundError:
+            missing.append(path)
+    return pytest.mark.skipif(bool(missing), reason=f"real data absent ({', '.join(missing)}): link data -> "
+                                                    f"../shared/data or set $CAMLIB_DATA")

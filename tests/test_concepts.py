@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import requires_data
 
 from camlib.concepts import COCO_SYNONYMS, caption_labels
-from camlib.data.locate import find_data
 
 
 def test_whole_words_plurals_and_phrases():
@@ -32,16 +32,8 @@ def test_the_table_names_the_80_coco_categories_and_each_name_finds_itself():
     assert labels.diagonal().all()  # each category's own name is one of its words (or contains one)
 
 
-def _has_coco() -> bool:
-    try:
-        find_data("coco-mini")
-        return True
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.realdata
-@pytest.mark.skipif(not _has_coco(), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
+@requires_data("coco-mini")
 def test_on_coco_mini_the_captions_name_most_annotated_people():
     from camlib.data import COCO
 

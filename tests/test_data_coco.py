@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import requires_data
 import torch
 from PIL import Image
 
 from camlib.data import COCO, collate
 from camlib.data.coco import coco_box
-from camlib.data.locate import find_data
 
 
 def _write_coco(root, *, split="val2017", instances=None, captions=True):
@@ -103,16 +103,8 @@ def test_refuses_what_coco_does_not_define(tmp_path):
         coco.category_mask(0, 2)
 
 
-def _has_coco_mini() -> bool:
-    try:
-        find_data("coco-mini")
-        return True
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.realdata
-@pytest.mark.skipif(not _has_coco_mini(), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
+@requires_data("coco-mini")
 def test_coco_mini_as_its_readme_describes_it():
     # data/README.md: 79 val + 80 train images, 5 captions each, 1,363 instances (13 crowd RLEs), 80 categories
     val, train = COCO(split="val2017"), COCO(split="train2017")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import requires_data
 import torch
 import torch.nn.functional as F
 
 import camlib
-from camlib.data.locate import find_data
 from camlib.places import (
     FIRES,
     PlacesPreprocess,
@@ -126,16 +126,8 @@ def _solid(tmp_path, rgb):
     return path
 
 
-def _has(relative: str) -> bool:
-    try:
-        find_data(relative)
-        return True
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.realdata
-@pytest.mark.skipif(not (_has("places365-squeezenet") and _has("coco-mini")), reason="real data absent")
+@requires_data("places365-squeezenet", "coco-mini")
 def test_the_real_network_predicts_what_its_readme_says():
     net, pre, names = load_places_squeezenet(), PlacesPreprocess(), read_places_categories()
     assert len(names) == 365 and names[0] == "airfield" and names[203] == "kitchen"
