@@ -205,6 +205,27 @@ class PlacesPreprocess:
         x = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1).flip(0)  # BGR, 0-255
         return (x[:, top:top + size, left:left + size] - self.mean) / 255.0
 
+    def frame_masks(self, masks: Tensor) -> Tensor:
+        """Masks in an image's frame (``BoolTensor[m, H, W]``) brought to the network's input frame, ``[m, 224, 224]``.
+
+        The same geometry as the image: resized to 256 x 256 (nearest
+        neighbour, so a mask stays a mask), then the centre crop.
+
+        Example:
+            >>> m = torch.zeros(1, 64, 64, dtype=torch.bool); m[0, :, :32] = True   # the left half
+            >>> out = PlacesPreprocess(np.zeros((3, 256, 256), np.float32)).frame_masks(m)
+            >>> out.shape, out[0, :, :112].all().item(), out[0, :, 112:].any().item()   # 128 - 16 = 112 columns
+            (torch.Size([1, 224, 224]), True, False)
+        """
+        import torch.nn.functional as F
+
+        if not isinstance(masks, Tensor) or masks.ndim != 3 or masks.dtype != torch.bool:
+            raise ValueError(f"`masks` must be a BoolTensor[m, H, W], but got {getattr(masks, 'dtype', type(masks))} "
+                             f"of shape {tuple(getattr(masks, 'shape', ()))}.")
+        top, left, size = self.crop
+        resized = F.interpolate(masks[:, None].float(), size=(self.resize, self.resize), mode="nearest")[:, 0] > 0.5
+        return resized[:, top:top + size, left:left + size]
+
 
 def read_places_categories(
     path: str | os.PathLike = f"{PLACES_DIR}/categories_places365.txt", *, data_root: str | os.PathLike | None = None
