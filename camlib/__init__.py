@@ -128,3 +128,6 @@ __all__ += ["pointing"]
 from camlib import concepts  # weak labels from captions (chapter 04)
 
 __all__ += ["concepts"]
+from camlib import discovery  # which objects a scene's CAM discovers, against annotations (chapter 04)
+
+__all__ += ["discovery"]
