@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["COCO_SYNONYMS", "caption_labels"]
+__all__ = ["COCO_SYNONYMS", "IMAGENET_FOR_COCO", "caption_labels"]
 
 COCO_SYNONYMS: dict[str, tuple[str, ...]] = {  # COCO category -> the words that name it in captions
     "person": ("person", "people", "man", "men", "woman", "women", "boy", "girl", "child", "children", "kid",
@@ -46,6 +46,24 @@ COCO_SYNONYMS: dict[str, tuple[str, ...]] = {  # COCO category -> the words that
     "book": ("book",), "clock": ("clock",), "vase": ("vase",), "scissors": ("scissors",),
     "teddy bear": ("teddy bear", "stuffed animal"), "hair drier": ("hair drier", "hair dryer", "blow dryer"),
     "toothbrush": ("toothbrush",),
+}
+
+
+IMAGENET_FOR_COCO: dict[str, tuple[int, ...]] = {  # COCO category -> ImageNet-1k class indices that are instances of it
+    "dog": tuple(range(151, 269)),  # the 118 dog breeds, Chihuahua .. Mexican hairless
+    "cat": tuple(range(281, 286)),  # tabby .. Egyptian cat
+    "bear": (294, 295, 296, 297), "zebra": (340,), "elephant": (101, 385, 386), "sheep": (348,), "horse": (339,),
+    "cow": (345,), "airplane": (404, 895), "bus": (654, 779, 874), "train": (466, 547, 565, 820),
+    "truck": (555, 569, 675, 717, 864, 867), "car": (436, 468, 511, 609, 627, 656, 751, 817),
+    "boat": (472, 484, 510, 554, 576, 625, 628, 724, 780, 814, 833, 871, 914), "bicycle": (444, 671),
+    "motorcycle": (665, 670), "traffic light": (920,), "parking meter": (704,), "bench": (703,),
+    "umbrella": (879,), "backpack": (414,), "tie": (906,), "sports ball": (429, 430, 574, 768, 805, 852, 890),
+    "tennis racket": (752,), "bottle": (440, 720, 737, 898, 907), "cup": (504, 968), "bowl": (659, 809),
+    "banana": (954,), "orange": (950,), "broccoli": (937,), "hot dog": (934,), "pizza": (963,),
+    "chair": (423, 559, 765), "couch": (831,), "dining table": (532,), "toilet": (861,), "tv": (851,),
+    "laptop": (620,), "mouse": (673,), "remote": (761,), "keyboard": (508,), "cell phone": (487,),
+    "microwave": (651,), "oven": (827,), "toaster": (859,), "sink": (896,), "refrigerator": (760,),
+    "clock": (409, 892), "vase": (883,), "teddy bear": (850,), "hair drier": (589,),
 }
 
 

@@ -29,8 +29,8 @@ from torch import Tensor
 
 from camlib._validate import check_tensor
 
-__all__ = ["PermutationTest", "box_masks", "centre_point_hits", "peaks", "permutation_test", "pointing_hits",
-           "random_point_hits", "region_share"]
+__all__ = ["PermutationTest", "box_masks", "centre_point_hits", "centred_regions", "peaks", "permutation_test",
+           "pointing_hits", "random_point_hits", "region_share"]
 
 
 def peaks(maps: Tensor) -> Tensor:
@@ -136,6 +136,35 @@ def region_share(maps: Tensor, masks: Tensor, threshold: float = 0.2) -> tuple[T
     size = region.flatten(1).sum(1).double()
     share = (region & masks).flatten(1).sum(1).double() / size  # NaN for an empty region
     return share, masks.flatten(1).double().mean(1)
+
+
+def centred_regions(regions: Tensor) -> Tensor:
+    """``BoolTensor[N, H, W]``: a centred box with as many pixels as each region (the centre prior's region).
+
+    The box is as square as the frame allows: side ``s = round(sqrt(n))``
+    (at most the shorter side), the other side ``round(n / s)``, centred by
+    ``camlib.baselines.centre_box``; an empty region gives an empty box.
+
+    Example:
+        >>> r = torch.zeros(1, 6, 6, dtype=torch.bool); r[0, 0, :4] = True      # 4 pixels in a corner
+        >>> centred_regions(r)[0].nonzero().tolist()                         # a centred 2 x 2
+        [[2, 2], [2, 3], [3, 2], [3, 3]]
+    """
+    from camlib.baselines import centre_box
+
+    check_tensor("regions", regions, ndim=3, dims="(N, H, W)")
+    N, H, W = regions.shape
+    out = torch.zeros(N, H, W, dtype=torch.bool)
+    for i, n in enumerate(regions.flatten(1).sum(1).tolist()):
+        if n == 0:
+            continue
+        short = min(H, W)
+        side = min(max(round(n ** 0.5), 1), short)
+        other = min(max(round(n / side), 1), max(H, W))
+        h, w = (side, other) if H <= W else (other, side)
+        x1, y1, x2, y2 = centre_box((H, W), (min(h, H), min(w, W))).tolist()
+        out[i, y1:y2 + 1, x1:x2 + 1] = True
+    return out
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,17 @@ def test_on_coco_mini_the_captions_name_most_annotated_people():
     both = sum(a and b for a, b in zip(named, truth))
     # captions name a person in most images with an annotated person, and rarely where none is annotated
     assert both / sum(truth) > 0.5 and sum(a and not b for a, b in zip(named, truth)) <= 3
+
+
+def test_the_imagenet_table_names_real_imagenet_classes():
+    from camlib import imagenet_categories
+    from camlib.concepts import IMAGENET_FOR_COCO
+
+    names = imagenet_categories()
+    assert set(IMAGENET_FOR_COCO) <= set(COCO_SYNONYMS) and all(0 <= k < 1000 for ks in IMAGENET_FOR_COCO.values()
+                                                                  for k in ks)
+    # spot checks of the indices against torchvision's ImageNet names
+    assert (names[151], names[268], names[281], names[285]) == ("Chihuahua", "Mexican hairless", "tabby", "Egyptian cat")
+    assert [names[k] for k in IMAGENET_FOR_COCO["airplane"]] == ["airliner", "warplane"]
+    assert [names[k] for k in IMAGENET_FOR_COCO["banana"] + IMAGENET_FOR_COCO["pizza"]] == ["banana", "pizza"]
+    assert names[IMAGENET_FOR_COCO["dining table"][0]] == "dining table" and names[IMAGENET_FOR_COCO["tv"][0]] == "television"

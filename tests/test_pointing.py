@@ -93,3 +93,17 @@ def test_bad_targets():
         P.pointing_hits(maps, torch.zeros(1, 3, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"`tolerance` must be an int >= 0 \(pixels\), but got -1"):
         P.pointing_hits(maps, torch.zeros(1, 4, 4, dtype=torch.bool), tolerance=-1)
+
+
+def test_centred_regions_keep_the_size_and_sit_at_the_centre():
+    g = torch.Generator().manual_seed(0)
+    regions = torch.rand(20, 9, 13, generator=g) > torch.rand(20, 1, 1, generator=g)
+    regions[0] = False
+    regions[1] = True
+    boxes = P.centred_regions(regions)
+    sizes, got = regions.flatten(1).sum(1), boxes.flatten(1).sum(1)
+    assert got[0] == 0 and got[1] == 9 * 13
+    assert ((got - sizes).abs() <= 0.25 * sizes + 9)[2:].all()  # rounding the sides: close to the region's size
+    for b in boxes[2:]:
+        ys, xs = b.nonzero(as_tuple=True)
+        assert abs((ys.min() + ys.max()) / 2 - 4) <= 0.5 and abs((xs.min() + xs.max()) / 2 - 6) <= 0.5  # centred
