@@ -39,8 +39,8 @@ from camlib.evaluation import LocalizationResult, evaluate_localization
 from camlib.stats import Interval, seed_interval
 from camlib.train import best_epoch, fit_small
 
-__all__ = ["LrSearch", "Run", "benchmark_pair", "benchmark_splits", "compare_heads", "kept_epoch", "seed_effect",
-           "still_improving", "summary_rows", "tune_lr"]
+__all__ = ["LrSearch", "Run", "benchmark_pair", "benchmark_splits", "compare_heads", "kept_epoch", "mean_sd",
+           "seed_effect", "still_improving", "summary_rows", "tune_lr", "versus_baseline"]
 
 
 def benchmark_pair(benchmark: type, train_size: int, val_size: int, **kwargs: Any) -> tuple[Dataset, Dataset]:
@@ -293,6 +293,35 @@ def seed_effect(runs: Sequence[Run], metric: str, minus: str, plus: str, level: 
     return seed_interval([by[plus][s] - by[minus][s] for s in sorted(by[minus])], level=level)
 
 
+def mean_sd(runs: Sequence[Run], method: str, metric: str) -> str:
+    """A method's metric over its seeds as a table cell: ``"11.6 ± 1.8"`` (the mean alone for one seed).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> runs = [SimpleNamespace(name="GAP CAM", result=SimpleNamespace(summary=lambda v=v: {"err": v}))
+        ...         for v in (10.0, 12.0, 14.0)]
+        >>> mean_sd(runs, "GAP CAM", "err")
+        '12.0 ± 2.0'
+    """
+    values = torch.tensor([r.result.summary()[metric] for r in runs if r.name == method], dtype=torch.float64)
+    if not len(values):
+        raise ValueError(f"`method` must name a method of the runs, but got {method!r}.")
+    return f"{values.mean():.1f}" + (f" ± {values.std():.1f}" if len(values) > 1 else "")
+
+
+def versus_baseline(runs: Sequence[Run], method: str, hits: Tensor, level: float = 0.95) -> Interval:
+    """Per seed, the method's GT-known localization (percent) minus a baseline's; mean and t interval over seeds.
+
+    ``hits`` holds the baseline's per-image hits on the same test images (a
+    fixed baseline: the same for every seed).
+    """
+    base = 100 * hits.double().mean().item()
+    found = [100 * (r.result.true_iou >= 0.5).double().mean().item() - base for r in runs if r.name == method]
+    if not found:
+        raise ValueError(f"`method` must name a method of the runs, but got {method!r}.")
+    return seed_interval(found, level=level)
+
+
 def still_improving(
     history: Sequence[dict[str, float]], key: str = "val_accuracy", tol: float = 0.01, patience: int = 1
 ) -> bool:
@@ -527,3 +556,108 @@ def score_pooling_head(
     correct = predicted == labels
     return HeadScore(predicted, correct, torch.cat(true_iou) >= 0.5, correct & (torch.cat(pred_iou) >= 0.5),
                      100 * accumulator.compute().value if max_box_acc else math.nan)
+
+
+__all__ += ["PoolingComparison", "compare_pooling_heads"]
+
+
+@dataclass
+class PoolingComparison:
+    """GAP and GMP heads on the same frozen features, scored on the same test images (``compare_pooling_heads``).
+
+    Attributes:
+        searches: per pool, the learning-rate search on the first seed (``LrSearch``).
+        heads: per ``(pool, seed)``, ``(head, history)``.
+        scores: per ``(pool, seed)``, its ``HeadScore`` on the test images.
+        baseline_hits: per trivial baseline (``"centred box"``, fitted on the
+            training boxes, and ``"random box"``), its per-test-image hits (``DoubleTensor[N]``).
+        centre_size: the fitted centred box's ``(h, w)``.
+        improving: the ``(POOL, seed)`` heads still improving when training ended.
+    """
+
+    searches: dict[str, LrSearch]
+    heads: dict[tuple[str, int], tuple[nn.Module, list[dict[str, float]]]] = field(repr=False)
+    scores: dict[tuple[str, int], HeadScore] = field(repr=False)
+    baseline_hits: dict[str, Tensor] = field(repr=False)
+    centre_size: tuple[int, int]
+    improving: list[tuple[str, int]]
+
+    def per_image(self, pool: str, key: str) -> Tensor:
+        """``DoubleTensor[N]``: a ``HeadScore`` field (``"correct"``, ``"localized"``, ``"gt_known"``) averaged over the seeds."""
+        return torch.stack([getattr(s, key).double() for (p, _), s in self.scores.items() if p == pool]).mean(0)
+
+    def mean(self, pool: str, metric: str) -> float:
+        """A ``HeadScore.summary()`` metric of ``pool``'s heads, averaged over the seeds that measured it (percent)."""
+        values = [s.summary()[metric] for (p, _), s in self.scores.items() if p == pool]
+        values = [v for v in values if not math.isnan(v)]
+        return sum(values) / len(values) if values else math.nan
+
+    def strongest_baseline(self) -> str:
+        """The trivial baseline with the most hits on the test images."""
+        return max(self.baseline_hits, key=lambda name: self.baseline_hits[name].mean().item())
+
+    def convergence(self, pools: Sequence[str] | None = None) -> dict[str, Any]:
+        """``converged`` / ``why_not_converged`` for a claim resting on ``pools`` (default: all) heads."""
+        still = [(p, s) for p, s in self.improving if pools is None or p.lower() in pools]
+        return {"converged": not still,
+                "why_not_converged": "still improving when training ended: " + ", ".join(f"{p} head seed {s}"
+                                                                                       for p, s in still)}
+
+
+def compare_pooling_heads(
+    train: Any,
+    test: Any,
+    *,
+    size: int,
+    seeds: Sequence[int],
+    lrs: Sequence[float],
+    pools: Sequence[str] = ("gap", "gmp"),
+    epochs: int = 150,
+    patience: int = 10,
+    min_delta: float = 0.01,
+    held_fraction: float = 0.2,
+    box_thresholds: Sequence[float] | Tensor | None = None,
+    threshold: float = 0.2,
+    random_draws: int = 20,
+    seed: int = 0,
+) -> PoolingComparison:
+    """The GAP-vs-GMP comparison on real frozen features (chapter 01's real part), in one call.
+
+    A seeded ``held_fraction`` of the training images is held out; on it each
+    pool's learning rate is chosen among ``lrs`` with the first seed
+    (``tune_pooling_head``), then every seed trains that pool's head at that
+    rate with early stopping (``fit_pooling_head``). Each head is scored on
+    the test images (``score_pooling_head``; MaxBoxAccV2 on the first seed
+    only, the slow part on a CPU), beside a centred box fitted on the training
+    boxes (``camlib.baselines.best_centre_box_size``) and random boxes.
+
+    Args:
+        train, test: ``camlib.features.cached_feature_maps`` results (``maps``, ``labels``, ``boxes``).
+        size: the side of the frame of the boxes (the network's input).
+        seeds, lrs: the heads' seeds and candidate learning rates.
+        epochs, patience, min_delta: ``fit_pooling_head``'s early stopping.
+        box_thresholds, threshold: ``score_pooling_head``'s.
+        random_draws: random boxes per test image; ``seed``: their generator and the held-out draw.
+    """
+    from camlib.baselines import best_centre_box_size, centre_box_hits, random_box_hits
+
+    if not 0 < held_fraction < 1:
+        raise ValueError(f"`held_fraction` must be in (0, 1), but got {held_fraction!r}.")
+    held = torch.zeros(len(train.labels), dtype=torch.bool)
+    order = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed))
+    held[order[: int(len(held) * held_fraction)]] = True
+    split = (train.maps[~held], train.labels[~held], train.maps[held], train.labels[held])
+    fit = dict(epochs=epochs, patience=patience, min_delta=min_delta)
+    searches = {pool: tune_pooling_head(*split, lrs=lrs, pool=pool, seed=seeds[0], **fit) for pool in pools}
+    heads = {(pool, s): (searches[pool].net, searches[pool].history) if s == seeds[0] else
+             fit_pooling_head(*split, pool=pool, lr=searches[pool].lr, seed=s, **fit) for pool in pools for s in seeds}
+    scores = {(p, s): score_pooling_head(head, test.maps, test.labels, test.boxes, size, threshold=threshold,
+                                         box_thresholds=box_thresholds, max_box_acc=s == seeds[0])
+              for (p, s), (head, _) in heads.items()}
+    centre = best_centre_box_size(train.boxes, size)
+    baselines = {"centred box": centre_box_hits(test.boxes, size, box_size=centre).double(),
+                 "random box": random_box_hits(test.boxes, size, draws=random_draws,
+                                               generator=torch.Generator().manual_seed(seed)).double()}
+    improving = sorted({(p.upper(), s) for (p, s), (_, h) in heads.items()
+                        if still_improving(h, tol=min_delta, patience=max(patience, 1))})
+    return PoolingComparison(searches, heads, scores, baselines, centre, improving)

@@ -23,6 +23,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import dataclass
 
 __all__ = ["PaperNumber", "TABLES", "difference", "get", "rows", "value"]
@@ -140,6 +142,16 @@ def get(table: str, row: str, metric: str) -> PaperNumber:
 def value(table: str, row: str, metric: str) -> float:
     """The paper's number at ``(table, row, metric)`` as a float (see ``get``)."""
     return get(table, row, metric).value
+
+
+def versus(table: str, rows_: Sequence[str], metric: str) -> str:
+    """The paper's numbers of several rows for one metric, as a table cell: ``"A 56.40 vs B 57.78"``.
+
+    Example:
+        >>> versus("table2", ("GoogLeNet-GAP", "GoogLeNet-GMP"), "loc_top1_err")
+        'GoogLeNet-GAP 56.40 vs GoogLeNet-GMP 57.78'
+    """
+    return " vs ".join(f"{row} {get(table, row, metric)}" for row in rows_)
 
 
 def difference(table: str, rows_: tuple[str, str], metric: str) -> float:

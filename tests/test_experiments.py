@@ -206,3 +206,52 @@ def test_fit_pooling_head_refuses_features_without_one_label_each():
     with pytest.raises(ValueError, match=r"`val_maps` must be a Tensor\[N, K, h, w\] with one label per image"):
         X.fit_pooling_head(torch.zeros(2, 3, 4, 4), torch.zeros(2, dtype=torch.long), torch.zeros(2, 3, 4, 4),
                            torch.zeros(3, dtype=torch.long), pool="gap")
+
+
+def test_compare_pooling_heads_is_the_tuned_heads_scored_beside_the_baselines():
+    from types import SimpleNamespace
+
+    from camlib.baselines import best_centre_box_size, centre_box_hits
+
+    maps, labels, boxes = _spots(60, 0)
+    t_maps, t_labels, t_boxes = _spots(30, 1)
+    train, test = SimpleNamespace(maps=maps, labels=labels, boxes=boxes), SimpleNamespace(maps=t_maps, labels=t_labels,
+                                                                                          boxes=t_boxes)
+    cmp = X.compare_pooling_heads(train, test, size=32, seeds=[0, 1], lrs=[1e-5, 0.05], epochs=15, patience=3,
+                                  min_delta=0.0, box_thresholds=[0.2, 0.5])
+    held = torch.zeros(60, dtype=torch.bool)
+    held[torch.randperm(60, generator=torch.Generator().manual_seed(0))[:12]] = True  # the same fifth held out
+    split = (maps[~held], labels[~held], maps[held], labels[held])
+    for pool in ("gap", "gmp"):
+        search = cmp.searches[pool]
+        assert search.lr == 0.05  # 1e-5 barely moves
+        head, history = X.fit_pooling_head(*split, pool=pool, lr=0.05, seed=1, epochs=15, patience=3)
+        assert cmp.heads[pool, 1][1] == history and torch.equal(cmp.heads[pool, 1][0].fc.weight, head.fc.weight)
+        direct = X.score_pooling_head(head, t_maps, t_labels, t_boxes, 32, max_box_acc=False)
+        assert torch.equal(cmp.scores[pool, 1].gt_known, direct.gt_known)
+        seeds = torch.stack([cmp.scores[pool, s].correct.double() for s in (0, 1)]).mean(0)
+        assert torch.equal(cmp.per_image(pool, "correct"), seeds)
+        assert cmp.mean(pool, "maxboxaccv2") == cmp.scores[pool, 0].maxboxaccv2  # measured on the first seed only
+    size = best_centre_box_size(boxes, 32)
+    assert cmp.centre_size == size and torch.equal(cmp.baseline_hits["centred box"],
+                                                   centre_box_hits(t_boxes, 32, box_size=size).double())
+    assert cmp.strongest_baseline() in cmp.baseline_hits
+    assert cmp.convergence() == {"converged": not cmp.improving,
+                                 "why_not_converged": "still improving when training ended: " + ", ".join(
+                                     f"{p} head seed {s}" for p, s in cmp.improving)}
+    with pytest.raises(ValueError, match=r"`held_fraction` must be in \(0, 1\), but got 1.0"):
+        X.compare_pooling_heads(train, test, size=32, seeds=[0], lrs=[0.05], held_fraction=1.0)
+
+
+def test_versus_baseline_and_mean_sd_by_hand():
+    def run(seed, iou):
+        result = SimpleNamespace(true_iou=torch.tensor(iou), summary=lambda: {"err": 10.0 + 2 * seed})
+        return X.Run("GAP CAM", "gap", seed, torch.nn.Identity(), [], result)
+
+    runs = [run(0, [0.6, 0.1, 0.9, 0.2]), run(1, [0.6, 0.6, 0.9, 0.2])]  # 50% and 75% GT-known
+    baseline = torch.tensor([1.0, 0.0, 0.0, 0.0])  # 25%
+    e = X.versus_baseline(runs, "GAP CAM", baseline)
+    assert e.estimate == pytest.approx(37.5) and e.n == 2  # (25 + 50) / 2
+    assert X.mean_sd(runs, "GAP CAM", "err") == "11.0 ± 1.4"
+    with pytest.raises(ValueError, match="`method` must name a method of the runs, but got 'GMP CAM'"):
+        X.versus_baseline(runs, "GMP CAM", baseline)
