@@ -299,3 +299,44 @@ def calibrated_box_hits(
                         for t in thresholds], dim=1)  # (N, T)
     best = int(hits[calibrate.cpu()].double().mean(0).argmax())  # argmax: the first of equals
     return float(thresholds[best]), hits[~calibrate.cpu(), best]
+
+
+__all__ += ["OwnThresholds", "own_threshold_hits"]
+
+
+class OwnThresholds(NamedTuple):
+    """Several map methods, each at its own best threshold (``own_threshold_hits``).
+
+    Attributes:
+        thresholds: per method, the threshold its calibration half chose.
+        hits: per method, ``BoolTensor[M]``: the hits of the other images at it (the same images for every method).
+        calibrate: ``BoolTensor[N]``, True for the images that chose.
+    """
+
+    thresholds: dict[str, float]
+    hits: dict[str, Tensor]
+    calibrate: Tensor
+
+
+def own_threshold_hits(results: dict, thresholds: Sequence[float], *, seed: int = 0) -> OwnThresholds:
+    """Each method at its own best threshold, chosen on a random half of the images and scored on the other half.
+
+    ``results`` maps a method's name to its ``LocalizationResult`` on the same
+    images in the same order, with ``maps`` (``keep_maps=True``); the half
+    (``N // 2`` images drawn by ``torch.randperm`` seeded with ``seed``) is the
+    same for every method, so their hits pair up image by image
+    (``calibrated_box_hits``).
+
+    Raises:
+        ValueError: a result without maps, or results of different lengths.
+    """
+    lengths = {len(r.gt_boxes) for r in results.values()}
+    if len(lengths) != 1 or any(r.maps is None for r in results.values()):
+        raise ValueError("`results` must hold results with maps (keep_maps=True) on the same images, but got lengths "
+                         f"{sorted(lengths)} and maps for {[n for n, r in results.items() if r.maps is not None]}.")
+    n = lengths.pop()
+    half = torch.zeros(n, dtype=torch.bool)
+    half[torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: n // 2]] = True
+    chosen = {name: calibrated_box_hits(r.maps, r.gt_boxes, list(thresholds), calibrate=half)
+              for name, r in results.items()}
+    return OwnThresholds({k: t for k, (t, _) in chosen.items()}, {k: h for k, (_, h) in chosen.items()}, half)

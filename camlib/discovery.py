@@ -19,6 +19,7 @@ proportion to its area.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -142,3 +143,44 @@ def precision_at_k(ranked: Mapping[int, Sequence[int]], truth: Mapping[int, set[
         raise ValueError(f"`k` must be >= 1, but got {k!r}.")
     return torch.tensor([sum(c in truth[s] for c in list(cats)[:k]) / k for s, cats in ranked.items()],
                         dtype=torch.float64)
+
+
+__all__ += ["SubsetShare", "subset_share"]
+
+
+class SubsetShare(NamedTuple):
+    """Per image: the share of the region's object pixels on the chosen objects, and their share of all object pixels.
+
+    ``keep`` marks the images whose region touches some object (the others have no share).
+    """
+
+    share: Tensor
+    chance: Tensor
+    keep: Tensor
+
+
+def subset_share(regions: Tensor, masks: Sequence[Tensor], chosen: Sequence[Tensor]) -> SubsetShare:
+    """Does the region prefer some of an image's objects (e.g. those that define its scene) over the others?
+
+    Per image ``i`` with objects ``masks[i]`` (``BoolTensor[m_i, H, W]``) of
+    which ``chosen[i]`` (``BoolTensor[m_i]``) are the chosen ones:
+    ``share = |R ∩ C| / |R ∩ O|`` and ``chance = |C| / |O|``, with ``O`` the
+    union of all objects and ``C`` that of the chosen. A region that does not
+    care which object it covers has, on average, ``share = chance``.
+
+    Example:
+        >>> r = torch.zeros(1, 2, 4, dtype=torch.bool); r[0, 0] = True       # the top row
+        >>> m = torch.zeros(2, 2, 4, dtype=torch.bool); m[0, 0, :2] = True; m[1, 1] = True
+        >>> subset_share(r, [m], [torch.tensor([True, False])])             # all its object pixels are chosen ones
+        SubsetShare(share=tensor([1.], dtype=torch.float64), chance=tensor([0.3333], dtype=torch.float64), keep=tensor([True]))
+    """
+    if regions.ndim != 3 or regions.dtype != torch.bool or len(masks) != len(regions) or len(chosen) != len(regions):
+        raise ValueError(f"`regions` must be a BoolTensor[N, H, W] with one entry of `masks` and `chosen` per image, but "
+                         f"got {regions.dtype} {tuple(regions.shape)}, {len(masks)} and {len(chosen)}.")
+    objects = torch.stack([m.any(0) for m in masks]).cpu()
+    picked = torch.stack([m[c].any(0) if c.any() else torch.zeros_like(m[0]) for m, c in zip(masks, chosen)]).cpu()
+    regions = regions.cpu()
+    on_objects = (regions & objects).flatten(1).sum(1).double()
+    share = (regions & picked).flatten(1).sum(1).double() / on_objects.clamp(min=1)
+    chance = picked.flatten(1).sum(1).double() / objects.flatten(1).sum(1).double().clamp(min=1)
+    return SubsetShare(share, chance, on_objects > 0)

@@ -227,3 +227,42 @@ def permutation_test(regions: Tensor, masks: Tensor, *, permutations: int = 1000
         null[k] = ((r * m[perm]).sum(1) / size).mean().item()
     p = (1 + int((null >= observed - 1e-12).sum())) / (1 + permutations)
     return PermutationTest(observed, null, p)
+
+
+__all__ += ["best_class_pointing"]
+
+
+def best_class_pointing(
+    model: torch.nn.Module, images: Tensor, candidates: Sequence[Sequence[int]], boxes: Sequence[Tensor], *,
+    tolerance: int = 0, batch_size: int = 32,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Does the CAM of the best-scoring of some classes point at the object? (Generic localization, Fig. 8.)
+
+    For image ``i``, of the classes ``candidates[i]`` (e.g. the ImageNet
+    classes that are instances of one COCO category) the one the network
+    scores highest is chosen, and its class activation map
+    (``camlib.compute_cams``, at the images' size) must have its maximum in one
+    of ``boxes[i]`` (``pointing_hits``).
+
+    Returns:
+        ``(hits BoolTensor[N], classes LongTensor[N], maps Tensor[N, H, W])``, on the CPU.
+    """
+    from camlib.hooks import compute_cams
+
+    check_tensor("images", images, ndim=4, dims="(N, 3, H, W)", floating=True)
+    if not (len(candidates) == len(boxes) == len(images)) or any(len(c) == 0 for c in candidates):
+        raise ValueError(f"`candidates` and `boxes` must have one non-empty entry per image ({len(images)}), but got "
+                         f"{len(candidates)} and {len(boxes)}.")
+    device = next(model.parameters()).device
+    classes, maps = [], []
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].to(device)
+        with torch.no_grad():
+            logits = model.eval()(x).cpu()
+        best = torch.tensor([max(c, key=lambda k: logits[j, k].item())  # the first of equal scores
+                             for j, c in enumerate(candidates[start:start + batch_size])])
+        out = compute_cams(model, x, best.view(-1, 1).to(device), size=tuple(images.shape[-2:]))
+        classes.append(best)
+        maps.append(out.maps[:, 0].cpu())
+    maps = torch.cat(maps)
+    return pointing_hits(maps, boxes, tolerance=tolerance), torch.cat(classes), maps

@@ -185,3 +185,25 @@ def test_calibrated_box_hits_rejects_bad_splits():
         calibrated_box_hits(m, gt, [0.2], calibrate=torch.tensor([1, 0]))
     with pytest.raises(ValueError, match="`thresholds` must hold at least one threshold"):
         calibrated_box_hits(m, gt, [], calibrate=torch.tensor([True, False]))
+
+
+def test_own_threshold_hits_is_calibrated_box_hits_on_one_shared_half():
+    from types import SimpleNamespace
+
+    g = torch.Generator().manual_seed(0)
+    gt = [torch.tensor([[2, 2, 9, 9]]) for _ in range(9)]
+    results = {name: SimpleNamespace(maps=torch.rand(9, 12, 12, generator=g), gt_boxes=gt) for name in ("a", "b")}
+    results["a"].maps[:, 2:10, 2:10] += 1.0  # method a lights the object
+    from camlib import diagnostics
+
+    out = diagnostics.own_threshold_hits(results, [0.2, 0.5, 0.8], seed=3)
+    half = torch.zeros(9, dtype=torch.bool)
+    half[torch.randperm(9, generator=torch.Generator().manual_seed(3))[:4]] = True
+    assert torch.equal(out.calibrate, half)
+    for name, r in results.items():
+        t, hits = diagnostics.calibrated_box_hits(r.maps, gt, [0.2, 0.5, 0.8], calibrate=half)
+        assert out.thresholds[name] == t and torch.equal(out.hits[name], hits) and len(hits) == 5
+    assert out.hits["a"].all()  # the lit object is boxed at its own threshold
+    results["b"].maps = None
+    with pytest.raises(ValueError, match=r"`results` must hold results with maps"):
+        diagnostics.own_threshold_hits(results, [0.5])

@@ -67,3 +67,24 @@ def test_bad_input():
         D.object_shares(regions, [masks[0].float()] + masks[1:], cats)
     with pytest.raises(ValueError, match="`k` must be >= 1, but got 0"):
         D.precision_at_k({0: [1]}, {0: {1}}, 0)
+
+
+def test_subset_share_agrees_with_a_pixel_loop():
+    regions, masks, cats = _random_scenes()
+    chosen = [torch.tensor([c % 2 == 0 for c in cs]) for cs in cats]
+    out = D.subset_share(regions, masks, chosen)
+    for i in range(12):
+        on_obj = on_pick = n_obj = n_pick = 0
+        for y in range(6):
+            for x in range(7):
+                obj = bool(masks[i][:, y, x].any())
+                pick = bool(masks[i][chosen[i], y, x].any()) if chosen[i].any() else False
+                n_obj += obj
+                n_pick += pick
+                if regions[i, y, x]:
+                    on_obj += obj
+                    on_pick += pick
+        assert out.keep[i].item() == (on_obj > 0)
+        if on_obj:
+            assert out.share[i].item() == pytest.approx(on_pick / on_obj)
+        assert out.chance[i].item() == pytest.approx(n_pick / n_obj if n_obj else 0.0)

@@ -107,3 +107,22 @@ def test_centred_regions_keep_the_size_and_sit_at_the_centre():
     for b in boxes[2:]:
         ys, xs = b.nonzero(as_tuple=True)
         assert abs((ys.min() + ys.max()) / 2 - 4) <= 0.5 and abs((xs.min() + xs.max()) / 2 - 6) <= 0.5  # centred
+
+
+def test_best_class_pointing_picks_the_top_candidate_and_points_with_its_map():
+    import camlib
+
+    net = camlib.build_model("vgg-small", num_classes=5, head="gap", input_size=32, resolution=8, channels=4).eval()
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    candidates = [[0, 1], [2], [4, 3, 1]]
+    boxes = [torch.tensor([[0, 0, 15, 15]]), torch.tensor([[16, 16, 31, 31]]), torch.tensor([[0, 0, 31, 31]])]
+    hits, classes, maps = P.best_class_pointing(net, x, candidates, boxes, batch_size=2)
+    with torch.no_grad():
+        logits = net(x)
+    expected = [max(c, key=lambda k: logits[j, k].item()) for j, c in enumerate(candidates)]
+    assert classes.tolist() == expected
+    reference = camlib.compute_cams(net, x, torch.tensor(expected).view(-1, 1), size=(32, 32)).maps[:, 0]
+    assert torch.allclose(maps, reference, atol=1e-6)
+    assert torch.equal(hits, P.pointing_hits(reference, boxes)) and hits[2].item() is True  # the whole image: a hit
+    with pytest.raises(ValueError, match=r"must have one non-empty entry per image \(3\)"):
+        P.best_class_pointing(net, x, [[0], [], [1]], boxes)
