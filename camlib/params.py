@@ -123,18 +123,24 @@ class Device(Spec):
 
 
 class List(Spec):
-    """A list (or tuple) whose items all satisfy ``item``, with at least ``min_len`` of them."""
+    """A list (or tuple) whose items all satisfy ``item``, with at least ``min_len`` (and at most ``max_len``) of them."""
 
-    def __init__(self, item: Spec, min_len: int = 0) -> None:
-        self.item, self.min_len = item, min_len
+    def __init__(self, item: Spec, min_len: int = 0, max_len: int | None = None) -> None:
+        self.item, self.min_len, self.max_len = item, min_len, max_len
 
     def describe(self) -> str:
-        return f"a list of at least {self.min_len} items, each {self.item.describe()}"
+        if self.max_len == self.min_len:
+            count = f"exactly {self.min_len}"
+        elif self.max_len is not None:
+            count = f"{self.min_len} to {self.max_len}"
+        else:
+            count = f"at least {self.min_len}"
+        return f"a list of {count} items, each {self.item.describe()}"
 
     def check(self, name: str, value: Any) -> list:
         if not isinstance(value, (list, tuple)):
             raise self._fail(name, value, TypeError)
-        if len(value) < self.min_len:
+        if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
             raise self._fail(name, value)
         return [self.item.check(f"{name}[{i}]", v) for i, v in enumerate(value)]
 

@@ -117,6 +117,21 @@ def _claims(nb) -> dict:
     return {c.key: c for c in read_claims([nb.metadata["camlib_output"]])}
 
 
+def _checked_claims(nb, keys: list[str]) -> dict:
+    """The chapter's claim rows, checked: the keys in order, each measured row recomputes to its verdict by the
+    book's rule, and each verdict is shown in the page and glued."""
+    from camlib.stats import Verdict
+
+    claims = _claims(nb)
+    assert list(claims) == keys
+    for c in claims.values():
+        if c.rule:  # measured: the rule decides (ready verdicts have no rule to recompute)
+            assert c.recompute() == Verdict(c.verdict, c.reason), c.key
+        assert f"**{c.verdict}**" in _text(nb), c.key
+        assert _glued(nb)[f"claim_{c.key}_verdict"] == c.verdict
+    return claims
+
+
 def _has(relative: str) -> bool:
     """The sample photos and the weights are there (``_has_data``), and so is ``relative`` under the data root."""
     from camlib.data import find_data

@@ -136,6 +136,15 @@ def test_nested_list():
         check_params({"grid": [[0, 1], [-1, 3]]}, spec)
 
 
+def test_list_lengths():
+    pairs = {"p": List(Int(), min_len=2, max_len=2)}
+    assert check_params({"p": (1, 2)}, pairs).p == [1, 2]
+    with pytest.raises(ValueError, match=r"Parameter `p` must be a list of exactly 2 items, each an int, but got \[1, 2, 3\]"):
+        check_params({"p": [1, 2, 3]}, pairs)
+    with pytest.raises(ValueError, match=r"must be a list of 1 to 3 items"):
+        check_params({"p": []}, {"p": List(Int(), min_len=1, max_len=3)})
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 @pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
 def test_cuda_unavailable(device):

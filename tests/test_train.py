@@ -270,11 +270,24 @@ def test_fit_small_is_fit_with_the_small_backbones_arguments(tmp_path):
                   epochs=1, batch_size=4, seed=0, cache_root=tmp_path)
     net, history = camlib.train.fit_small(data, data, **kwargs)
     config = camlib.train.TrainConfig(model="alexnet-small", num_classes=3, head="gap", epochs=1, batch_size=4,
-                                      lr=2e-3, seed=0, model_kwargs={"input_size": 32, "resolution": 4, "channels": 4})
+                                      lr=2e-3, seed=0, channels_last=True,
+                                      model_kwargs={"input_size": 32, "resolution": 4, "channels": 4})
     same, same_history = camlib.train.fit(config, data, val_dataset=data, cache_root=tmp_path)
     assert history == same_history and len(list(tmp_path.glob("*.pt"))) == 1  # one cache entry: the same network
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), same.state_dict().values()))
     assert 0 <= history[0]["val_accuracy"] <= 1
+
+
+def test_channels_last_trains_the_same_network_and_returns_it_contiguous():
+    data = Squares(32, size=16)
+    plain, history = fit(config(epochs=2), data, val_dataset=data, cache=False)
+    fast, fast_history = fit(config(epochs=2, channels_last=True), data, val_dataset=data, cache=False)
+    for (name, a), b in zip(plain.state_dict().items(), fast.state_dict().values()):
+        assert b.is_contiguous(), name
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-3)
+    for h, f in zip(history, fast_history):
+        assert math.isclose(h["train_loss"], f["train_loss"], rel_tol=1e-4)
+        assert h["val_accuracy"] == f["val_accuracy"]
 
 
 # --- early stopping and schedules -------------------------------------------------------

@@ -3,7 +3,7 @@
 Readers (map-style datasets whose items are ``Item(image, label, boxes,
 image_id, size)``): ``ImageNetVal`` (Kaggle's ILSVRC layout), ``WSOLDataset``
 (wsolevaluation's metadata), ``CUB`` (CUB-200-2011's layout), ``COCO``
-(instances and captions, COCO's layout) and
+(instances and captions, COCO's layout), ``ICDAR2015`` (scene-text words) and
 ``ImageFolder`` (one folder per class). ``collate`` batches their items, and
 those of the synthetic benchmarks, into one ``Batch`` type (``camlib.data.batch``);
 ``PreprocessWithBoxes`` resizes an image with its boxes and normalizes it.
@@ -15,23 +15,23 @@ from camlib.data.coco import COCO, coco_box
 from camlib.data.common import AnnotatedImages, Item, Record
 from camlib.data.cub import CUB, cub_box
 from camlib.data.folder import ImageFolder
-from camlib.data.images import IMAGE_SUFFIXES, list_images, read_image
+from camlib.data.icdar import ICDAR2015
 from camlib.data.imagenet import ImageNetVal, read_synsets
+from camlib.data.images import IMAGE_SUFFIXES, list_images, read_image
 from camlib.data.locate import DATA_ENV, data_roots, find_data
+from camlib.data.subsets import first_classes, first_items
 from camlib.data.transforms import PreprocessWithBoxes, clip_boxes, resize_boxes
 from camlib.data.wsol import WSOLDataset
-from camlib.data.subsets import first_classes, first_items
 
 __all__ = [
-    "first_classes",
-    "first_items",
-    "AnnotatedImages",
-    "Batch",
     "COCO",
     "CUB",
     "DATA_ENV",
-    "ImageFolder",
+    "ICDAR2015",
     "IMAGE_SUFFIXES",
+    "AnnotatedImages",
+    "Batch",
+    "ImageFolder",
     "ImageNetVal",
     "Item",
     "PreprocessWithBoxes",
@@ -43,6 +43,8 @@ __all__ = [
     "cub_box",
     "data_roots",
     "find_data",
+    "first_classes",
+    "first_items",
     "list_images",
     "read_image",
     "read_synsets",
