@@ -9,11 +9,15 @@ first pixel in row-major order: its label is ``1 + y * W + x`` for that pixel
 order is therefore row-major order of first pixels, which is the tie rule of
 ``camlib.boxes_from_maps``.
 
-Two backends give identical labels. ``"scipy"`` calls
+Three backends give identical labels. ``"scipy"`` calls
 ``scipy.ndimage.label`` once on the whole stack (a 3-D structuring element
-that joins nothing across maps) and renames its labels; it is the fast CPU
-path and the reference. ``"torch"`` runs on the masks' device with no Python
-loop over maps (see ``_label_torch`` for the algorithm).
+that joins nothing across maps) and renames its labels; it is the
+reference. ``"opencv"`` calls OpenCV's ``connectedComponentsWithStats``
+map by map (a well-kept C implementation that returns each component's box
+and area with the labels) and renames its labels likewise; it is the fast
+CPU path, about four times faster than scipy's for boxes. ``"torch"`` runs
+on the masks' device with no Python loop over maps (see ``_label_torch``
+for the algorithm).
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from torch import Tensor
 
 from camlib._validate import check_choice, check_tensor
 
-__all__ = ["connected_components", "component_stats", "measure_components", "ComponentStats", "BACKENDS"]
+__all__ = ["BACKENDS", "ComponentStats", "component_stats", "connected_components", "measure_components"]
 
-BACKENDS = ("auto", "torch", "scipy")
+BACKENDS = ("auto", "torch", "scipy", "opencv")
 
 
 def _check_masks(masks: Tensor, backend: str) -> str:
@@ -41,8 +45,52 @@ def _check_masks(masks: Tensor, backend: str) -> str:
         raise ValueError(f"`masks` must have at least 2 dimensions (..., H, W), but got shape {tuple(masks.shape)}.")
     check_choice("backend", backend, BACKENDS)
     if backend == "auto":
-        return "scipy" if masks.device.type == "cpu" else "torch"
+        return ("opencv" if _has_opencv() else "scipy") if masks.device.type == "cpu" else "torch"
+    if backend == "opencv" and masks.device.type != "cpu":
+        raise ValueError(f"`backend` 'opencv' runs on CPU masks only, but got masks on {masks.device}; "
+                         "use 'torch' or 'auto'.")
     return backend
+
+
+def _has_opencv() -> bool:
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _opencv_raw(masks: Tensor) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per map of the stack ``(B, H, W)``: ``(b, OpenCV's labels, its stats rows, each component's first pixel)``.
+
+    OpenCV numbers components in its own order; a component's first pixel
+    in row-major order lies in its top row (``stats`` y), at the first
+    column of that row that holds its label. Maps without foreground are left out.
+    """
+    import cv2
+
+    B, _, W = masks.shape
+    stack = masks.cpu().numpy().view(np.uint8)
+    out = []
+    for b in range(B):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(stack[b]), connectivity=8,
+                                                               ltype=cv2.CV_32S)
+        if n <= 1:
+            continue
+        top = stats[1:, cv2.CC_STAT_TOP]
+        column = (labels[top] == np.arange(1, n)[:, None]).argmax(1)  # (n - 1,) first column in the top row
+        out.append((b, labels, stats[1:], top.astype(np.int64) * W + column))
+    return out
+
+
+def _label_opencv(masks: Tensor) -> Tensor:
+    """OpenCV's labels of every map, renamed to first-pixel labels."""
+    out = np.zeros(masks.shape, dtype=np.int64)
+    for b, labels, _, first in _opencv_raw(masks):
+        rename = np.zeros(len(first) + 1, dtype=np.int64)
+        rename[1:] = first + 1
+        out[b] = rename[labels]
+    return torch.from_numpy(out).to(masks.device)
 
 
 def connected_components(masks: Tensor, *, backend: str = "auto") -> Tensor:
@@ -51,13 +99,14 @@ def connected_components(masks: Tensor, *, backend: str = "auto") -> Tensor:
     Args:
         masks: ``BoolTensor[..., H, W]``, True on the foreground.
         backend: ``"scipy"`` (CPU, ``scipy.ndimage.label`` with a 3 x 3
-            structure of ones), ``"torch"`` (any device) or ``"auto"``:
-            scipy for CPU masks, torch otherwise.
+            structure of ones), ``"opencv"`` (CPU, ``cv2.connectedComponentsWithStats``
+            with 8-connectivity), ``"torch"`` (any device) or ``"auto"``:
+            OpenCV (else scipy) for CPU masks, torch otherwise.
 
     Returns:
         ``LongTensor[..., H, W]`` on the device of ``masks``: 0 on the
         background; on a component, ``1 +`` the row-major index
-        ``y * W + x`` of its first pixel. Both backends agree exactly.
+        ``y * W + x`` of its first pixel. The backends agree exactly.
 
     Raises:
         TypeError: ``masks`` is not a bool tensor.
@@ -78,8 +127,8 @@ def connected_components(masks: Tensor, *, backend: str = "auto") -> Tensor:
     flat = masks.reshape(-1, H, W)  # (B, H, W)
     if flat.numel() == 0:
         return torch.zeros(masks.shape, dtype=torch.long, device=masks.device)
-    labels = _label_scipy(flat) if backend == "scipy" else _label_torch(flat)
-    return labels.reshape(masks.shape)
+    label = {"scipy": _label_scipy, "opencv": _label_opencv, "torch": _label_torch}[backend]
+    return label(flat).reshape(masks.shape)
 
 
 def _scipy_raw(masks: Tensor) -> tuple[np.ndarray, int, np.ndarray]:
@@ -104,7 +153,7 @@ def _scipy_raw(masks: Tensor) -> tuple[np.ndarray, int, np.ndarray]:
 
 def _label_scipy(masks: Tensor) -> Tensor:
     """The reference: ``scipy.ndimage.label`` on the stack, renamed to first-pixel labels."""
-    B, H, W = masks.shape
+    _, H, W = masks.shape
     raw, n, first = _scipy_raw(masks)
     rename = np.zeros(n + 1, dtype=np.int64)
     rename[1:] = first % (H * W) + 1
@@ -226,7 +275,8 @@ def component_stats(labels: Tensor) -> ComponentStats:
 def measure_components(masks: Tensor, *, backend: str = "auto") -> ComponentStats:
     """``component_stats(connected_components(masks, backend=backend))``, with a fast CPU path.
 
-    On the CPU (``backend`` ``"auto"`` or ``"scipy"``) the components are
+    With ``"opencv"`` (the CPU default) the boxes and areas are OpenCV's
+    own statistics. With ``"scipy"`` the components are
     labelled by ``scipy.ndimage.label`` and measured by
     scatters over scipy's consecutive labels (boxes and areas), one pass each,
     instead of the sort over all foreground pixels that ``component_stats``
@@ -246,7 +296,8 @@ def measure_components(masks: Tensor, *, backend: str = "auto") -> ComponentStat
         >>> s.label.tolist(), s.area.tolist(), s.box.tolist()
         ([2, 7], [3, 1], [[1, 0, 2, 1], [0, 2, 0, 2]])
     """
-    if _check_masks(masks, backend) == "torch":
+    backend = _check_masks(masks, backend)
+    if backend == "torch":
         return component_stats(connected_components(masks, backend="torch"))
     H, W = masks.shape[-2:]
     flat = masks.reshape(-1, H, W)
@@ -254,6 +305,8 @@ def measure_components(masks: Tensor, *, backend: str = "auto") -> ComponentStat
     if flat.numel() == 0 or not bool(flat.any()):
         empty = torch.zeros(0, dtype=torch.long, device=device)
         return ComponentStats(empty, empty, empty, torch.zeros(0, 4, dtype=torch.long, device=device))
+    if backend == "opencv":
+        return _measure_opencv(flat, device)
     from scipy import ndimage
 
     structure = np.zeros((3, 3, 3), dtype=bool)
@@ -277,3 +330,19 @@ def measure_components(masks: Tensor, *, backend: str = "auto") -> ComponentStat
     first = first[order]
     return ComponentStats((first // P).to(device), (first % P + 1).to(device), area[order].to(device),
                           box[order].to(device))
+
+
+def _measure_opencv(flat: Tensor, device: torch.device) -> ComponentStats:
+    """``measure_components`` from OpenCV's own boxes and areas, rows sorted by map then first pixel."""
+    import cv2
+
+    rows = [(np.full(len(first), b), first, stats) for b, _, stats, first in _opencv_raw(flat)]
+    maps = np.concatenate([r[0] for r in rows]).astype(np.int64)
+    first = np.concatenate([r[1] for r in rows])
+    stats = np.concatenate([r[2] for r in rows]).astype(np.int64)
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    box = np.stack([x, y, x + stats[:, cv2.CC_STAT_WIDTH] - 1, y + stats[:, cv2.CC_STAT_HEIGHT] - 1], 1)
+    order = np.lexsort((first, maps))  # by map, then first pixel
+    return ComponentStats(*(torch.from_numpy(np.ascontiguousarray(v[order])).to(device)
+                            for v in (maps, first + 1, stats[:, cv2.CC_STAT_AREA])),
+                          torch.from_numpy(np.ascontiguousarray(box[order])).to(device))

@@ -57,7 +57,7 @@ def snake(H: int, W: int) -> np.ndarray:
     return mask
 
 
-BACKENDS = ["torch", "scipy"]
+BACKENDS = ["torch", "scipy", "opencv"]
 
 
 # --- hand-made cases --------------------------------------------------------------------
@@ -65,6 +65,8 @@ BACKENDS = ["torch", "scipy"]
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hand_made_cases(backend, device):
+    if backend == "opencv" and device != "cpu":
+        pytest.skip("OpenCV labels CPU masks only")
     def label(rows):
         return connected_components(torch.tensor(rows, dtype=torch.bool, device=device), backend=backend).tolist()
 
@@ -126,6 +128,7 @@ def test_backends_agree_with_reference_on_smooth_maps(size, device):
     assert np.array_equal(got_auto.cpu().numpy(), want)
     if device == "cpu":
         assert np.array_equal(connected_components(masks, backend="scipy").numpy(), want)
+        assert np.array_equal(connected_components(masks, backend="opencv").numpy(), want)
 
 
 def test_labels_do_not_depend_on_batch_neighbours():
@@ -188,7 +191,7 @@ def test_component_stats_against_loops():
     assert got.tolist() == rows
 
 
-@pytest.mark.parametrize("backend", ["auto", "scipy", "torch"])
+@pytest.mark.parametrize("backend", ["auto", "scipy", "torch", "opencv"])
 @pytest.mark.parametrize("density", [0.0, 0.3, 0.6, 1.0])
 def test_measure_components_equals_label_then_measure(backend, density):
     rng = np.random.default_rng(int(density * 10))
@@ -206,6 +209,18 @@ def test_measure_components_on_smooth_maps_matches_loops():
     got = measure_components(masks)
     want = component_stats(connected_components(masks, backend="scipy"))
     assert all(torch.equal(a, b) for a, b in zip(got, want)) and len(got.area) > 40
+
+
+@pytest.mark.parametrize("density", [0.2, 0.45, 0.5, 0.6])
+def test_opencv_agrees_with_scipy_on_noise(density):
+    """Pixel noise near the percolation threshold: thousands of components of every shape, first pixels anywhere."""
+    masks = torch.from_numpy(np.random.default_rng(int(density * 100)).random((6, 61, 47)) < density)
+    want = measure_components(masks, backend="scipy")
+    got = measure_components(masks, backend="opencv")
+    assert len(want.area) > 30
+    for a, b, name in zip(got, want, want._fields):
+        assert a.dtype == torch.long and torch.equal(a, b), name
+    assert torch.equal(connected_components(masks, backend="opencv"), connected_components(masks, backend="scipy"))
 
 
 def test_measure_components_when_scipy_numbers_out_of_order(monkeypatch):
@@ -233,13 +248,15 @@ def test_bad_input():
         connected_components(torch.zeros(3, 3))
     with pytest.raises(TypeError, match=r"`masks` must be a bool tensor, but got torch.float32"):
         measure_components(torch.zeros(3, 3))
-    with pytest.raises(ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', but got 'cv2'"):
+    with pytest.raises(ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', but got 'cv2'"):
         measure_components(torch.zeros(3, 3, dtype=torch.bool), backend="cv2")
+    with pytest.raises(ValueError, match=r"`backend` 'opencv' runs on CPU masks only, but got masks on meta"):
+        connected_components(torch.zeros(3, 3, dtype=torch.bool, device="meta"), backend="opencv")
     with pytest.raises(TypeError, match=r"`masks` must be a torch.Tensor, but got ndarray"):
         connected_components(np.zeros((3, 3), dtype=bool))
     with pytest.raises(ValueError, match=r"`masks` must have at least 2 dimensions \(..., H, W\), but got shape \(3,"):
         connected_components(torch.zeros(3, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', but got 'opencv'"):
-        connected_components(torch.zeros(3, 3, dtype=torch.bool), backend="opencv")
+    with pytest.raises(ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', but got 'cuda'"):
+        connected_components(torch.zeros(3, 3, dtype=torch.bool), backend="cuda")
     with pytest.raises(TypeError, match=r"`labels` must have an integer dtype, but got torch.bool"):
         component_stats(torch.zeros(3, 3, dtype=torch.bool))

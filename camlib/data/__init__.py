@@ -3,7 +3,7 @@
 Readers (map-style datasets whose items are ``Item(image, label, boxes,
 image_id, size)``): ``ImageNetVal`` (Kaggle's ILSVRC layout), ``WSOLDataset``
 (wsolevaluation's metadata), ``CUB`` (CUB-200-2011's layout), ``COCO``
-(instances and captions, COCO's layout), ``ICDAR2015`` (scene-text words) and
+(instances and captions, COCO's layout), ``ICDAR2015`` (scene-text words), ``VQA`` (questions about COCO images, VQA v1/v2) and
 ``ImageFolder`` (one folder per class). ``collate`` batches their items, and
 those of the synthetic benchmarks, into one ``Batch`` type (``camlib.data.batch``);
 ``PreprocessWithBoxes`` resizes an image with its boxes and normalizes it.
@@ -21,6 +21,7 @@ from camlib.data.images import IMAGE_SUFFIXES, list_images, read_image
 from camlib.data.locate import DATA_ENV, data_roots, find_data
 from camlib.data.subsets import first_classes, first_items
 from camlib.data.transforms import PreprocessWithBoxes, clip_boxes, resize_boxes
+from camlib.data.vqa import VQA
 from camlib.data.wsol import WSOLDataset
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "DATA_ENV",
     "ICDAR2015",
     "IMAGE_SUFFIXES",
+    "VQA",
     "AnnotatedImages",
     "Batch",
     "ImageFolder",
