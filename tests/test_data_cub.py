@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import requires_data
 from PIL import Image
 
 from camlib.data import CUB, PreprocessWithBoxes, cub_box
@@ -168,3 +169,56 @@ def test_bad_split(cub):
         CUB(cub, split="val")
     with pytest.raises(TypeError, match=r"missing 1 required keyword-only argument: 'split'"):
         CUB(cub)
+
+
+# --- part locations ------------------------------------------------------------------------
+
+
+def _write_parts(root: Path, locs: str) -> None:
+    (root / "parts").mkdir()
+    (root / "parts" / "parts.txt").write_text("1 back\n2 beak\n3 left eye\n")
+    (root / "parts" / "part_locs.txt").write_text(locs)
+
+
+LOCS = "1 1 12.5 7.0 1\n1 2 0.0 0.0 0\n1 3 20.25 9.75 1\n4 2 3.0 4.0 1\n2 1 1.0 1.0 1\n"
+
+
+def test_part_locations_by_image_and_part(cub):
+    _write_parts(cub, LOCS)
+    data = CUB(cub, split="test")  # CUB images 1 and 4
+    assert data.part_names == ["back", "beak", "left eye"]  # names with spaces kept whole
+    assert data.parts(0).tolist() == [[12.5, 7.0, 1.0], [0.0, 0.0, 0.0], [20.25, 9.75, 1.0]]
+    assert data.parts(1).tolist() == [[0.0, 0.0, 0.0], [3.0, 4.0, 1.0], [0.0, 0.0, 0.0]]  # unlisted: invisible
+    everything = CUB(cub, split="all")
+    assert everything.parts(1).tolist()[0] == [1.0, 1.0, 1.0] and everything.parts(2).sum() == 0
+
+
+@pytest.mark.parametrize(("locs", "message"), [
+    ("1 9 1.0 1.0 1\n", r"a part id of parts.txt, not 9"),
+    ("1 1 1.0 1.0 2\n", r"visible 0 or 1"),
+    ("1 1 1.0 1.0 0\n1 1 2.0 2.0 1\n", r"line 2 .*each part once per image; part 1 of image 1"),
+    ("1 1 1.0 one 1\n", r"'one' is not a finite number"),
+])
+def test_part_errors_name_the_line(cub, locs, message):
+    _write_parts(cub, locs)
+    with pytest.raises(ValueError, match=message):
+        CUB(cub, split="test").parts(0)
+
+
+def test_parts_need_the_folder(cub):
+    with pytest.raises(FileNotFoundError, match=r"has no parts.txt under parts/"):
+        CUB(cub, split="test").parts(0)
+
+
+@pytest.mark.realdata
+@requires_data("cub-200-2011-50cls/CUB_200_2011/parts")
+def test_the_studys_part_locations():
+    data = CUB(split="all")
+    assert len(data.part_names) == 15 and data.part_names[1] == "beak"
+    parts = [data.parts(i) for i in range(len(data))]
+    visible = sum(int(p[:, 2].sum()) for p in parts)
+    assert visible == 33701  # the data README's count
+    for i in (0, 100, 2000):  # visible parts lie inside their image
+        H, W = data[i].size
+        p = parts[i][parts[i][:, 2] > 0]
+        assert bool(((p[:, 0] >= 0) & (p[:, 0] <= W) & (p[:, 1] >= 0) & (p[:, 1] <= H)).all())

@@ -9,6 +9,8 @@ The layout of the official release (also that of
     bounding_boxes.txt      <image_id> <x> <y> <width> <height>
     classes.txt             <class_id> <class name>
     images/<class folder>/<file>.jpg
+    parts/parts.txt         <part_id> <part name>               (optional: read by ``CUB.parts``)
+    parts/part_locs.txt     <image_id> <part_id> <x> <y> <visible>
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from __future__ import annotations
 import os
 from decimal import ROUND_FLOOR, Decimal
 
+import torch
+from torch import Tensor
+
 from camlib._validate import check_choice
-from camlib.data.common import AnnotatedImages, Record, Transform, read_lines, require_files
+from camlib.data.common import (
+    AnnotatedImages,
+    Record,
+    Transform,
+    read_lines,
+    require_files,
+)
 from camlib.data.locate import find_data
 
 __all__ = ["CUB", "cub_box"]
@@ -115,7 +126,7 @@ class CUB(AnnotatedImages):
             count=5,
         )
         tables = {"image_class_labels.txt": classes, "train_test_split.txt": training, "bounding_boxes.txt": boxes}
-        records = []
+        records, self._image_ids = [], []
         for image_id in sorted(paths):
             for name, table in tables.items():
                 if image_id not in table:
@@ -131,8 +142,71 @@ class CUB(AnnotatedImages):
             if split == "all" or training[image_id] == (split == "train"):
                 path, label = paths[image_id], labels_of_class[classes[image_id]]
                 records.append(Record(self.root / "images" / path, label, (boxes[image_id],), path))
+                self._image_ids.append(image_id)
         require_files(records, listed_in=self.root / "images.txt")
         super().__init__(records, [class_ids[c] for c in sorted(class_ids)], transform)
+        self._parts: tuple[list[str], dict[int, Tensor]] | None = None
+
+    @property
+    def part_names(self) -> list[str]:
+        """The part names of ``parts/parts.txt`` (``"back"``, ``"beak"``, ...), by part id - 1."""
+        return self._read_parts()[0]
+
+    def parts(self, index: int) -> Tensor:
+        """``Tensor[P, 3]``: each part's ``(x, y, visible)`` in image ``index``'s file, by part id - 1.
+
+        ``x`` (the column) and ``y`` (the row) are CUB's pixel coordinates,
+        in the frame of the image file as it is; an invisible part is
+        ``(0, 0, 0)``, as in the file. A part the file does not list for the
+        image is invisible too.
+
+        Raises:
+            FileNotFoundError: the copy has no ``parts/`` folder.
+            ValueError: a malformed line of ``part_locs.txt`` (file and line named), a
+                part id that ``parts.txt`` does not list, or a part listed twice for an image.
+        """
+        names, locations = self._read_parts()
+        return locations.get(self._image_ids[index], torch.zeros(len(names), 3)).clone()
+
+    def _read_parts(self) -> tuple[list[str], dict[int, Tensor]]:
+        if self._parts is not None:
+            return self._parts
+        folder = self.root / "parts"
+        for name in ("parts.txt", "part_locs.txt"):
+            if not (folder / name).is_file():
+                raise FileNotFoundError(f"The CUB copy at {str(self.root)!r} has no {name} under parts/ "
+                                        "(the official release's part locations).")
+        names: dict[int, str] = {}
+        with open(folder / "parts.txt", encoding="utf-8") as f:
+            for number, text in enumerate(f, start=1):
+                fields = text.split(None, 1)
+                if not text.strip():
+                    continue
+                if len(fields) != 2 or not fields[0].isdigit():
+                    raise ValueError(f"Malformed line {number} of {str(folder / 'parts.txt')!r}: expected "
+                                     f"`<part_id> <part name>`, but got {text.rstrip()!r}.")
+                names[int(fields[0])] = fields[1].strip()
+        ids = sorted(names)
+        slot = {part: i for i, part in enumerate(ids)}
+        wanted = set(self._image_ids)
+        locations: dict[int, Tensor] = {}
+        seen: set[tuple[int, int]] = set()
+        expected = "`<image_id> <part_id> <x> <y> <visible>` (visible 0 or 1)"
+        for line in read_lines(folder / "part_locs.txt", sep=None, count=5, expected=expected):
+            image_id, part = line.integer(0), line.integer(1)
+            if part not in slot:
+                raise line.error(f"a part id of parts.txt, not {part}")
+            if line.fields[4] not in ("0", "1"):
+                raise line.error("visible 0 or 1")
+            if image_id not in wanted:
+                continue
+            if (image_id, part) in seen:
+                raise line.error(f"each part once per image; part {part} of image {image_id} is on an earlier line")
+            seen.add((image_id, part))
+            table = locations.setdefault(image_id, torch.zeros(len(ids), 3))
+            table[slot[part]] = torch.tensor([float(line.decimal(2)), float(line.decimal(3)), float(line.fields[4])])
+        self._parts = ([names[i] for i in ids], locations)
+        return self._parts
 
     def _table(self, name: str, expected: str, parse, count: int = 2) -> dict:
         """``{image id: parse(line)}`` from one of the layout's files, one line per image."""
