@@ -144,3 +144,69 @@ def part_hits(masks: Tensor, parts: Tensor) -> PartHits:
     chance = (share[:, None] * counts).sum(0) / images.clamp(min=1)
     none = images == 0
     return PartHits(hit.masked_fill(none, float("nan")), chance.masked_fill(none, float("nan")), images)
+
+
+__all__ += ["detector_rows", "random_units"]
+
+
+def random_units(weight: Tensor, classes: Sequence[int], k: int, *, exclude: Tensor | None = None, seed: int = 0) -> Tensor:
+    """``LongTensor[len(classes), k]``: for each class, ``k`` units drawn at random (seeded), none of ``exclude[i]``.
+
+    The baseline of ``top_units``: units that the class's weights did not choose.
+    """
+    K = weight.shape[1]
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(len(classes)):
+        banned = set(exclude[i].tolist()) if exclude is not None else set()
+        pool = torch.tensor([u for u in range(K) if u not in banned])
+        if len(pool) < k:
+            raise ValueError(f"`k` = {k} random units need {k} units outside `exclude`, but only {len(pool)} remain.")
+        out.append(pool[torch.randperm(len(pool), generator=g)[:k]].sort().values)
+    return torch.stack(out)
+
+
+def detector_rows(
+    maps: Tensor, thresholds: Tensor, labels: Tensor, parts: Tensor, units: Tensor, classes: Sequence[int], *,
+    size: tuple[int, int], part_names: Sequence[str], min_images: int = 5, min_hit: float = 0.5,
+    min_lift: float = 2.0,
+) -> list[dict]:
+    """One row per (class, unit): the part the unit's segmentation finds best on the class's images, and whether
+    the unit counts as a detector of it.
+
+    For class ``classes[i]`` and each unit of ``units[i]``, the unit is segmented (``unit_masks``) on the
+    images of that class and ``part_hits`` asks every part; the best part is the one of largest
+    ``hit - chance`` among those counted on at least ``min_images`` images. The unit is a *detector*
+    of it when its hit rate is at least ``min_hit`` and at least ``min_lift`` times chance.
+
+    Args:
+        maps: ``Tensor[N, K, h, w]``, the units' maps on the images.
+        thresholds: ``Tensor[K]`` (``unit_thresholds``).
+        labels: ``LongTensor[N]``, each image's class.
+        parts: ``Tensor[N, P, 3]``, the part points in the ``size`` frame.
+        units: ``LongTensor[len(classes), k]``, the units asked for each class.
+        classes: the classes.
+        size: ``(H, W)`` of the frame.
+        part_names: the ``P`` part names.
+
+    Returns:
+        Rows of ``class``, ``unit``, ``part`` (or None), ``hit``, ``chance``, ``images`` (that count for
+        the part), ``fires`` (the share of the class's images where the segmentation is not empty) and
+        ``detector`` (bool).
+    """
+    rows = []
+    for c, chosen in zip(classes, units.tolist()):
+        idx = (labels == c).nonzero()[:, 0]
+        for k in chosen:
+            masks = unit_masks(maps[idx][:, k : k + 1], thresholds[k : k + 1], size)[:, 0]
+            r = part_hits(masks, parts[idx])
+            lift = torch.where(r.images >= min_images, r.hit - r.chance, torch.full_like(r.hit, -math.inf))
+            best = int(torch.nan_to_num(lift, nan=-math.inf).argmax())
+            ok = bool(lift[best] > -math.inf)
+            rows.append({"class": int(c), "unit": int(k), "part": part_names[best] if ok else None,
+                         "hit": r.hit[best].item() if ok else math.nan,
+                         "chance": r.chance[best].item() if ok else math.nan,
+                         "images": int(r.images[best]) if ok else 0,
+                         "fires": masks.flatten(1).any(1).double().mean().item() if len(idx) else math.nan,
+                         "detector": ok and r.hit[best].item() >= min_hit and r.hit[best].item() >= min_lift * r.chance[best].item()})
+    return rows

@@ -68,3 +68,35 @@ def test_part_hits_against_loops():
             assert torch.isnan(r.hit[p]) and torch.isnan(r.chance[p])
     with pytest.raises(ValueError, match=r"the same N"):
         part_hits(masks, parts[:3])
+
+
+def test_random_units_avoid_the_chosen_ones_and_are_seeded():
+    from camlib.units import random_units
+
+    weight = torch.zeros(3, 10)
+    exclude = torch.tensor([[0, 1], [2, 3], [4, 5]])
+    r = random_units(weight, [0, 1, 2], 4, exclude=exclude, seed=1)
+    assert r.shape == (3, 4) and all(not set(row) & set(ex) for row, ex in zip(r.tolist(), exclude.tolist()))
+    assert torch.equal(r, random_units(weight, [0, 1, 2], 4, exclude=exclude, seed=1))
+    with pytest.raises(ValueError, match=r"need 9 units outside `exclude`, but only 8 remain"):
+        random_units(weight, [0], 9, exclude=exclude[:1])
+
+
+def test_detector_rows_by_hand():
+    from camlib.units import detector_rows
+
+    # two classes of 6 images each, 8 x 8 frame, two units: unit 0 fires on the top-left quarter, unit 1 nowhere
+    maps = torch.zeros(12, 2, 8, 8)
+    maps[:, 0, :4, :4] = 1.0
+    labels = torch.tensor([0] * 6 + [1] * 6)
+    parts = torch.zeros(12, 2, 3)
+    parts[:, 0] = torch.tensor([1.0, 1.0, 1.0])  # "beak" inside the quarter on every image
+    parts[:, 1] = torch.tensor([6.0, 6.0, 1.0])  # "tail" outside
+    parts[6:, 0, 2] = 0.0  # class 1: the beak is never visible
+    rows = detector_rows(maps, torch.tensor([0.5, 0.5]), labels, parts, torch.tensor([[0, 1], [0, 1]]), [0, 1],
+                         size=(8, 8), part_names=["beak", "tail"], min_images=5)
+    by = {(r["class"], r["unit"]): r for r in rows}
+    assert by[0, 0]["part"] == "beak" and by[0, 0]["hit"] == 1.0 and by[0, 0]["detector"]
+    assert by[0, 0]["chance"] == pytest.approx(0.25) and by[0, 0]["images"] == 6 and by[0, 0]["fires"] == 1.0
+    assert by[1, 0]["part"] == "tail" and by[1, 0]["hit"] == 0.0 and not by[1, 0]["detector"]
+    assert by[0, 1]["part"] is None and by[0, 1]["fires"] == 0.0 and not by[0, 1]["detector"]
