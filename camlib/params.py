@@ -218,7 +218,9 @@ class Params(Mapping):
         return "Params(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
 
 
-def check_params(namespace: Mapping[str, Any], spec: Mapping[str, Spec]) -> Params:
+def check_params(
+    namespace: Mapping[str, Any], spec: Mapping[str, Spec], *, same_length: Sequence[Sequence[str]] = ()
+) -> Params:
     """Check a notebook's parameters against ``spec`` and return them resolved.
 
     Args:
@@ -226,6 +228,8 @@ def check_params(namespace: Mapping[str, Any], spec: Mapping[str, Spec]) -> Para
             (IPython's own names are ignored), or any mapping.
         spec: parameter name -> ``Spec``; must name every parameter of the
             notebook's ``parameters`` cell.
+        same_length: groups of list parameters read in parallel (one entry
+            per probe, say), which must have as many entries each.
 
     Returns:
         ``Params`` holding the checked (and resolved) values of ``spec``'s names.
@@ -260,6 +264,12 @@ def check_params(namespace: Mapping[str, Any], spec: Mapping[str, Spec]) -> Para
         raise ValueError(f"Parameter(s) {', '.join(repr(n) for n in missing)} must be set in the parameters cell.")
     given = {name: namespace[name] for name in spec}
     values = {name: rule.check(name, given[name]) for name, rule in spec.items()}
+    for group in same_length:
+        lengths = [len(values[name]) for name in group]
+        if len(set(lengths)) > 1:
+            named = " and ".join(f"`{n}`" for n in group)
+            raise ValueError(f"Parameters {named} must have one entry each per item (the same length), but got "
+                             f"{' and '.join(map(str, lengths))} entries.")
     return Params(values, given)
 
 

@@ -367,3 +367,28 @@ def score_vqa(net: VQABaseline, items: Sequence[Any], *, batch_size: int = 128, 
         up, on_queried, on_answer = None, nan, nan.clone()
     return VQAScores(predicted, (predicted == data.answers).double(), data.types, up, on_queried, on_answer,
                      answer_boxes)
+
+
+__all__ += ["prior_hits"]
+
+
+def prior_hits(train: Sequence[Any], items: Sequence[Any]) -> Tensor:
+    """``Tensor[N]``: 1.0 where an item's answer is the most frequent training answer of its question type.
+
+    What a model that ignores both the image and the named colour scores:
+    the baseline of answering from the question's type alone (ties go to the
+    lower answer index).
+
+    Example:
+        >>> from types import SimpleNamespace as S
+        >>> train = [S(question_type=0, answer=a) for a in (2, 2, 1)] + [S(question_type=1, answer=4)]
+        >>> prior_hits(train, [S(question_type=0, answer=2), S(question_type=0, answer=1), S(question_type=1, answer=4)])
+        tensor([1., 0., 1.], dtype=torch.float64)
+    """
+    from collections import Counter
+
+    counts: dict[int, Counter] = {}
+    for it in train:
+        counts.setdefault(int(it.question_type), Counter())[int(it.answer)] += 1
+    best = {q: min(c, key=lambda a: (-c[a], a)) for q, c in counts.items()}
+    return torch.tensor([float(best.get(int(it.question_type)) == int(it.answer)) for it in items], dtype=torch.float64)

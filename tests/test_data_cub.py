@@ -189,6 +189,8 @@ def test_part_locations_by_image_and_part(cub):
     assert data.part_names == ["back", "beak", "left eye"]  # names with spaces kept whole
     assert data.parts(0).tolist() == [[12.5, 7.0, 1.0], [0.0, 0.0, 0.0], [20.25, 9.75, 1.0]]
     assert data.parts(1).tolist() == [[0.0, 0.0, 0.0], [3.0, 4.0, 1.0], [0.0, 0.0, 0.0]]  # unlisted: invisible
+    # image 1 is 50 x 40: to 100 x 20 the columns double and the rows halve
+    assert data.parts(0, size=(20, 100)).tolist() == [[25.0, 3.5, 1.0], [0.0, 0.0, 0.0], [40.5, 4.875, 1.0]]
     everything = CUB(cub, split="all")
     assert everything.parts(1).tolist()[0] == [1.0, 1.0, 1.0] and everything.parts(2).sum() == 0
 

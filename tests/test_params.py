@@ -212,3 +212,12 @@ def test_check_params_does_not_modify_namespace():
     kept = dict(ns)
     check_params(ns, SPEC)
     assert ns == kept
+
+
+def test_parallel_lists_must_have_the_same_length():
+    spec = {"a": List(Int()), "b": List(List(Float(), min_len=2))}
+    ok = check_params({"a": [1, 2], "b": [[0.1, 0.2], [0.3, 0.4]]}, spec, same_length=[("a", "b")])
+    assert ok.a == [1, 2]
+    with pytest.raises(ValueError, match=r"Parameters `a` and `b` must have one entry each per item \(the same "
+                                         r"length\), but got 1 and 2 entries"):
+        check_params({"a": [1], "b": [[0.1, 0.2], [0.3, 0.4]]}, spec, same_length=[("a", "b")])

@@ -63,7 +63,7 @@ def test_queried_boxes_and_swapped_questions():
 
 def test_training_learns_stops_early_keeps_the_best_and_is_cached(tmp_path):
     train, val = SortOfClevr(96, seed=0, image_size=32), SortOfClevr(32, seed=2, image_size=32)
-    kwargs = dict(epochs=6, patience=2, lr=3e-3, batch_size=32, model=SMALL, cache_root=tmp_path)
+    kwargs = {"epochs": 6, "patience": 2, "lr": 3e-3, "batch_size": 32, "model": SMALL, "cache_root": tmp_path}
     net, history = fit_vqa(train, val, **kwargs)
     assert [h["epoch"] for h in history] == list(range(len(history))) and 1 <= len(history) <= 6
     assert history[-1]["train_loss"] < history[0]["train_loss"]
@@ -109,7 +109,20 @@ def test_scores_point_by_hand_and_tuning_picks_the_best_rate(tmp_path):
     q = score_vqa(question_only, items)
     assert q.maps is None and q.on_queried.isnan().all()
     train, val = SortOfClevr(64, seed=0, image_size=32), SortOfClevr(16, seed=2, image_size=32)
-    kwargs = dict(epochs=2, patience=0, batch_size=32, model=SMALL, cache_root=tmp_path)
+    kwargs = {"epochs": 2, "patience": 0, "batch_size": 32, "model": SMALL, "cache_root": tmp_path}
     lr, _, history = tune_vqa(train, val, [1e-4, 3e-3], **kwargs)
     scores = {r: fit_vqa(train, val, lr=r, **kwargs)[1][-1]["val_accuracy"] for r in (1e-4, 3e-3)}
     assert lr == max(scores, key=lambda r: (scores[r], -r)) and history[-1]["val_accuracy"] == scores[lr]
+
+
+def test_prior_hits_against_counting_by_hand():
+    from camlib.vqa import prior_hits
+
+    train = [SortOfClevr(200, seed=0, image_size=32)[i] for i in range(200)]
+    items = [SortOfClevr(50, seed=1, image_size=32)[i] for i in range(50)]
+    hits = prior_hits(train, items)
+    for it, h in zip(items, hits.tolist()):
+        answers = [t.answer for t in train if t.question_type == it.question_type]
+        top = max(set(answers), key=lambda a: (answers.count(a), -a))
+        assert h == float(it.answer == top)
+    assert 0 < hits.mean() < 1

@@ -152,13 +152,14 @@ class CUB(AnnotatedImages):
         """The part names of ``parts/parts.txt`` (``"back"``, ``"beak"``, ...), by part id - 1."""
         return self._read_parts()[0]
 
-    def parts(self, index: int) -> Tensor:
-        """``Tensor[P, 3]``: each part's ``(x, y, visible)`` in image ``index``'s file, by part id - 1.
+    def parts(self, index: int, size: tuple[int, int] | None = None) -> Tensor:
+        """``Tensor[P, 3]``: each part's ``(x, y, visible)`` in image ``index``, by part id - 1.
 
         ``x`` (the column) and ``y`` (the row) are CUB's pixel coordinates,
-        in the frame of the image file as it is; an invisible part is
-        ``(0, 0, 0)``, as in the file. A part the file does not list for the
-        image is invisible too.
+        in the frame of the image file as it is, or, with ``size = (H, W)``,
+        scaled to an image resized to it (what ``PreprocessWithBoxes(size)``
+        does to the photograph). An invisible part is ``(0, 0, 0)``, as in
+        the file. A part the file does not list for the image is invisible too.
 
         Raises:
             FileNotFoundError: the copy has no ``parts/`` folder.
@@ -166,7 +167,15 @@ class CUB(AnnotatedImages):
                 part id that ``parts.txt`` does not list, or a part listed twice for an image.
         """
         names, locations = self._read_parts()
-        return locations.get(self._image_ids[index], torch.zeros(len(names), 3)).clone()
+        out = locations.get(self._image_ids[index], torch.zeros(len(names), 3)).clone()
+        if size is not None:
+            from PIL import Image
+
+            with Image.open(self.records[index].path) as image:  # the header only
+                W, H = image.size
+            out[:, 0] *= size[1] / W
+            out[:, 1] *= size[0] / H
+        return out
 
     def _read_parts(self) -> tuple[list[str], dict[int, Tensor]]:
         if self._parts is not None:
