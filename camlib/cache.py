@@ -54,6 +54,7 @@ CODE_MODULES = (
     "camlib.boxes",
     "camlib.cache",
     "camlib.cam",
+    "camlib.component_tree",
     "camlib.components",
     "camlib.crops",
     "camlib.data",

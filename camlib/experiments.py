@@ -531,7 +531,7 @@ def score_pooling_head(
     ``size`` (the frame of ``gt_boxes``), boxed by the paper's protocol
     (``threshold`` of the max, largest component); MaxBoxAccV2 of the true
     class's maps on ``box_thresholds`` (default: the 0.01 grid), unless
-    ``max_box_acc`` is False (it is the slow part on a CPU: ``maxboxaccv2`` is then NaN).
+    ``max_box_acc`` is False (``maxboxaccv2`` is then NaN).
     """
     from camlib.box_ops import best_iou
     from camlib.boxes import boxes_from_maps
@@ -627,8 +627,7 @@ def compare_pooling_heads(
     pool's learning rate is chosen among ``lrs`` with the first seed
     (``tune_pooling_head``), then every seed trains that pool's head at that
     rate with early stopping (``fit_pooling_head``). Each head is scored on
-    the test images (``score_pooling_head``; MaxBoxAccV2 on the first seed
-    only, the slow part on a CPU), beside a centred box fitted on the training
+    the test images (``score_pooling_head``, MaxBoxAccV2 included), beside a centred box fitted on the training
     boxes (``camlib.baselines.best_centre_box_size``) and random boxes.
 
     Args:
@@ -652,7 +651,7 @@ def compare_pooling_heads(
     heads = {(pool, s): (searches[pool].net, searches[pool].history) if s == seeds[0] else
              fit_pooling_head(*split, pool=pool, lr=searches[pool].lr, seed=s, **fit) for pool in pools for s in seeds}
     scores = {(p, s): score_pooling_head(head, test.maps, test.labels, test.boxes, size, threshold=threshold,
-                                         box_thresholds=box_thresholds, max_box_acc=s == seeds[0])
+                                         box_thresholds=box_thresholds)
               for (p, s), (head, _) in heads.items()}
     centre = best_centre_box_size(train.boxes, size)
     baselines = {"centred box": centre_box_hits(test.boxes, size, box_size=centre).double(),

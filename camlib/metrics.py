@@ -24,11 +24,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from camlib._validate import check_maps, check_tensor
+from camlib._validate import check_choice, check_maps, check_tensor
 from camlib.box_ops import _best_iou, _pad_gt, box_iou, check_boxes, check_iou_threshold
 from camlib.boxes import _largest_boxes
 from camlib.cam import normalize_maps
-from camlib.components import measure_components
+from camlib.component_tree import sweep_best_iou
+from camlib.components import BACKENDS, measure_components
 
 __all__ = [
     "box_iou",
@@ -278,9 +279,14 @@ class BoxAccAccumulator:
     4. The image counts as correct at ``(delta, tau)`` when a box has IoU
        ``>= delta`` with any ground-truth box.
 
-    Only the ``(D, T)`` counts are kept. All thresholds of a batch are
-    labelled at once (no Python loop over thresholds); batches are split into
-    chunks of about ``chunk_pixels`` mask pixels to bound memory.
+    Only the ``(D, T)`` counts are kept. On the CPU (``backend="tree"``, the
+    default there) every threshold's components come from one pass over
+    each map's pixels (``camlib.component_tree``): the components of all
+    levels form one tree, built by a union-find sweep from high to low
+    values. The other backends label the ``(N, T, H, W)`` masks
+    (``camlib.measure_components``), all thresholds of a batch at once,
+    in chunks of about ``chunk_pixels`` mask pixels to bound memory; they
+    are the reference, and the results are identical (tested).
 
     Departures from wsolevaluation, which uses OpenCV contours: components
     here are counted in pixels, where it picks the contour of largest polygon
@@ -295,8 +301,11 @@ class BoxAccAccumulator:
         thresholds: the ``tau`` grid, strictly increasing in ``[0, 1)``;
             default ``threshold_grid(0.01)``.
         quantize: wsolevaluation's 0-255 quantization.
-        backend: as in ``camlib.connected_components``.
-        chunk_pixels: mask pixels labelled at once.
+        backend: ``"tree"`` (CPU maps: the one-pass component tree), one of
+            ``camlib.connected_components``'s backends (label each
+            threshold's mask), or ``"auto"``: the tree for CPU maps, the
+            torch labelling on other devices.
+        chunk_pixels: mask pixels labelled at once (labelling backends).
 
     Example:
         >>> acc = BoxAccAccumulator((0.5,), thresholds=[0.0, 0.5])
@@ -321,7 +330,7 @@ class BoxAccAccumulator:
         self.thresholds = _check_thresholds(thresholds)
         self.all_components = bool(all_components)
         self.quantize = bool(quantize)
-        self.backend = backend
+        self.backend = check_choice("backend", backend, (*BACKENDS, "tree"))
         self.chunk_pixels = int(chunk_pixels)
         self.counts = torch.zeros(len(self.iou_thresholds), len(self.thresholds), dtype=torch.long)
         self.count = 0
@@ -393,6 +402,15 @@ def update_box_accuracies(accumulators: Sequence[BoxAccAccumulator], maps: Tenso
     levels = tau[None, :] * top[:, None]  # (N, T)
     if first.quantize:
         levels = torch.floor(levels)
+    if first.backend == "tree" or (first.backend == "auto" and maps.device.type == "cpu"):
+        values = v.reshape(N, H * W).cpu().numpy()  # compared with the float64 levels, as `v.double()` below
+        largest, best = (torch.from_numpy(a) for a in sweep_best_iou(
+            values, levels.cpu().numpy(), W, gt.cpu().numpy(), valid.cpu().numpy()))  # (N, T) each
+        for acc in accumulators:
+            iou = best if acc.all_components else largest
+            acc.counts += (iou[None] >= acc.iou_thresholds[:, None, None]).sum(dim=1)
+            acc.count += N
+        return
     step = max(1, first.chunk_pixels // (T * H * W))
     for i in range(0, N, step):
         masks = v[i : i + step, None].double() > levels[i : i + step, :, None, None]  # (n, T, H, W)

@@ -10,20 +10,27 @@ them against a spec::
 
 An unknown name (a typo in ``papermill -p`` or in a profile: papermill itself
 only warns), a wrong type or a value out of range raises a ``ValueError`` or
-``TypeError`` that names the parameter and what was expected.
+``TypeError`` that names the parameter and what was expected. So does an
+absolute path that does not exist (``DataPath``, ``DataRoot``): a path the
+user typed is checked at once, while a name under the data root is left to
+the reader, where absent data make the chapter say so instead of failing.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 import torch
 
-__all__ = ["Spec", "Int", "Float", "Bool", "Str", "Device", "List", "Params", "check_params", "resolve_device"]
+__all__ = [
+    "Spec", "Int", "Float", "Bool", "Str", "Device", "List", "DataPath", "DataRoot", "Params", "check_params",
+    "resolve_device",
+]
 
 _PLAIN = (type(None), bool, int, float, str, list, tuple, dict)
 
@@ -143,6 +150,61 @@ class List(Spec):
         if len(value) < self.min_len or (self.max_len is not None and len(value) > self.max_len):
             raise self._fail(name, value)
         return [self.item.check(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+class DataPath(Spec):
+    """Data named under the data root (a relative path), or a location of the user's own (an absolute path).
+
+    A relative path (``"cam-samples"``) is looked up under the data root by
+    ``camlib.data.find_data`` when the data are read; a chapter whose data are
+    not there says so and shows no results, so that the book builds without
+    data. An absolute path (``~`` expanded, as ``find_data`` does) names a
+    location the user chose: it must exist now, as a folder (``folder=True``)
+    or a file, so that a mistyped path stops the run before any work instead
+    of reading as absent data.
+
+    Args:
+        what: what the path holds, for the message: ``"folder of photos"``.
+        folder: a folder is expected (else a file).
+        under: what a relative path is relative to, for the message.
+    """
+
+    def __init__(self, what: str = "folder", *, folder: bool = True, under: str = "the data root") -> None:
+        self.what, self.folder, self.under = what, folder, under
+
+    def describe(self) -> str:
+        return f"a path under {self.under} or an existing {self.what}"
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self._fail(name, value, TypeError)
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            return value
+        if not path.exists():
+            problem = "does not exist"
+        elif self.folder and not path.is_dir():
+            problem = "is not a folder"
+        elif not self.folder and path.is_dir():
+            problem = "is a folder, not a file"
+        else:
+            return value
+        raise ValueError(f"Parameter `{name}` must be {self.describe()}, but {value} {problem}.")
+
+
+class DataRoot(Spec):
+    """The data root: ``""`` for the default (``data/`` in the repository, or ``$CAMLIB_DATA``), else an existing folder."""
+
+    def describe(self) -> str:
+        return "empty (data/ in the repository, or $CAMLIB_DATA) or an existing folder"
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self._fail(name, value, TypeError)
+        if value and not Path(value).expanduser().is_dir():
+            problem = "is not a folder" if Path(value).expanduser().exists() else "does not exist"
+            raise ValueError(f"Parameter `{name}` must be {self.describe()}, but {value} {problem}.")
+        return value
 
 
 def _range(lo: float | None, hi: float | None) -> str:

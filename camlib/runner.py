@@ -9,9 +9,10 @@ override the ``parameters`` cell). Names that the notebook does not declare
 are refused before any kernel starts. A notebook is executed into
 ``OUTPUT/.running/`` and moved to ``OUTPUT/NAME.ipynb`` only when every cell
 ran, so an interrupted or failed run never leaves a half-written chapter;
-a failed one is kept for inspection in ``OUTPUT/failed/``. The cell that
-papermill injects with the run's parameters (tagged ``injected-parameters``)
-is tagged ``remove-cell`` too, so that the book never shows it.
+a failed one is kept for inspection in ``OUTPUT/failed/``, and ``.running/``
+itself is removed once it is empty. The cell that papermill injects with the
+run's parameters (tagged ``injected-parameters``) is tagged ``remove-cell``
+too, so that the book never shows it.
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ def execute(
         failed.parent.mkdir(parents=True, exist_ok=True)
         if running.exists():
             os.replace(running, failed)
+        _remove_if_empty(running.parent)
         if isinstance(err, PapermillExecutionError):
             raise NotebookError(
                 f"{notebook.name} failed in cell {err.cell_index} (execution count {err.exec_count}): "
@@ -208,8 +210,17 @@ def execute(
     if hide_injected_parameters(executed):
         nbformat.write(executed, running)
     os.replace(running, final)
+    _remove_if_empty(running.parent)
     failed.unlink(missing_ok=True)
     return Result(notebook, final, time.perf_counter() - start)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it is empty; a folder that still holds another run's notebook stays."""
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (another run writes there), or already gone
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

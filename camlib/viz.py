@@ -167,7 +167,8 @@ def show_box_protocol(
     if len(stats.label):
         draw_box(axes[2], box.tolist(), color="red")
     sizes = sorted(stats.area.tolist(), reverse=True)
-    axes[2].set_title(f"{len(sizes)} components, largest {sizes[0] if sizes else 0} px", fontsize=9)
+    count = f"{len(sizes)} component{'' if len(sizes) == 1 else 's'}"  # 0 components, 1 component, 2 components
+    axes[2].set_title(f"{count}, largest {sizes[0] if sizes else 0} px", fontsize=9)
     axes[3].imshow(array)
     draw_box(axes[3], box.tolist(), color="red")
     title = "box " + str(tuple(box.tolist()))

@@ -65,8 +65,9 @@ def test_missing_folder(tmp_path, no_env):
     with pytest.raises(FileNotFoundError, match=re.escape(f"{looked_at} does not exist")) as info:
         find_data("cam-samples", root=root)
     message = str(info.value)
-    assert message.startswith("Could not find the data 'cam-samples': ")
-    assert re.search(HINT, message) and "ln -s ../shared/data data" in message
+    assert message == (f"Could not find the data 'cam-samples': {looked_at} does not exist. "
+                       f"Put the data under the data root given, {root}, or give another root.")
+    assert "$CAMLIB_DATA" not in message and "data/" not in message  # the root was given: no advice on the defaults
 
 
 def test_missing_folder_every_root_named(tmp_path, no_env, monkeypatch):
@@ -76,6 +77,7 @@ def test_missing_folder_every_root_named(tmp_path, no_env, monkeypatch):
         find_data(name)
     for root in data_roots():
         assert f"{root / name} does not exist" in str(info.value)
+    assert "ln -s ../shared/data data" in str(info.value)  # only the defaults' case advises on them
 
 
 def test_missing_folder_with_env(tmp_path, monkeypatch):
@@ -97,8 +99,10 @@ def test_absolute_path_taken_as_is(samples, monkeypatch):
     assert find_data(samples, root="/ignored") == samples
     assert find_data(str(samples), expect=["a.png"]) == samples
     missing = samples.parent / "gone"
-    with pytest.raises(FileNotFoundError, match=re.escape(f"Could not find the data {str(missing)!r}: {missing} does not exist")):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"Could not find the data {str(missing)!r}: {missing} does not exist")) as info:
         find_data(missing, root=samples.parent)
+    assert str(info.value).endswith("An absolute path is taken as it is, not looked up under the data roots: check it.")
+    assert "$CAMLIB_DATA" not in str(info.value) and "data/" not in str(info.value)
 
 
 def test_read_image_png(tmp_path):

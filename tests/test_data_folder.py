@@ -63,7 +63,41 @@ def test_folder_without_images(tmp_path):
     (tmp_path / "root/cat/readme.txt").write_text("no images here")
     with pytest.raises(FileNotFoundError, match=re.escape(f"Could not find any image in {tmp_path / 'root'} (one sub-folder")) as info:
         ImageFolder(tmp_path / "root")
-    assert "it has 1 class folders and no image in them" in str(info.value)
+    assert str(info.value).endswith("it has 1 class folder and no image in it.")  # one folder: singular
+    (tmp_path / "root/dog").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"it has 2 class folders and no image in them\.$"):
+        ImageFolder(tmp_path / "root")
+
+
+def test_flat_folder_of_images_says_what_it_holds_and_what_is_expected(tmp_path):
+    root = tmp_path / "flat"
+    root.mkdir()
+    for i in range(1000):  # a flat folder: the images directly in root, no class folders
+        (root / f"{i:04d}.jpg").write_bytes(b"")
+    (root / "notes.txt").write_text("not an image")
+    with pytest.raises(FileNotFoundError) as info:
+        ImageFolder(root)
+    assert str(info.value).endswith(
+        f"it holds 1,000 images directly but no class sub-folder. Put each class's images in a sub-folder of its own, "
+        f"{root}/<class>/<image>; for images without classes, list the flat folder with camlib.data.list_images."
+    )
+    assert "0 class folders" not in str(info.value)
+
+
+def test_images_beside_empty_class_folders_are_counted(tmp_path):
+    root = tmp_path / "mixed"
+    (root / "cat").mkdir(parents=True)
+    Image.new("RGB", (2, 2)).save(root / "a.png")
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            "it has 1 class folder and no image in it, and 1 image directly in it, outside any class folder. "
+            f"Put each class's images in a sub-folder of its own, {root}/<class>/<image>")):
+        ImageFolder(root)
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"it holds no image and no class sub-folder\.$"):
+        ImageFolder(tmp_path / "empty")
 
 
 def test_missing_boxes_file(folder):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 
 import pytest
 import torch
 
 from camlib import Params, check_params, resolve_device
-from camlib.params import Bool, Device, Float, Int, List, Str
+from camlib.params import Bool, DataPath, DataRoot, Device, Float, Int, List, Str
 
 SPEC = {
     "profile": Str(choices=["smoke", "full"]),
@@ -221,3 +222,57 @@ def test_parallel_lists_must_have_the_same_length():
     with pytest.raises(ValueError, match=r"Parameters `a` and `b` must have one entry each per item \(the same "
                                          r"length\), but got 1 and 2 entries"):
         check_params({"a": [1], "b": [[0.1, 0.2], [0.3, 0.4]]}, spec, same_length=[("a", "b")])
+
+
+def test_data_path_relative_is_left_to_the_reader_absolute_must_exist(tmp_path):
+    spec = {"image_dir": DataPath("folder of photos"), "weights": DataPath("state_dict file", folder=False)}
+    (tmp_path / "w.pth").write_bytes(b"")
+    # a name under the data root is looked up when the data are read (absent data: the chapter says so)
+    assert dict(check_params({"image_dir": "no-such-samples", "weights": "IMAGENET1K_V1"}, spec)) == {
+        "image_dir": "no-such-samples", "weights": "IMAGENET1K_V1"}
+    ok = check_params({"image_dir": str(tmp_path), "weights": str(tmp_path / "w.pth")}, spec)
+    assert ok.image_dir == str(tmp_path) and ok.weights == str(tmp_path / "w.pth")  # as given
+
+
+@pytest.mark.parametrize(
+    "name, value, error, match",
+    [
+        ("image_dir", "/does/not/exist", ValueError,
+         r"Parameter `image_dir` must be a path under the data root or an existing folder of photos, "
+         r"but /does/not/exist does not exist\."),
+        ("image_dir", "{tmp}/w.pth", ValueError, r"Parameter `image_dir` must be .*, but {tmp}/w.pth is not a folder\."),
+        ("image_dir", 3, TypeError, r"Parameter `image_dir` must be a path under the data root or an existing "
+                                    r"folder of photos, but got 3\."),
+        ("weights", "/does/not/exist.pth", ValueError,
+         r"Parameter `weights` must be a path under the data root or an existing state_dict file, "
+         r"but /does/not/exist.pth does not exist\."),
+        ("weights", "{tmp}", ValueError, r"Parameter `weights` must be .*, but {tmp} is a folder, not a file\."),
+        ("data_root", "/does/not/exist", ValueError,
+         r"Parameter `data_root` must be empty \(data/ in the repository, or \$CAMLIB_DATA\) or an existing folder, "
+         r"but /does/not/exist does not exist\."),
+        ("data_root", "{tmp}/w.pth", ValueError, r"Parameter `data_root` must be .*, but {tmp}/w.pth is not a folder\."),
+        ("data_root", None, TypeError, r"Parameter `data_root` must be empty .*, but got None\."),
+    ],
+)
+def test_explicit_paths_that_do_not_exist_name_the_parameter(tmp_path, name, value, error, match):
+    spec = {"image_dir": DataPath("folder of photos"), "weights": DataPath("state_dict file", folder=False),
+            "data_root": DataRoot()}
+    (tmp_path / "w.pth").write_bytes(b"")
+    values = {"image_dir": "cam-samples", "weights": "w.pth", "data_root": ""}
+    values[name] = value.format(tmp=tmp_path) if isinstance(value, str) else value
+    with pytest.raises(error, match=match.replace("{tmp}", re.escape(str(tmp_path)))):
+        check_params(values, spec)
+
+
+def test_data_path_expands_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "photos").mkdir()
+    assert check_params({"d": "~/photos"}, {"d": DataPath()}).d == "~/photos"
+    with pytest.raises(ValueError, match=r"Parameter `d` must be a path under the data root or an existing folder, "
+                                         r"but ~/gone does not exist\."):
+        check_params({"d": "~/gone"}, {"d": DataPath()})
+
+
+def test_data_root_empty_means_the_defaults_and_a_folder_is_kept(tmp_path):
+    assert check_params({"data_root": ""}, {"data_root": DataRoot()}).data_root == ""
+    assert check_params({"data_root": str(tmp_path)}, {"data_root": DataRoot()}).data_root == str(tmp_path)

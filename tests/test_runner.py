@@ -79,7 +79,7 @@ def test_success_writes_the_output_only_when_complete(tmp_path):
     assert "x is 7" in text  # override wins over the profile's x = 3
     # the kernel inherits the test session's cache (tests/conftest.py), so chapters share it, not the repository's
     assert f"cache: {os.environ['CAMLIB_CACHE']}\n" in text and "camlib-test-cache-" in text
-    assert not list((tmp_path / "out" / ".running").iterdir())
+    assert not (tmp_path / "out" / ".running").exists()  # the empty temporary folder is removed too
     # papermill's injected cell is hidden from the book; the chapter's own cells keep their tags
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and injected[0].metadata["tags"] == ["injected-parameters", "remove-cell"]
@@ -95,7 +95,17 @@ def test_failure_names_notebook_cell_and_error_and_keeps_the_partial_notebook(tm
         runner.execute(path, output_dir=out)
     assert (out / "failed" / path.name).is_file()
     assert (out / path.name).read_text() == "earlier complete run"  # nothing lost
-    assert not (out / ".running" / path.name).exists()
+    assert not (out / ".running").exists()
+
+
+def test_running_folder_of_another_run_is_kept(tmp_path):
+    path = _notebook(tmp_path, "y = x")
+    other = tmp_path / "out" / ".running" / "98_other.ipynb"  # another run, still writing into the same folder
+    other.parent.mkdir(parents=True)
+    other.write_text("half-written")
+    runner.execute(path, output_dir=tmp_path / "out")
+    assert (tmp_path / "out" / path.name).is_file()
+    assert other.read_text() == "half-written" and list(other.parent.iterdir()) == [other]
 
 
 def test_cli_exit_codes(tmp_path, capsys):
@@ -103,6 +113,23 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "must match exactly one" in capsys.readouterr().err
     assert runner.main(["00", "-p", "nonsense=1", "--output", str(tmp_path)]) == 1
     assert "Unknown parameter(s) 'nonsense'" in capsys.readouterr().err
+
+
+def test_cli_explicit_path_that_does_not_exist_fails_naming_the_parameter(tmp_path, capsys):
+    # `make notebook NB=00 P="image_dir=/does/not/exist"`: the check cell stops the run, exit code 1
+    code = runner.main(["00", "--profile", "default", "-p", "image_dir=/does/not/exist", "--output", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Parameter `image_dir` must be a path under the data root or an existing folder of photos, " \
+           "but /does/not/exist does not exist." in err
+    assert err.startswith("FAILED: 00_class_activation_maps.ipynb failed in cell ")
+    assert "$CAMLIB_DATA" not in err and "data/`" not in err  # no advice on the default data folders
+    assert " done in " not in out and "notebook(s) executed" not in out
+    name = "00_class_activation_maps.ipynb"
+    assert not (tmp_path / name).exists() and not (tmp_path / ".running").exists()
+    kept = nbformat.read(tmp_path / "failed" / name, as_version=4)  # as for any failed notebook
+    ran = [c for c in kept.cells if c.cell_type == "code" and c.execution_count is not None]
+    assert len(ran) <= 3 and ran[-1].outputs[-1]["ename"] == "ValueError"  # parameters, injected, check: no more
 
 
 def test_hide_injected_parameters_tags_only_the_injected_cells():

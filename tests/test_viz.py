@@ -220,3 +220,19 @@ def test_show_threshold_curves_draws_each_curve_its_best_and_the_fixed_threshold
     assert legend == ["CAM (best 0.10: 50.0%)", "the paper's 20%"]
     with pytest.raises(ValueError, match=r"`curves` must hold at least one BoxAccuracy"):
         show_threshold_curves({})
+
+
+@pytest.mark.parametrize("blobs, title", [(0, "0 components, largest 0 px"), (1, "1 component, largest 4 px"),
+                                          (2, "2 components, largest 4 px")])
+def test_show_box_protocol_counts_components_in_words(blobs, title):
+    import numpy as np
+
+    from camlib.viz import show_box_protocol
+
+    cam = torch.zeros(10, 10)
+    for b in range(blobs):  # 2 x 2 blobs, 4 px each, apart (not 8-connected)
+        cam[1 + 5 * b : 3 + 5 * b, 1:3] = 1.0
+    fig = show_box_protocol(np.zeros((10, 10, 3), dtype=np.uint8), cam)
+    titles = [ax.get_title() for ax in fig.axes[:4]]
+    plt.close(fig)
+    assert titles[2] == title

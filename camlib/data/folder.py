@@ -70,7 +70,7 @@ class ImageFolder(AnnotatedImages):
         if not found:
             raise FileNotFoundError(
                 f"Could not find any image in {self.root} ({layout}; file endings {', '.join(ends)}): "
-                f"it has {len(classes)} class folders and no image in them."
+                f"{_what_is_there(self.root, classes, ends)}"
             )
         box_lists: dict[str, list] = {image_id: [] for image_id in found}
         if boxes is not None:
@@ -89,3 +89,21 @@ class ImageFolder(AnnotatedImages):
             for image_id in sorted(found)
         ]
         super().__init__(records, classes, transform)
+
+
+def _what_is_there(root: Path, classes: list[str], ends: tuple[str, ...]) -> str:
+    """What a folder without class images holds, and what to do: the end of ``ImageFolder``'s message."""
+    loose = sum(1 for p in root.iterdir() if p.is_file() and p.name.lower().endswith(ends) and not p.name.startswith("."))
+    images = f"{loose:,} image{'s' if loose != 1 else ''}"
+    if classes:
+        folders = f"{len(classes)} class folder{'s' if len(classes) != 1 else ''}"
+        there = f"it has {folders} and no image in {'them' if len(classes) != 1 else 'it'}"
+        if not loose:
+            return there + "."
+        there += f", and {images} directly in it, outside any class folder"
+    elif loose:
+        there = f"it holds {images} directly but no class sub-folder"
+    else:
+        return "it holds no image and no class sub-folder."
+    return (f"{there}. Put each class's images in a sub-folder of its own, {root}/<class>/<image>; "
+            f"for images without classes, list the flat folder with camlib.data.list_images.")

@@ -73,8 +73,13 @@ def find_data(
             continue
         return path.absolute()
     wanted = f" ({layout})" if layout else (f" (with {', '.join(expect)})" if expect else "")
-    raise FileNotFoundError(
-        f"Could not find the data {str(relative)!r}{wanted}: " + "; ".join(problems) + ". "
-        f"Provide the study's data as a `data/` folder in the repository (e.g. `ln -s ../shared/data data`), "
-        f"set ${DATA_ENV} to its folder, or pass the notebook parameter `data_root`."
-    )
+    if relative.is_absolute():  # the caller's own path: the data roots play no part
+        advice = "An absolute path is taken as it is, not looked up under the data roots: check it."
+    elif root not in (None, ""):
+        advice = f"Put the data under the data root given, {data_roots(root)[0]}, or give another root."
+    else:
+        advice = (
+            f"Provide the study's data as a `data/` folder in the repository (e.g. `ln -s ../shared/data data`), "
+            f"set ${DATA_ENV} to its folder, or pass the notebook parameter `data_root`."
+        )
+    raise FileNotFoundError(f"Could not find the data {str(relative)!r}{wanted}: " + "; ".join(problems) + ". " + advice)
