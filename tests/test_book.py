@@ -82,3 +82,49 @@ def test_no_paper_number_is_typed_outside_camlib_paper():
         for value, pattern in patterns.items():
             found = pattern.search(text)
             assert not found, f"{name} types the paper's number {value} ({text[max(0, found.start() - 40):found.end() + 20]!r})"
+
+
+def test_chapters_are_downloadable_and_nothing_launches():
+    # jupyter-book's `html:` has no key for the download button: it is a theme option, merged into the
+    # theme options that jupyter-book builds (recursive_update), not replacing them.
+    assert CONFIG["sphinx"]["recursive_update"] is True
+    assert CONFIG["sphinx"]["config"]["html_theme_options"] == {"use_download_button": True}
+    launch = CONFIG["launch_buttons"]
+    assert launch["thebe"] is False
+    assert all(value == "" for key, value in launch.items() if key.endswith("_url"))
+    assert {"binderhub_url", "jupyterhub_url", "colab_url"} <= set(launch)
+
+
+def test_the_appendix_has_the_gpu_and_the_cite_pages():
+    (appendix,) = [part for part in TOC["parts"] if part["caption"] == "Appendix"]
+    files = [entry["file"] for entry in appendix["chapters"]]
+    assert "book/gpu" in files and "book/cite" in files
+
+
+def test_the_cite_page_cites_the_study_and_the_paper():
+    text = (ROOT / "book" / "cite.md").read_text()
+    assert text.startswith("# How to cite and licence\n")
+    (study,) = re.findall(r"```bibtex\n(@misc\{.*?\n\})\n```", text, flags=re.DOTALL)
+    fields = dict(re.findall(r"^\s+(\w+)\s+= \{(.*)\},?$", study, flags=re.MULTILINE))
+    assert fields["author"] == "{the camlib contributors}"  # braced: a name, not "contributors, the camlib"
+    assert fields["title"] == CONFIG["title"]
+    assert fields["year"] == "2026" == str(CONFIG["copyright"])
+    assert fields["url"] == CONFIG["repository"]["url"]
+    assert fields["howpublished"] == r"\url{" + CONFIG["repository"]["url"] + "}"
+    assert "{cite}`zhou2016cam`" in text
+    assert "MIT licence" in text and (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_the_gpu_page_includes_every_paper_profile():
+    text = (ROOT / "book" / "gpu.md").read_text()
+    included = re.findall(r"```\{literalinclude\} \.\./(notebooks/\S+\.yml)\n:language: yaml\n:start-at: \"paper:\"\n",
+                          text)
+    for path in included:
+        assert "\npaper:" in (ROOT / path).read_text(), path
+    with_values = {p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "notebooks").glob("*.yml"))
+                   if yaml.safe_load(p.read_text()).get("paper")}
+    assert set(included) == with_values
+    for nb in ("00", "01", "02", "03", "04", "05", "06", "07", "A1", "S1"):
+        assert f"make notebook NB={nb} PROFILE=paper" in text
+    assert 'make notebook NB=02 PROFILE=paper P="data_root=/datasets"' in text
+    assert "torchrun --nproc_per_node=" in text

@@ -237,6 +237,9 @@ def smoke_book(executed, tmp_path_factory) -> tuple[Path, int, str, float]:
     for bib in yaml.safe_load((ROOT / "_config.yml").read_text()).get("bibtex_bibfiles", []):
         (root / bib).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / bib, root / bib)
+    (root / "notebooks").mkdir()  # the profiles, which book/gpu.md includes
+    for profile in (ROOT / "notebooks").glob("*.yml"):
+        shutil.copy(profile, root / "notebooks" / profile.name)
     chapters = root / "book" / "chapters"
     chapters.mkdir()
     notebooks = runner.notebook_paths("all")
