@@ -210,3 +210,281 @@ def detector_rows(
                          "fires": masks.flatten(1).any(1).double().mean().item() if len(idx) else math.nan,
                          "detector": ok and r.hit[best].item() >= min_hit and r.hit[best].item() >= min_lift * r.chance[best].item()})
     return rows
+
+
+# --- Known parts as masks, and ablation (the controlled part of chapter 07) ------------------------------------
+
+__all__ += ["ablated_scores", "ablation_drops", "part_iou", "part_points"]
+
+
+def part_points(part_masks: Tensor) -> Tensor:
+    """``Tensor[N, P, 3]``: each part mask's centroid ``(x, y, visible)``, for ``part_hits`` and ``detector_rows``.
+
+    ``x`` is the column; the centroid of a mask's pixel centres is ``mean(col) + 0.5``, so that
+    ``part_hits``'s ``floor`` lands on a pixel of a convex part. An empty mask gives ``(0, 0, 0)``:
+    not visible.
+
+    Example:
+        >>> m = torch.zeros(1, 2, 4, 4, dtype=torch.bool); m[0, 0, 1:3, 2] = True   # rows 1-2 of column 2
+        >>> part_points(m).tolist()
+        [[[2.5, 2.0, 1.0], [0.0, 0.0, 0.0]]]
+    """
+    check_tensor("part_masks", part_masks, ndim=4, dims="(N, P, H, W)")
+    if part_masks.dtype != torch.bool:
+        raise TypeError(f"`part_masks` must be a BoolTensor[N, P, H, W], but got {part_masks.dtype}.")
+    H, W = part_masks.shape[-2:]
+    m = part_masks.double()
+    count = m.sum(dim=(2, 3))  # (N, P)
+    cols = torch.arange(W, dtype=torch.float64) + 0.5
+    rows = torch.arange(H, dtype=torch.float64) + 0.5
+    x = (m.sum(2) * cols).sum(2) / count.clamp(min=1)
+    y = (m.sum(3) * rows).sum(2) / count.clamp(min=1)
+    visible = (count > 0).double()
+    return torch.stack([x * visible, y * visible, visible], dim=2)
+
+
+def part_iou(masks: Tensor, part_masks: Tensor) -> Tensor:
+    """``Tensor[P]``: Network Dissection's IoU of one unit's segmentation with each part, over a data set.
+
+    ``IoU_p = sum_i |M_i & P_ip| / sum_i |M_i | P_ip|`` over the images where part ``p`` is present
+    (Bau et al. 2017: a unit is a detector of a concept when its IoU exceeds 0.04); NaN where the
+    part is present on no image.
+
+    Args:
+        masks: ``BoolTensor[N, H, W]``, the unit's segmentation of each image (``unit_masks``).
+        part_masks: ``BoolTensor[N, P, H, W]``, the parts' pixels (empty: absent).
+
+    Example:
+        >>> m = torch.zeros(2, 4, 4, dtype=torch.bool); m[:, :2, :2] = True        # the top-left quarter
+        >>> p = torch.zeros(2, 1, 4, 4, dtype=torch.bool); p[0, 0, :2, :] = True   # image 0: the top half
+        >>> part_iou(m, p)                                                         # image 1 lacks the part
+        tensor([0.5000], dtype=torch.float64)
+    """
+    check_tensor("masks", masks, ndim=3, dims="(N, H, W)")
+    check_tensor("part_masks", part_masks, ndim=4, dims="(N, P, H, W)")
+    if masks.dtype != torch.bool or part_masks.dtype != torch.bool or masks.shape != (
+            part_masks.shape[0], *part_masks.shape[2:]):
+        raise ValueError(f"`masks` must be a BoolTensor[N, H, W] and `part_masks` a BoolTensor[N, P, H, W] of the "
+                         f"same N, H, W, but got {masks.dtype} {tuple(masks.shape)} and {part_masks.dtype} "
+                         f"{tuple(part_masks.shape)}.")
+    m = masks[:, None]  # (N, 1, H, W)
+    present = part_masks.flatten(2).any(2)  # (N, P)
+    inter = (m & part_masks).flatten(2).sum(2).double() * present  # (N, P)
+    union = (m | part_masks).flatten(2).sum(2).double() * present
+    total = union.sum(0)
+    return torch.where(present.any(0), inter.sum(0) / total.clamp(min=1), torch.full_like(total, float("nan")))
+
+
+def ablated_scores(pooled: Tensor, weight: Tensor, bias: Tensor | None, units: Tensor) -> Tensor:
+    """``Tensor[N, C]``: a GAP network's class scores with some units zeroed, ``sum_{k not in U_i} w_k^c F_k + b_c``.
+
+    Zeroing unit ``k``'s map zeroes its pooled value ``F_k``; with GAP and a linear layer the rest of the
+    score is unchanged, so no forward pass is needed.
+
+    Args:
+        pooled: ``Tensor[N, K]``, the pooled features ``F_k`` (the units' map means).
+        weight: ``Tensor[C, K]``; bias: ``Tensor[C]`` or None.
+        units: ``LongTensor[N, k]``, the units zeroed on each image.
+
+    Example:
+        >>> F_ = torch.tensor([[1.0, 2.0, 3.0]]); w = torch.tensor([[1.0, 1.0, 1.0], [0.0, 1.0, -1.0]])
+        >>> ablated_scores(F_, w, torch.tensor([0.5, 0.0]), torch.tensor([[2]]))   # unit 2 gone: 1 + 2 + 0.5, 2
+        tensor([[3.5000, 2.0000]])
+    """
+    check_tensor("pooled", pooled, ndim=2, dims="(N, K)", floating=True)
+    check_tensor("weight", weight, ndim=2, dims="(C, K)", floating=True)
+    check_tensor("units", units, ndim=2, dims="(N, k)", integer=True)
+    if weight.shape[1] != pooled.shape[1] or len(units) != len(pooled):
+        raise ValueError(f"`pooled` (N, K), `weight` (C, K) and `units` (N, k) must agree, but got "
+                         f"{tuple(pooled.shape)}, {tuple(weight.shape)} and {tuple(units.shape)}.")
+    kept = pooled.scatter(1, units.to(pooled.device), 0.0)
+    scores = kept @ weight.to(kept).T
+    return scores if bias is None else scores + bias.to(kept)
+
+
+def ablation_drops(
+    pooled: Tensor, weight: Tensor, bias: Tensor | None, labels: Tensor, unit_sets: dict[str, Tensor]
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """For each named set of units per class, what zeroing the true class's set does on each image.
+
+    Args:
+        pooled, weight, bias: as in ``ablated_scores``.
+        labels: ``LongTensor[N]``, each image's class.
+        unit_sets: name -> ``LongTensor[C, k]``, the units zeroed for an image of class ``c``
+            (``top_units``, ``random_units``, another class's top units, ...).
+
+    Returns:
+        name -> ``(drop, correct)``: ``drop (Tensor[N])``, the true class's score before minus after;
+        ``correct (BoolTensor[N])``, whether the true class still scores highest after.
+        ``"none"`` -> the intact network's ``(zeros, correct)``.
+    """
+    labels = labels.to(pooled.device)
+    full = ablated_scores(pooled, weight, bias, torch.zeros(len(pooled), 0, dtype=torch.long))
+    out = {"none": (torch.zeros(len(pooled), dtype=full.dtype), full.argmax(1) == labels)}
+    rows = torch.arange(len(pooled))
+    for name, sets in unit_sets.items():
+        after = ablated_scores(pooled, weight, bias, sets.to(pooled.device)[labels])
+        out[name] = (full[rows, labels] - after[rows, labels], after.argmax(1) == labels)
+    return out
+
+
+__all__ += ["UnitStudy", "least_similar_classes", "pad_parts", "unit_study"]
+
+
+def least_similar_classes(weight: Tensor) -> Tensor:
+    """``LongTensor[C]``: for each class, the other class whose weight vector has the least cosine with its own.
+
+    The control of an ablation: another class's top units, from the class least like this one (ties: the
+    lower index).
+
+    Example:
+        >>> least_similar_classes(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.1]])).tolist()
+        [2, 0, 0]
+    """
+    check_tensor("weight", weight, ndim=2, dims="(C, K)", floating=True)
+    if len(weight) < 2:
+        raise ValueError(f"`weight` must hold at least 2 classes, but got {len(weight)}.")
+    w = F.normalize(weight.detach().double(), dim=1)
+    cos = w @ w.T
+    cos.fill_diagonal_(math.inf)
+    return cos.argmin(dim=1)
+
+
+def pad_parts(parts: Sequence[Tensor]) -> Tensor:
+    """``BoolTensor[N, P, H, W]`` from per-image part masks ``[P_i, H, W]``, padded with empty (absent) parts."""
+    P = max((len(p) for p in parts), default=0)
+    out = torch.zeros(len(parts), P, *parts[0].shape[-2:], dtype=torch.bool) if parts else torch.zeros(0, 0, 0, 0, dtype=torch.bool)
+    for i, p in enumerate(parts):
+        out[i, : len(p)] = p
+    return out
+
+
+class UnitStudy(NamedTuple):
+    """What ``unit_study`` returns.
+
+    Attributes:
+        classes: the classes studied, in order.
+        units: name (``"top"``, ``"random"``, ``"other class's top"``) -> ``LongTensor[C, k]``.
+        thresholds: ``Tensor[K]``, each unit's segmentation level.
+        rows: ``"top"`` / ``"random"`` -> ``detector_rows`` with, per row, ``iou`` (the best part's
+            Network Dissection IoU, ``part_iou``), ``iou_part`` and ``iou_detector`` (``iou >= min_iou``).
+        drops: ``ablation_drops`` of the three unit sets.
+    """
+
+    classes: list[int]
+    units: dict[str, Tensor]
+    thresholds: Tensor
+    rows: dict[str, list[dict]]
+    drops: dict[str, tuple[Tensor, Tensor]]
+
+
+def unit_study(
+    features: Tensor, weight: Tensor, bias: Tensor | None, labels: Tensor, part_masks: Tensor, *, k: int,
+    top_share: float = 0.005, min_images: int = 5, min_hit: float = 0.5, min_lift: float = 2.0,
+    min_iou: float = 0.04, seed: int = 0,
+) -> UnitStudy:
+    """Chapter 07's controlled measurement: do a class's top units detect its known parts, and do they matter?
+
+    For every class present in ``labels``: its ``k`` top units by ``w_k^c`` (``top_units``), ``k``
+    random others (``random_units``) and the top units of the least similar class
+    (``least_similar_classes``). The top and random units are segmented (``unit_thresholds`` at
+    ``top_share``) and scored on the class's images against its part masks two ways: the part's
+    centroid inside the segmentation (``part_points``, ``detector_rows`` with ``min_images``,
+    ``min_hit``, ``min_lift``) and Network Dissection's IoU (``part_iou``, a detector at ``min_iou``,
+    Bau et al.'s 0.04). The three sets are then zeroed on each image of the class (``ablation_drops``).
+
+    Args:
+        features: ``Tensor[N, K, h, w]``, the last conv layer's maps (GAP's input).
+        weight, bias: the linear layer after GAP, ``Tensor[C, K]`` and ``Tensor[C]`` or None.
+        labels: ``LongTensor[N]``.
+        part_masks: ``BoolTensor[N, P, H, W]`` in the image frame (``pad_parts``), ``part_names``
+            are ``"part 1"``, ``"part 2"``, ... in their order.
+    """
+    check_tensor("features", features, ndim=4, dims="(N, K, h, w)", floating=True)
+    features = features.float().cpu()
+    labels = labels.cpu()
+    if len(labels) != len(features) or len(part_masks) != len(features):
+        raise ValueError(f"`features`, `labels` and `part_masks` must hold the same N images, but got "
+                         f"{len(features)}, {len(labels)} and {len(part_masks)}.")
+    classes = sorted(set(labels.tolist()))
+    weight = weight.detach().cpu().float()
+    top = top_units(weight, classes, k)
+    other = top_units(weight, least_similar_classes(weight)[classes].tolist(), k)
+    units = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed),
+             "other class's top": other}
+    thresholds = unit_thresholds(features, top=top_share)
+    size = tuple(part_masks.shape[-2:])
+    names = [f"part {p + 1}" for p in range(part_masks.shape[1])]
+    points = part_points(part_masks)
+    rows = {}
+    for name in ("top", "random"):
+        rows[name] = detector_rows(features, thresholds, labels, points, units[name], classes, size=size,
+                                   part_names=names, min_images=min_images, min_hit=min_hit, min_lift=min_lift)
+        for row in rows[name]:
+            idx = (labels == row["class"]).nonzero()[:, 0]
+            u = row["unit"]
+            iou = part_iou(unit_masks(features[idx][:, u : u + 1], thresholds[u : u + 1], size)[:, 0], part_masks[idx])
+            best = int(torch.nan_to_num(iou, nan=-1.0).argmax())
+            row.update(iou=float(iou[best]), iou_part=names[best], iou_detector=bool(iou[best] >= min_iou))
+    # ablation: each image loses its own class's set; classes not studied never occur in `labels`
+    full_sets = {name: torch.zeros(len(weight), k, dtype=torch.long).index_copy(0, torch.tensor(classes), u)
+                 for name, u in units.items()}
+    drops = ablation_drops(features.mean(dim=(2, 3)), weight, None if bias is None else bias.detach().cpu().float(),
+                           labels, full_sets)
+    return UnitStudy(classes, units, thresholds, rows, drops)
+
+
+__all__ += ["concept_iou"]
+
+
+def concept_iou(
+    maps: Tensor, thresholds: Tensor, concept_masks: Sequence[Tensor], concept_ids: Sequence[Tensor], num_concepts: int
+) -> tuple[Tensor, Tensor]:
+    """Network Dissection's IoU of each unit with each concept over a data set (Bau et al. 2017).
+
+    ``IoU_uc = sum_i |M_ui & C_ic| / sum_i |M_ui | C_ic|`` over the images ``i`` where concept ``c``
+    is present, ``M_ui`` unit ``u``'s segmentation (``unit_masks``) and ``C_ic`` the union of the
+    image's instances of ``c``. One image at a time, so that ``N x U x H x W`` masks are never held.
+
+    Args:
+        maps: ``Tensor[N, U, h, w]``, the units' maps (the chosen units only).
+        thresholds: ``Tensor[U]``, their levels (``unit_thresholds`` over all units' data set).
+        concept_masks: ``N`` tensors ``BoolTensor[m_i, H, W]``, the instances of each image.
+        concept_ids: ``N`` tensors ``LongTensor[m_i]``, each instance's concept in ``[0, num_concepts)``.
+        num_concepts: ``C``.
+
+    Returns:
+        ``(iou, images)``: ``Tensor[U, C]`` (NaN for a concept present on no image), and
+        ``LongTensor[C]``, the number of images where each concept is present.
+
+    Example:
+        >>> maps = torch.zeros(2, 1, 2, 2); maps[:, 0, 0, 0] = 1.0                 # the unit fires top-left
+        >>> m = torch.zeros(1, 2, 2, dtype=torch.bool); m[0, 0, :] = True          # a concept on the top row
+        >>> iou, n = concept_iou(maps, torch.tensor([0.5]), [m, m], [torch.tensor([1]), torch.tensor([1])], 2)
+        >>> iou, n   # upsampled 2 x 2 -> 2 x 2: one pixel of the two-pixel row, on both images: 2 / 4
+        (tensor([[   nan, 0.5000]], dtype=torch.float64), tensor([0, 2]))
+    """
+    check_tensor("maps", maps, ndim=4, dims="(N, U, h, w)", floating=True)
+    if len(concept_masks) != len(maps) or len(concept_ids) != len(maps):
+        raise ValueError(f"`concept_masks` and `concept_ids` must hold one entry per image ({len(maps)}), but got "
+                         f"{len(concept_masks)} and {len(concept_ids)}.")
+    U = maps.shape[1]
+    inter = torch.zeros(U, num_concepts, dtype=torch.float64)
+    union = torch.zeros(U, num_concepts, dtype=torch.float64)
+    images = torch.zeros(num_concepts, dtype=torch.long)
+    for i, (masks, ids) in enumerate(zip(concept_masks, concept_ids)):
+        ids = torch.as_tensor(ids, dtype=torch.long).cpu()
+        if len(ids) == 0:
+            continue
+        if not 0 <= int(ids.min()) or int(ids.max()) >= num_concepts:
+            raise ValueError(f"`concept_ids[{i}]` must be in [0, {num_concepts}), but got {ids.tolist()}.")
+        present = ids.unique()  # (P,)
+        concept = torch.stack([masks[ids == c].any(0) for c in present.tolist()]).cpu()  # (P, H, W)
+        seg = unit_masks(maps[i : i + 1], thresholds, tuple(concept.shape[-2:]))[0].cpu()  # (U, H, W)
+        a, b = seg.flatten(1).double(), concept.flatten(1).double()
+        both = a @ b.T  # (U, P)
+        inter[:, present] += both
+        union[:, present] += a.sum(1, keepdim=True) + b.sum(1)[None] - both
+        images[present] += 1
+    iou = inter / union.clamp(min=1)
+    return torch.where(images[None] > 0, iou, torch.full_like(iou, float("nan"))), images

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
+import camlib
+import camlib.units as U
 from camlib.units import part_hits, top_units, unit_masks, unit_thresholds
 
 
@@ -100,3 +104,138 @@ def test_detector_rows_by_hand():
     assert by[0, 0]["chance"] == pytest.approx(0.25) and by[0, 0]["images"] == 6 and by[0, 0]["fires"] == 1.0
     assert by[1, 0]["part"] == "tail" and by[1, 0]["hit"] == 0.0 and not by[1, 0]["detector"]
     assert by[0, 1]["part"] is None and by[0, 1]["fires"] == 0.0 and not by[0, 1]["detector"]
+
+
+# --- parts as masks, and ablation ---------------------------------------------------------------------------
+
+
+def test_part_points_are_centroids_of_pixel_centres():
+    g = torch.Generator().manual_seed(0)
+    masks = torch.rand(3, 4, 9, 7, generator=g) > 0.7
+    masks[1, 2] = False  # an absent part
+    got = U.part_points(masks)
+    for i in range(3):
+        for p in range(4):
+            ys, xs = masks[i, p].nonzero(as_tuple=True)
+            if len(ys) == 0:
+                assert got[i, p].tolist() == [0.0, 0.0, 0.0]
+                continue
+            assert got[i, p, 0].item() == pytest.approx(xs.double().mean().item() + 0.5)
+            assert got[i, p, 1].item() == pytest.approx(ys.double().mean().item() + 0.5)
+            assert got[i, p, 2].item() == 1.0
+
+
+def test_part_iou_sums_over_the_images_where_the_part_is_present():
+    g = torch.Generator().manual_seed(1)
+    masks = torch.rand(5, 6, 6, generator=g) > 0.5
+    parts = torch.rand(5, 3, 6, 6, generator=g) > 0.6
+    parts[:, 2] = False  # never present: NaN
+    parts[2, 0] = False  # absent on image 2: its segmentation does not count for part 0
+    got = U.part_iou(masks, parts)
+    for p in range(2):
+        inter = union = 0
+        for i in range(5):
+            if parts[i, p].any():
+                inter += (masks[i] & parts[i, p]).sum().item()
+                union += (masks[i] | parts[i, p]).sum().item()
+        assert got[p].item() == pytest.approx(inter / union)
+    assert math.isnan(got[2].item())
+    with pytest.raises(ValueError, match="`masks` must be a BoolTensor"):
+        U.part_iou(masks, parts[:4])
+
+
+def test_ablated_scores_equal_the_network_with_those_maps_zeroed():
+    import torchvision
+
+    net = torchvision.models.resnet18(num_classes=6).eval()
+    x = torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    units = torch.tensor([[0, 5, 9], [100, 200, 511], [7, 7, 8]])  # a repeated unit counts once
+    with torch.no_grad(), camlib.capture_features(net, net.layer4) as cap:
+        net(x)
+    pooled = cap.features.mean(dim=(2, 3))  # (N, 512)
+
+    def zero(module, inputs, output):  # the same network, each image's units zeroed at layer4
+        output = output.clone()
+        for i, chosen in enumerate(units.tolist()):
+            output[i, chosen] = 0
+        return output
+
+    handle = net.layer4.register_forward_hook(zero)
+    try:
+        with torch.no_grad():
+            expected = net(x)
+    finally:
+        handle.remove()
+    got = U.ablated_scores(pooled, net.fc.weight.detach(), net.fc.bias.detach(), units)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_ablation_drops_by_hand():
+    # two classes, three units; image 0 is class 0, image 1 class 1
+    pooled = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
+    weight = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.5, 1.0]])
+    bias = torch.tensor([0.0, 0.5])
+    sets = {"top": torch.tensor([[0], [2]]), "other": torch.tensor([[2], [0]])}
+    out = U.ablation_drops(pooled, weight, bias, torch.tensor([0, 1]), sets)
+    # intact: image 0 scores (4, 1.5), image 1 (1, 4): both right
+    assert out["none"][1].tolist() == [True, True]
+    # top: image 0 loses unit 0 -> (2, 1.5), drop 2, still right; image 1 loses unit 2 -> (1, 1), drop 3, a tie:
+    # argmax takes class 0, wrong
+    assert out["top"][0].tolist() == [2.0, 3.0] and out["top"][1].tolist() == [True, False]
+    # other: image 0 loses unit 2 (weight 0 for class 0): drop 0; image 1 loses unit 0 (weight 0): drop 0
+    assert out["other"][0].tolist() == [0.0, 0.0] and out["other"][1].tolist() == [True, True]
+
+
+def test_unit_study_finds_planted_part_detectors_and_their_ablation():
+    # 2 classes x 6 images, 8 x 8 images, 4 x 4 maps, 4 units. Class c's part sits in a quadrant; unit c fires
+    # exactly on class c's part (a detector), units 2-3 fire on noise. Weights: class c weighs unit c most.
+    g = torch.Generator().manual_seed(5)
+    N, K = 12, 4
+    labels = torch.tensor([0, 1] * 6)
+    parts = torch.zeros(N, 1, 8, 8, dtype=torch.bool)
+    feats = 0.1 * torch.rand(N, K, 4, 4, generator=g)
+    for i, c in enumerate(labels.tolist()):
+        y, x = (0, 0) if c == 0 else (2, 2)  # the part's 2 x 2 cells of the map, 4 x 4 pixels of the image
+        parts[i, 0, 2 * y : 2 * y + 4, 2 * x : 2 * x + 4] = True
+        feats[i, c, y : y + 2, x : x + 2] = 5.0
+    weight = torch.tensor([[3.0, 0.0, 0.5, 0.2], [0.0, 3.0, 0.2, 0.5]])
+    study = U.unit_study(feats, weight, torch.zeros(2), labels, parts, k=1, top_share=0.2, min_images=3)
+    assert study.units["top"].tolist() == [[0], [1]] and study.units["other class's top"].tolist() == [[1], [0]]
+    assert [r["detector"] for r in study.rows["top"]] == [True, True]
+    assert all(r["iou"] > 0.5 and r["iou_detector"] for r in study.rows["top"])
+    # the random unit (3) fires on noise: no part inside it (hit 0), an IoU near chance
+    assert not any(r["detector"] for r in study.rows["random"])
+    assert all(r["hit"] == 0.0 and r["iou"] < 0.1 for r in study.rows["random"])
+    # ablation: zeroing unit c removes 3 x mean(f_c) from class c's score: 3 x (4 cells x 5 + noise) / 16
+    drop, correct = study.drops["top"]
+    expected = 3.0 * feats[torch.arange(N), labels].mean(dim=(1, 2))
+    torch.testing.assert_close(drop, expected)
+    other_drop, _ = study.drops["other class's top"]
+    assert (other_drop == 0).all()  # the other class's top unit has weight 0 for this class
+    assert correct.double().mean() < study.drops["none"][1].double().mean()
+
+
+def test_concept_iou_equals_part_iou_on_the_stacked_concepts():
+    g = torch.Generator().manual_seed(7)
+    N, K, C = 6, 3, 4
+    maps = torch.rand(N, K, 3, 3, generator=g)
+    levels = torch.tensor([0.5, 0.7, 0.9])
+    masks, ids, stacked = [], [], torch.zeros(N, C, 6, 6, dtype=torch.bool)
+    for i in range(N):
+        m = int(torch.randint(0, 4, (1,), generator=g))
+        inst = torch.rand(m, 6, 6, generator=g) > 0.6
+        cid = torch.randint(0, C - 1, (m,), generator=g)  # concept C - 1 never occurs
+        masks.append(inst)
+        ids.append(cid)
+        for j in range(m):
+            stacked[i, cid[j]] |= inst[j]  # instances of one concept merge
+    iou, images = U.concept_iou(maps, levels, masks, ids, C)
+    assert images.tolist() == [int(stacked[:, c].flatten(1).any(1).sum()) for c in range(C)]
+    seg = unit_masks(maps, levels, (6, 6))
+    for u in range(K):
+        expected = U.part_iou(seg[:, u], stacked)
+        torch.testing.assert_close(iou[u], expected, equal_nan=True)
+    assert torch.isnan(iou[:, C - 1]).all()
+    with pytest.raises(ValueError, match=r"`concept_ids\[0\]` must be in \[0, 4\)"):
+        U.concept_iou(maps[:1], levels, masks[:1] if len(ids[0]) else [torch.ones(1, 6, 6, dtype=torch.bool)],
+                      [torch.full((max(1, len(ids[0])),), 9)], C)
