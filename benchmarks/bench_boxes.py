@@ -44,45 +44,12 @@ from importlib import metadata
 from pathlib import Path
 
 import cv2
-import numpy as np
 import torch
-from scipy import ndimage
 
 from camlib.boxes import authors_boxes
 from camlib.components import component_stats, connected_components, measure_components
 from camlib.metrics import BoxAccAccumulator, threshold_grid, update_box_accuracies
-
-
-def smooth_maps(n: int, size: int, seed: int = 0) -> torch.Tensor:
-    """``n`` maps ``(size, size)`` of blurred noise (sigma: 1/16 of the side), float32."""
-    noise = np.random.default_rng(seed).standard_normal((n, size, size))
-    return torch.from_numpy(ndimage.gaussian_filter(noise, sigma=(0, size / 16, size / 16))).float()
-
-
-def _area(b: np.ndarray) -> np.ndarray:
-    return (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
-
-
-def contours_max_box_acc_v2(maps: torch.Tensor, gt: list[torch.Tensor], thresholds: np.ndarray) -> float:
-    """wsolevaluation's MaxBoxAccV2, the obvious way: a Python loop over maps and thresholds, OpenCV contours."""
-    deltas = (0.3, 0.5, 0.7)
-    hits = np.zeros((len(deltas), len(thresholds)))
-    for m, boxes in zip(maps.double().numpy(), gt):
-        s = (m - m.min()) / max(m.max() - m.min(), 1e-300)  # normalize_scoremap
-        s8 = (s * 255).astype(np.uint8)
-        g = boxes.numpy()
-        for t, tau in enumerate(thresholds):
-            _, mask = cv2.threshold(s8, int(tau * s8.max()), 255, cv2.THRESH_BINARY)
-            contours = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
-            est = [cv2.boundingRect(c) for c in contours] or [(0, 0, 0, 0)]
-            est = np.array([[x, y, x + w, y + h] for x, y, w, h in est])
-            # IoU with its +1 areas (wsolevaluation's calculate_multiple_iou)
-            x1 = np.maximum(est[:, None, 0], g[None, :, 0]); y1 = np.maximum(est[:, None, 1], g[None, :, 1])
-            x2 = np.minimum(est[:, None, 2], g[None, :, 2]); y2 = np.minimum(est[:, None, 3], g[None, :, 3])
-            inter = np.clip(x2 - x1 + 1, 0, None) * np.clip(y2 - y1 + 1, 0, None)
-            best = (inter / (_area(est)[:, None] + _area(g)[None] - inter)).max()
-            hits[:, t] += [best >= d for d in deltas]
-    return float((hits.max(axis=1) / len(maps)).mean())
+from camlib.perf import contours_max_box_acc_v2, smooth_maps
 
 
 def operations(maps: torch.Tensor) -> dict[str, Callable[[], object]]:
@@ -101,7 +68,7 @@ def operations(maps: torch.Tensor) -> dict[str, Callable[[], object]]:
     return {
         "maxboxacc+v2 tree": lambda: pair("tree"),
         "maxboxacc+v2 labelling": lambda: pair("opencv"),
-        "maxboxaccv2 contours loop": lambda: contours_max_box_acc_v2(maps, gt, tau.numpy()),
+        "maxboxaccv2 contours loop": lambda: contours_max_box_acc_v2(maps, gt, tau.tolist()),
         "components measure": lambda: measure_components(masks),
         "components label+stats": lambda: component_stats(connected_components(masks)),
         "authors boxes": lambda: authors_boxes(maps),

@@ -55,8 +55,7 @@ def _iou_with_gt(x1: int, y1: int, x2: int, y2: int, gt: np.ndarray, valid: np.n
         inter = max(w, 0) * max(h, 0)
         union = area + (gt[g, 2] - gt[g, 0] + 1) * (gt[g, 3] - gt[g, 1] + 1) - inter
         iou = np.float64(inter) / np.float64(union)
-        if iou > best:
-            best = iou
+        best = max(best, iou)
     return best
 
 
@@ -85,7 +84,7 @@ def _bands(v, levels, integral):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sweep_one(v, levels, W, gt, valid, integral, out_largest, out_all):  # noqa: C901 (one loop, top to bottom)
+def _sweep_one(v, levels, W, gt, valid, integral, out_largest, out_all):
     P, T = v.shape[0], levels.shape[0]
     H = P // W
     # A pixel enters when the downward sweep reaches level b - 1 (it is foreground at levels 0..b-1).

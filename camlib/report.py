@@ -316,3 +316,62 @@ def claims_figure(claims: Sequence[Claim]):
     handles = [plt.Line2D([], [], color=v, lw=2.5, label=k) for k, v in colours.items()]
     ax.legend(handles=handles, fontsize=7, loc="lower right")
     return fig
+
+
+__all__ += ["VERDICT_TAGS", "claims_answer", "front_table_html"]
+
+# Short tags for the front page, one colour each (the summary page spells the verdicts out).
+VERDICT_TAGS = {"reproduced": ("✓ reproduced", "#1a7f37"), "partly reproduced": ("◐ partly", "#7d6b00"),
+                "not reproduced": ("✗ not reproduced", "#c62828"), "not resolved": ("? not resolved", "#57606a"),
+                "inconclusive": ("– inconclusive", "#b35900")}
+
+
+def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str:
+    """The front page's table of all claims, as HTML: chapter, claim, paper, this study (with the effect's
+    interval), a short verdict tag, each claim linking to the section of its chapter that shows it.
+
+    HTML, not Markdown, because the intro pastes it from the summary notebook (``{glue}`` with ``:doc:``),
+    and MyST-NB pastes across documents only plain text, HTML and images. ``base`` is the chapters'
+    folder relative to the page that pastes it.
+
+    Example:
+        >>> c = Claim("01_gap_vs_gmp", "cls", "GAP classifies as well", "1.0", "1.2", "reproduced", "", "sec-1",
+        ...           "error difference", 0.2, -0.5, 0.9)
+        >>> html = front_table_html([c])
+        >>> 'href="chapters/01_gap_vs_gmp.html#sec-1"' in html, "✓ reproduced" in html, "+0.2 (−0.5 to +0.9)" in html
+        (True, True, True)
+    """
+    from html import escape
+
+    head = ["chapter", "claim", "paper", "this study", "verdict"]
+    lines = ['<table class="table claims-at-a-glance">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
+             + "</tr></thead>", "<tbody>"]
+    for c in claims:
+        href = f"{base}{c.chapter}.html" + (f"#{c.section}" if c.section else "")
+        tag, colour = VERDICT_TAGS.get(c.verdict, (c.verdict, "inherit"))
+        study = escape(c.study)
+        if not math.isnan(c.estimate) and not (math.isnan(c.low) or math.isnan(c.high)):
+            low, estimate, high = (f"{v:+.1f}".replace("-", "−") for v in (c.low, c.estimate, c.high))
+            study += f"<br><small>{escape(c.effect)}: {estimate} ({low} to {high})</small>"
+        cells = [f'<a href="{escape(href)}">{escape(c.chapter[:2])}</a>', f'<a href="{escape(href)}">{escape(c.claim)}</a>',
+                 escape(c.paper), study,
+                 f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>']
+        lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    lines += ["</tbody>", "</table>"]
+    return "\n".join(lines)
+
+
+def claims_answer(claims: Sequence[Claim]) -> str:
+    """One paragraph that answers "what reproduces?": the count of each verdict over the claims of the build.
+
+    Example:
+        >>> claims_answer([Claim("00_x", "a", "", "", "", "reproduced", ""), Claim("01_y", "b", "", "", "",
+        ...                                                                   "inconclusive", "")])
+        'Of the 2 claims this build tested, 1 reproduced and 1 inconclusive.'
+    """
+    if not claims:
+        return "No executed chapter with claims was found in this build."
+    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    parts = [f"{n} {v}" for v, n in counts.items() if n]
+    said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Of the {len(claims)} claims this build tested, {said}."

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import yaml
@@ -64,7 +66,11 @@ def test_every_citation_is_in_the_bibliography():
 def test_every_pasted_glue_value_is_glued_by_its_chapter():
     sources = _sources()
     for page in PAGES:
-        for doc, key in re.findall(r"\{glue(?::\w+)?\}`([^`:]+\.ipynb)::([A-Za-z0-9_]+)", page.read_text()):
+        text = page.read_text()
+        pasted = re.findall(r"\{glue(?::\w+)?\}`([^`:]+\.ipynb)::([A-Za-z0-9_]+)", text)
+        pasted += [(doc, key) for key, doc in re.findall(r"```\{glue(?::\w+)?\} ([A-Za-z0-9_]+)\n:doc: (\S+\.ipynb)", text)]
+        assert pasted or "glue" not in text, f"{page.name} pastes in a form this test does not read"
+        for doc, key in pasted:
             notebook = "notebooks/" + Path(doc).name
             assert notebook in sources, f"{page.name} pastes from {doc}, which is no notebook"
             # glued directly, glue("key", ...), or through a helper or a table of keys: the literal "key"
@@ -124,7 +130,61 @@ def test_the_gpu_page_includes_every_paper_profile():
     with_values = {p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "notebooks").glob("*.yml"))
                    if yaml.safe_load(p.read_text()).get("paper")}
     assert set(included) == with_values
-    for nb in ("00", "01", "02", "03", "04", "05", "06", "07", "A1", "S1"):
+    for nb in ("00", "01", "02", "03", "04", "05", "06", "07", "A1", "A2", "S1"):
         assert f"make notebook NB={nb} PROFILE=paper" in text
     assert 'make notebook NB=02 PROFILE=paper P="data_root=/datasets"' in text
     assert "torchrun --nproc_per_node=" in text
+
+
+def test_figures_are_numbered_per_chapter_and_titles_are_not():
+    """Each page's figures count from 1 after its chapter label ("Fig. 03.2"), by book/_ext/chapter_figures.py.
+
+    A numbered toctree would also number every title ("4. 03 · Fine-grained ...") and give chapter 03's
+    figures the numbers 4.1, 4.2, ...: no part of the toc is numbered, and Sphinx's own count stays book-wide.
+    """
+    config = CONFIG["sphinx"]["config"]
+    assert config["numfig"] is True and config["numfig_secnum_depth"] == 0
+    assert not any(part.get("numbered") for part in TOC["parts"]) and "numbered" not in TOC.get("options", {})
+    assert "chapter_figures" in config["extensions"]  # config.extensions replaces the list local_extensions adds to
+    source = ROOT / CONFIG["sphinx"]["local_extensions"]["chapter_figures"] / "chapter_figures.py"
+    spec = importlib.util.spec_from_file_location("chapter_figures", source)
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    # Sphinx's book-wide numbers, in document order within each page (chapter 03's are the book's 8th and 9th)
+    env = SimpleNamespace(toc_fignumbers={
+        "book/chapters/03_cub_fine_grained": {"figure": {"b": (9,), "a": (8,)}},
+        "book/chapters/A1_benchmarks": {"figure": {"x": (12,)}},
+        "book/chapters/S1_summary": {"figure": {"s": (1,)}},
+        "book/method": {"figure": {"m": (1,)}, "table": {"t": (3,)}},
+    })
+    assert ext.renumber(None, env) == list(env.toc_fignumbers)
+    assert env.toc_fignumbers == {
+        "book/chapters/03_cub_fine_grained": {"figure": {"a": ("03", 1), "b": ("03", 2)}},
+        "book/chapters/A1_benchmarks": {"figure": {"x": ("A1", 1)}},
+        "book/chapters/S1_summary": {"figure": {"s": ("S1", 1)}},
+        "book/method": {"figure": {"m": (1,)}, "table": {"t": (1,)}},  # no chapter label: from 1 alone
+    }
+    assert ext.renumber(None, env) == []  # renumbered already: nothing to write again
+
+
+DRAWS = re.compile(r"plt\.show\(|show_samples\(|glue\(\s*\"fig")  # a cell that shows a matplotlib figure
+UNCAPTIONED: set[str] = set()  # chapters whose figures may go without captions: none
+
+
+def test_every_figure_is_captioned_and_named_after_its_chapter():
+    """A figure cell carries myst-nb's caption and a name ``fig-<chapter>-...``, unique in the book."""
+    names = []
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            figure = cell.metadata.get("mystnb", {}).get("figure")
+            if figure is None:
+                assert path.stem in UNCAPTIONED or not DRAWS.search(cell.source), (
+                    f"{path.name}: cell {cell.id} draws a figure with no caption (metadata mystnb.figure)")
+                continue
+            assert str(figure.get("caption", "")).strip(), f"{path.name}: cell {cell.id} has an empty caption"
+            assert re.fullmatch(rf"fig-{path.stem[:2].lower()}-[a-z0-9]+(-[a-z0-9]+)*", figure.get("name", "")), (
+                f"{path.name}: cell {cell.id}'s figure name {figure.get('name')!r} is not fig-{path.stem[:2].lower()}-...")
+            names.append(figure["name"])
+    assert len(names) == len(set(names)), "two figures share a name"

@@ -289,8 +289,8 @@ unknown citation {cite}`no-such-key`.
 @needs_chromium
 def test_the_checker_reports_each_defect_of_a_broken_page(tmp_path):
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")  # the config's local extension
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
-    (tmp_path / "book").mkdir()
     for bib in yaml.safe_load((ROOT / "_config.yml").read_text()).get("bibtex_bibfiles", []):
         shutil.copy(ROOT / bib, tmp_path / bib)
     (tmp_path / "book" / "intro.md").write_text(BROKEN_PAGE)

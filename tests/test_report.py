@@ -124,3 +124,21 @@ def test_a_comparison_of_several_parts_that_did_not_converge_is_inconclusive_and
     assert (row.verdict, row.reason) == ("inconclusive", "still improving: VGG-GAP")  # once, not once per part
     assert row.parts["AlexNet"] == [5.0, 2.0, 8.0]  # the parts are kept for the table
     assert row.recompute() == Verdict(row.verdict, row.reason)
+
+
+def test_front_table_links_each_claim_to_its_section_and_tags_its_verdict():
+    from camlib.report import Claim, claims_answer, front_table_html
+
+    rows = [Claim("02_ilsvrc_localization", "loc", "CAM beats backprop <b>", "p", "s", "not reproduced", "why",
+                  "ilsvrc-errors", "GT-known difference", -3.25, -6.0, -0.5),
+            Claim("07_class_specific_units", "units", "units detect parts", "fig", "48%", "reproduced", "", "",
+                  "share", float("nan"))]
+    html = front_table_html(rows, base="chapters/")
+    assert html.count("<tr>") == 3  # the header and two claims
+    assert 'href="chapters/02_ilsvrc_localization.html#ilsvrc-errors"' in html
+    assert 'href="chapters/07_class_specific_units.html"' in html  # no section: the chapter
+    assert "CAM beats backprop &lt;b&gt;" in html  # escaped
+    assert "GT-known difference: −3.2 (−6.0 to −0.5)" in html  # the interval, with true minus signs
+    assert "✗ not reproduced" in html and "✓ reproduced" in html and 'title="why"' in html
+    assert claims_answer(rows) == "Of the 2 claims this build tested, 1 reproduced and 1 not reproduced."
+    assert claims_answer([]).startswith("No executed chapter")
