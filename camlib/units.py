@@ -488,3 +488,41 @@ def concept_iou(
         images[present] += 1
     iou = inter / union.clamp(min=1)
     return torch.where(images[None] > 0, iou, torch.full_like(iou, float("nan"))), images
+
+
+__all__ += ["object_iou"]
+
+
+def object_iou(maps: Tensor, thresholds: Tensor, units: Tensor, object_masks: Tensor) -> Tensor:
+    """``Tensor[N, k]``: on each image, the IoU of each of its chosen units' segmentation with its object's mask.
+
+    Per image, not summed over a data set (as ``concept_iou`` is), because each image asks its own
+    class's units; an empty segmentation has IoU 0.
+
+    Args:
+        maps: ``Tensor[N, K, h, w]``, all units' maps.
+        thresholds: ``Tensor[K]`` (``unit_thresholds``).
+        units: ``LongTensor[N, k]``, the units asked on each image.
+        object_masks: ``BoolTensor[N, H, W]``, e.g. the union of the image's ground-truth boxes.
+
+    Example:
+        >>> maps = torch.zeros(1, 2, 2, 2); maps[0, 0, 0, :] = 1.0; maps[0, 1] = 1.0
+        >>> obj = torch.zeros(1, 2, 2, dtype=torch.bool); obj[0, 0, :] = True          # the top row
+        >>> object_iou(maps, torch.tensor([0.5, 0.5]), torch.tensor([[0, 1]]), obj)   # the top row; everything
+        tensor([[1.0000, 0.5000]], dtype=torch.float64)
+    """
+    check_tensor("maps", maps, ndim=4, dims="(N, K, h, w)", floating=True)
+    check_tensor("units", units, ndim=2, dims="(N, k)", integer=True)
+    if len(units) != len(maps) or len(object_masks) != len(maps) or object_masks.dtype != torch.bool:
+        raise ValueError(f"`units` (N, k) and `object_masks` (BoolTensor[N, H, W]) must hold one row per image "
+                         f"({len(maps)}), but got {tuple(units.shape)} and {tuple(object_masks.shape)}.")
+    size = tuple(object_masks.shape[-2:])
+    out = torch.zeros(units.shape, dtype=torch.float64)
+    for i in range(len(maps)):
+        chosen = units[i].cpu()
+        seg = unit_masks(maps[i : i + 1, chosen], thresholds[chosen], size)[0].cpu()  # (k, H, W)
+        obj = object_masks[i].cpu()
+        inter = (seg & obj).flatten(1).sum(1).double()
+        union = (seg | obj).flatten(1).sum(1).double()
+        out[i] = inter / union.clamp(min=1)
+    return out

@@ -9,7 +9,7 @@ from test_notebooks import _checked_claims, _glued, _has, _multiple, _text
 from camlib.stats import verdict
 
 ABSENT = "n/a (data absent)"
-KEYS = ["units_parts", "units_objects", "units_parts_controlled", "units_ablation"]
+KEYS = ["units_parts", "units_objects", "units_imagenet", "units_parts_controlled", "units_ablation"]
 
 
 @pytest.mark.notebook
@@ -23,6 +23,11 @@ def test_chapter07_on_cub(executed):
     assert set(share) == {"top", "random"} and all(_multiple(v, 100 / 8) for v in share.values())  # 2 units x 4
     row = claims["units_parts"]
     assert row.estimate == pytest.approx(share["top"] - share["random"], abs=1e-3)
+    assert row.verdict == verdict((row.estimate, row.low, row.high)).word
+    inet = g["units_imagenet_iou"]  # smoke: the first 20 validation images, mean IoU per image
+    assert set(inet) == {"top", "random"} and all(0 <= v <= 1 for v in inet.values())
+    row = claims["units_imagenet"]
+    assert row.estimate == pytest.approx(100 * (inet["top"] - inet["random"]), abs=0.05)
     assert row.verdict == verdict((row.estimate, row.low, row.high)).word
 
 

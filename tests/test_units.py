@@ -239,3 +239,18 @@ def test_concept_iou_equals_part_iou_on_the_stacked_concepts():
     with pytest.raises(ValueError, match=r"`concept_ids\[0\]` must be in \[0, 4\)"):
         U.concept_iou(maps[:1], levels, masks[:1] if len(ids[0]) else [torch.ones(1, 6, 6, dtype=torch.bool)],
                       [torch.full((max(1, len(ids[0])),), 9)], C)
+
+
+def test_object_iou_by_loops():
+    g = torch.Generator().manual_seed(9)
+    maps = torch.rand(4, 6, 3, 3, generator=g)
+    levels = torch.full((6,), 0.6)
+    units = torch.randint(0, 6, (4, 2), generator=g)
+    obj = torch.rand(4, 6, 6, generator=g) > 0.5
+    got = U.object_iou(maps, levels, units, obj)
+    seg = unit_masks(maps, levels, (6, 6))
+    for i in range(4):
+        for j, u in enumerate(units[i].tolist()):
+            inter = (seg[i, u] & obj[i]).sum().item()
+            union = (seg[i, u] | obj[i]).sum().item()
+            assert got[i, j].item() == pytest.approx(inter / union if union else 0.0)
