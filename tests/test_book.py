@@ -188,3 +188,20 @@ def test_every_figure_is_captioned_and_named_after_its_chapter():
                 f"{path.name}: cell {cell.id}'s figure name {figure.get('name')!r} is not fig-{path.stem[:2].lower()}-...")
             names.append(figure["name"])
     assert len(names) == len(set(names)), "two figures share a name"
+
+
+def test_the_bibliography_is_labelled_as_the_text_cites():
+    """References read "[Zhou et al., 2016]" like the author-year citations, not "[17]" (book/_ext/author_year.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("author_year", ROOT / "book" / "_ext" / "author_year.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sphinx = CONFIG["sphinx"]
+    assert sphinx["config"]["bibtex_reference_style"] == "author_year"
+    assert sphinx["config"]["bibtex_default_style"] == "authoryear"
+    assert "author_year" in sphinx["local_extensions"] and "author_year" in sphinx["config"]["extensions"]
+    label = module.author_year_label
+    assert label(["Zhou", "Khosla", "Lapedriza"], "2016") == "Zhou et al., 2016"
+    assert label(["Lin", "Chen"], "2014") == "Lin and Chen, 2014"
+    assert label(["Simonyan"], "2014") == "Simonyan, 2014" and label([], "2020") == "2020"
