@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_notebooks import _checked_claims, _glued, _multiple, _text
 
-KEYS = ["vqa_pointing", "vqa_swap"]
+KEYS = ["vqa_pointing", "vqa_swap", "vqa_pointing_one"]
 
 
 @pytest.mark.notebook
@@ -32,4 +32,9 @@ def test_chapter06_smoke(executed):
     assert list(row.parts) == ["seed 0"]
     assert row.parts["seed 0"][0] == pytest.approx(pointing["seed 0"] - strongest, abs=1e-3)
     assert claims["vqa_swap"].estimate == pytest.approx(after - before, abs=1e-3)
+    one = g["vqa_one"]  # one object per image
+    assert set(one) == {"both", "question", "pointing", "centre point", "random point"}
+    assert all(_multiple(one[k], 100 / n) for k in ("both", "question", "pointing", "centre point"))
+    row = claims["vqa_pointing_one"]
+    assert row.estimate == pytest.approx(one["pointing"] - max(one["centre point"], one["random point"]), abs=1e-3)
     assert "Real data absent" in _text(nb)  # no VQA copy here

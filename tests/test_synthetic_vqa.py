@@ -81,7 +81,7 @@ def test_bag_of_words():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match=r"`num_objects` must be an int >= 2 and <= 6, but got 7"):
+    with pytest.raises(ValueError, match=r"`num_objects` must be an int >= 1 and <= 6, but got 7"):
         SortOfClevr(2, seed=0, num_objects=7)
     with pytest.raises(TypeError, match=r"`size` must be an int, but got str"):
         SortOfClevr("2", seed=0)
@@ -90,3 +90,24 @@ def test_bad_arguments():
 def test_every_question_is_in_the_vocabulary(items):
     bow = bag_of_words([item.question for item in items])
     assert (bow.sum(1) == torch.tensor([len(item.question.split()) for item in items], dtype=torch.float)).all()
+
+
+def test_one_object_images_ask_only_what_the_image_answers():
+    from camlib.data.synthetic.vqa import ANSWERS, QUESTION_TYPES, SINGLE_TYPES
+
+    data = SortOfClevr(60, seed=4, num_objects=1)
+    kinds = set()
+    for i in range(len(data)):
+        item = data[i]
+        (obj,) = item.objects
+        kind = QUESTION_TYPES[item.question_type]
+        kinds.add(kind)
+        assert kind in SINGLE_TYPES and obj.colour in item.question
+        middle = (data.image_size - 1) / 2
+        expected = {"shape": obj.shape, "left": "left" if obj.x < middle else "right",
+                    "top": "top" if obj.y < middle else "bottom"}[kind]
+        assert ANSWERS[item.answer] == expected
+        assert item.boxes.tolist() == [list(obj.box)] and item.mask.any()
+    assert kinds == set(SINGLE_TYPES)
+    # more objects: the same draws as before the one-object mode existed (the question types are unchanged)
+    assert SortOfClevr(10, seed=0)[1].question == "how many objects have the shape of the orange object?"

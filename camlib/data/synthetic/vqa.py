@@ -18,6 +18,12 @@ nearest    what colour is the object nearest to the red object?        a colour
 "Left" means the object's centre lies left of the image's vertical midline
 (and "top" above the horizontal one). The item's ``mask`` is the object the
 answer is read from: the queried object, or for *nearest* the nearest one.
+
+With ``num_objects=1`` an image holds one shape, the colour a question names
+is the only one present, and only the questions about that object are asked
+(``SINGLE_TYPES``: shape, left, top): the answer is read from the image
+alone, the setting where a model that cannot bind a word to an object (a
+linear layer over a bag of words and GAP features) can still use the image.
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ from torch import Tensor
 from camlib.data.synthetic.common import check_index, check_int, item_rng, mask_box, to_image, Benchmark
 from camlib.data.synthetic.render import SHAPES, frame
 
-__all__ = ["VQAObject", "VQAItem", "SortOfClevr", "COLOURS", "SHAPE_NAMES", "QUESTION_TYPES", "ANSWERS",
-           "QUESTION_WORDS", "bag_of_words"]
+__all__ = ["VQAObject", "VQAItem", "SortOfClevr", "COLOURS", "SHAPE_NAMES", "QUESTION_TYPES", "SINGLE_TYPES",
+           "ANSWERS", "QUESTION_WORDS", "bag_of_words"]
 
 COLOURS = {
     "red": (0.86, 0.10, 0.10),
@@ -47,6 +53,7 @@ COLOURS = {
 SHAPE_NAMES = ("circle", "square", "triangle")
 _PREDICATE = {"circle": "disc", "square": "square", "triangle": "triangle"}
 QUESTION_TYPES = ("shape", "left", "top", "count", "nearest")
+SINGLE_TYPES = ("shape", "left", "top")  # the questions a one-object image can answer
 _TEMPLATES = {
     "shape": "what shape is the {} object?",
     "left": "is the {} object on the left or on the right?",
@@ -98,7 +105,8 @@ class SortOfClevr(Benchmark):
         size: the number of items.
         seed: any int >= 0.
         image_size: the side in pixels, 32-224 (default 64).
-        num_objects: shapes per image, 2-6, each of a different colour.
+        num_objects: shapes per image, 1-6, each of a different colour (1:
+            only ``SINGLE_TYPES`` questions).
 
     Example:
         >>> item = SortOfClevr(10, seed=0)[1]
@@ -110,7 +118,7 @@ class SortOfClevr(Benchmark):
         self.size = check_int("size", size, min=0)
         self.seed = check_int("seed", seed, min=0)
         self.image_size = check_int("image_size", image_size, min=32, max=224)
-        self.num_objects = check_int("num_objects", num_objects, min=2, max=len(COLOURS))
+        self.num_objects = check_int("num_objects", num_objects, min=1, max=len(COLOURS))
 
     def __len__(self) -> int:
         return self.size
@@ -138,8 +146,9 @@ class SortOfClevr(Benchmark):
             image[mask] = COLOURS[colour]
             objects.append(VQAObject(colour, shape, cx, cy, mask_box(mask)))
             masks.append(mask)
-        q, which = int(rng.integers(len(QUESTION_TYPES))), int(rng.integers(n))
-        kind, target = QUESTION_TYPES[q], objects[which]
+        types = QUESTION_TYPES if n > 1 else SINGLE_TYPES  # (the same draws as before for n > 1)
+        kind, which = types[int(rng.integers(len(types)))], int(rng.integers(n))
+        q, target = QUESTION_TYPES.index(kind), objects[which]
         answer, shown = self.answer(kind, target, objects)
         mask = masks[objects.index(shown)]
         return VQAItem(
