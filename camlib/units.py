@@ -526,3 +526,49 @@ def object_iou(maps: Tensor, thresholds: Tensor, units: Tensor, object_masks: Te
         union = (seg | obj).flatten(1).sum(1).double()
         out[i] = inter / union.clamp(min=1)
     return out
+
+
+__all__ += ["best_concepts", "class_object_iou"]
+
+
+def best_concepts(
+    maps: Tensor, thresholds: Tensor, weight: Tensor, classes: Sequence[int], k: int, concept_masks: Sequence[Tensor],
+    concept_ids: Sequence[Tensor], num_concepts: int, *, min_images: int = 1, seed: int = 0,
+) -> tuple[list[dict], Tensor]:
+    """Each class's top and random units, and the concept each detects best over a data set (chapter 07's scenes).
+
+    For every class of ``classes``: its ``k`` top units by ``w_k^c`` (``top_units``) and ``k`` random others
+    (``random_units``); each unit's IoU with every concept (``concept_iou``) over the images of ``maps``, a concept
+    counting only when present on at least ``min_images`` images; its best concept is the one of largest IoU
+    (IoU 0 and concept None when no concept counts).
+
+    Returns:
+        ``(rows, images)``: one row per (class, set, unit) with ``class``, ``units`` (``"top"`` or
+        ``"random"``), ``unit``, ``concept`` (an index or None) and ``iou``; and ``LongTensor[num_concepts]``,
+        the images where each concept is present.
+    """
+    top = top_units(weight, classes, k)
+    sets = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed)}
+    asked = torch.cat([u.flatten() for u in sets.values()]).unique()
+    iou, images = concept_iou(maps[:, asked], thresholds[asked], concept_masks, concept_ids, num_concepts)
+    iou = torch.nan_to_num(iou.masked_fill((images < min_images)[None], float("nan")), nan=-1.0)  # (U, C)
+    best, concept = iou.max(dim=1) if num_concepts else (torch.full((len(asked),), -1.0), torch.zeros(len(asked)))
+    at = {u: j for j, u in enumerate(asked.tolist())}
+    rows = [{"class": int(c), "units": name, "unit": u,
+             "concept": int(concept[at[u]]) if best[at[u]] >= 0 else None, "iou": max(best[at[u]].item(), 0.0)}
+            for name, units in sets.items() for c, row in zip(classes, units.tolist()) for u in row]
+    return rows, images
+
+
+def class_object_iou(
+    maps: Tensor, thresholds: Tensor, weight: Tensor, labels: Tensor, object_masks: Tensor, k: int, *, seed: int = 0
+) -> dict[str, Tensor]:
+    """Per image, the mean IoU with its object of its class's ``k`` top units and of ``k`` random others.
+
+    ``object_iou`` of ``top_units(weight, labels, k)`` and of ``random_units`` (none of the top ones), averaged
+    over the ``k`` units: ``{"top": Tensor[N], "random": Tensor[N]}`` (chapter 07's ImageNet part).
+    """
+    classes = labels.tolist()
+    top = top_units(weight, classes, k)
+    sets = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed)}
+    return {name: object_iou(maps, thresholds, units, object_masks).mean(dim=1) for name, units in sets.items()}

@@ -254,3 +254,36 @@ def test_object_iou_by_loops():
             inter = (seg[i, u] & obj[i]).sum().item()
             union = (seg[i, u] | obj[i]).sum().item()
             assert got[i, j].item() == pytest.approx(inter / union if union else 0.0)
+
+
+def test_best_concepts_is_concept_iou_of_each_class_units():
+    g = torch.Generator().manual_seed(11)
+    N, K, C = 8, 10, 3
+    maps = torch.rand(N, K, 3, 3, generator=g)
+    levels = U.unit_thresholds(maps, top=0.2)
+    weight = torch.randn(2, K, generator=g)
+    masks = [torch.rand(2, 6, 6, generator=g) > 0.5 for _ in range(N)]
+    ids = [torch.tensor([i % C, (i + 1) % C]) if i else torch.tensor([0, 0]) for i in range(N)]
+    rows, images = U.best_concepts(maps, levels, weight, [0, 1], 2, masks, ids, C, min_images=3, seed=4)
+    assert [(r["class"], r["units"]) for r in rows] == [(0, "top")] * 2 + [(1, "top")] * 2 + [(0, "random")] * 2 + \
+        [(1, "random")] * 2
+    assert [r["unit"] for r in rows[:4]] == top_units(weight, [0, 1], 2).flatten().tolist()
+    for r in rows:  # the reference: one unit at a time, its best concept among those seen on >= 3 images
+        iou, seen = U.concept_iou(maps[:, [r["unit"]]], levels[[r["unit"]]], masks, ids, C)
+        iou = torch.where(seen >= 3, iou[0], torch.full((C,), -1.0, dtype=torch.float64))
+        assert r["iou"] == pytest.approx(max(iou.max().item(), 0.0)) and r["concept"] == int(iou.argmax())
+
+
+def test_class_object_iou_averages_each_image_class_units():
+    g = torch.Generator().manual_seed(12)
+    maps = torch.rand(5, 8, 3, 3, generator=g)
+    levels = U.unit_thresholds(maps, top=0.3)
+    weight = torch.randn(4, 8, generator=g)
+    labels = torch.tensor([0, 3, 3, 1, 2])
+    obj = torch.rand(5, 6, 6, generator=g) > 0.4
+    got = U.class_object_iou(maps, levels, weight, labels, obj, 2, seed=1)
+    top = top_units(weight, labels.tolist(), 2)
+    rand = U.random_units(weight, labels.tolist(), 2, exclude=top, seed=1)
+    torch.testing.assert_close(got["top"], U.object_iou(maps, levels, top, obj).mean(1))
+    torch.testing.assert_close(got["random"], U.object_iou(maps, levels, rand, obj).mean(1))
+    assert not (set(top[1].tolist()) & set(rand[1].tolist()))
