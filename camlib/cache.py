@@ -56,6 +56,7 @@ CODE_MODULES = (
     "camlib.cam",
     "camlib.component_tree",
     "camlib.components",
+    "camlib.contours",
     "camlib.crops",
     "camlib.data",
     "camlib.features",

@@ -29,6 +29,7 @@ from camlib.box_ops import _best_iou, _pad_gt, box_iou, check_boxes, check_iou_t
 from camlib.boxes import _largest_boxes
 from camlib.cam import normalize_maps
 from camlib.component_tree import sweep_best_iou
+from camlib.contours import contour_best_iou
 from camlib.components import BACKENDS, measure_components
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "localization_error",
     "gt_known_accuracy",
     "threshold_grid",
+    "CONVENTIONS",
     "BoxAccuracy",
     "BoxAccAccumulator",
     "update_box_accuracies",
@@ -192,6 +194,8 @@ def gt_known_accuracy(boxes: Tensor, gt_boxes: Sequence[Tensor], *, iou_threshol
 
 # --- MaxBoxAcc and MaxBoxAccV2 (Choe et al. 2020) --------------------------------------
 
+CONVENTIONS = ("camlib", "wsolevaluation")  # how a thresholded map becomes boxes; see BoxAccAccumulator
+
 
 def threshold_grid(interval: float = 0.01) -> Tensor:
     """Choe et al.'s map thresholds ``np.arange(0, 1, interval)``, as float64.
@@ -288,23 +292,32 @@ class BoxAccAccumulator:
     in chunks of about ``chunk_pixels`` mask pixels to bound memory; they
     are the reference, and the results are identical (tested).
 
-    Departures from wsolevaluation, which uses OpenCV contours: components
-    here are counted in pixels, where it picks the contour of largest polygon
-    area (``cv2.contourArea``, 0 for a one-pixel or one-line blob), and
-    boxes are tight inclusive boxes, where its ``(x, y, x + w, y + h)``
-    reaches one pixel further right and down (clipped to the image); with
-    ``all_components`` it also boxes the inner contours of holes.
+    Conventions (``convention``): steps 3-4 above are camlib's
+    (``"camlib"``): components counted in pixels, tight inclusive boxes.
+    wsolevaluation's own code boxes OpenCV contours instead
+    (``"wsolevaluation"``, ``camlib.contours``): the largest component is the
+    contour of largest polygon area (``cv2.contourArea``, 0 for a one-pixel or
+    one-line blob), its box ``(x, y, x + w, y + h)`` reaches one pixel further
+    right and down (clipped to the image), and with ``all_components`` the
+    inner contours of holes are boxed too. That convention reproduces Choe et
+    al.'s numbers exactly (it needs ``quantize``, which it implies); it traces
+    every threshold's contours with OpenCV, so it is slower (about as slow as
+    wsolevaluation itself; levels that thresholds share are traced once).
+    The two differ by a few tenths of a point on real maps.
 
     Args:
         iou_thresholds: the ``delta``s, each in ``(0, 1]``.
         all_components: boxes of all components (V2) instead of the largest.
         thresholds: the ``tau`` grid, strictly increasing in ``[0, 1)``;
             default ``threshold_grid(0.01)``.
-        quantize: wsolevaluation's 0-255 quantization.
+        quantize: wsolevaluation's 0-255 quantization; default False for
+            ``convention="camlib"``, True (and required) for ``"wsolevaluation"``.
+        convention: ``"camlib"`` or ``"wsolevaluation"`` (see above).
         backend: ``"tree"`` (CPU maps: the one-pass component tree), one of
             ``camlib.connected_components``'s backends (label each
             threshold's mask), or ``"auto"``: the tree for CPU maps, the
-            torch labelling on other devices.
+            torch labelling on other devices. Only ``"auto"`` with
+            ``convention="wsolevaluation"`` (OpenCV traces the contours).
         chunk_pixels: mask pixels labelled at once (labelling backends).
 
     Example:
@@ -322,15 +335,24 @@ class BoxAccAccumulator:
         *,
         all_components: bool = False,
         thresholds: Sequence[float] | Tensor | None = None,
-        quantize: bool = False,
+        quantize: bool | None = None,
+        convention: str = "camlib",
         backend: str = "auto",
         chunk_pixels: int = 2**22,
     ) -> None:
         self.iou_thresholds = _check_iou_thresholds(iou_thresholds)
         self.thresholds = _check_thresholds(thresholds)
         self.all_components = bool(all_components)
-        self.quantize = bool(quantize)
+        self.convention = check_choice("convention", convention, CONVENTIONS)
         self.backend = check_choice("backend", backend, (*BACKENDS, "tree"))
+        if convention == "wsolevaluation":
+            if quantize is False:
+                raise ValueError("`quantize` must be True (or None) with convention 'wsolevaluation': its contours "
+                                 "trace the 8-bit map, but got quantize=False.")  # fmt: skip
+            if backend != "auto":
+                raise ValueError(f"`backend` must be 'auto' with convention 'wsolevaluation' (OpenCV traces its "
+                                 f"contours), but got {backend!r}.")  # fmt: skip
+        self.quantize = convention == "wsolevaluation" if quantize is None else bool(quantize)
         self.chunk_pixels = int(chunk_pixels)
         self.counts = torch.zeros(len(self.iou_thresholds), len(self.thresholds), dtype=torch.long)
         self.count = 0
@@ -379,16 +401,17 @@ def update_box_accuracies(accumulators: Sequence[BoxAccAccumulator], maps: Tenso
 
     Raises:
         ValueError: the accumulators differ in ``thresholds``, ``quantize``,
-            ``backend`` or ``chunk_pixels``; bad ``maps``.
+            ``convention``, ``backend`` or ``chunk_pixels``; bad ``maps``.
     """
     if not accumulators:
         return
     first = accumulators[0]
     for acc in accumulators[1:]:
         if not (torch.equal(acc.thresholds, first.thresholds) and acc.quantize == first.quantize
-                and acc.backend == first.backend and acc.chunk_pixels == first.chunk_pixels):
-            raise ValueError("`accumulators` must share thresholds, quantize, backend and chunk_pixels to share "
-                             "their masks; update them one by one instead.")  # fmt: skip
+                and acc.convention == first.convention and acc.backend == first.backend
+                and acc.chunk_pixels == first.chunk_pixels):
+            raise ValueError("`accumulators` must share thresholds, quantize, convention, backend and chunk_pixels "
+                             "to share their masks; update them one by one instead.")  # fmt: skip
     check_maps("maps", maps)
     if maps.ndim != 3:
         raise ValueError(f"`maps` must be a 3-D tensor (N, H, W), but got shape {tuple(maps.shape)}.")
@@ -402,10 +425,15 @@ def update_box_accuracies(accumulators: Sequence[BoxAccAccumulator], maps: Tenso
     levels = tau[None, :] * top[:, None]  # (N, T)
     if first.quantize:
         levels = torch.floor(levels)
-    if first.backend == "tree" or (first.backend == "auto" and maps.device.type == "cpu"):
-        values = v.reshape(N, H * W).cpu().numpy()  # compared with the float64 levels, as `v.double()` below
-        largest, best = (torch.from_numpy(a) for a in sweep_best_iou(
-            values, levels.cpu().numpy(), W, gt.cpu().numpy(), valid.cpu().numpy()))  # (N, T) each
+    tree = first.backend == "tree" or (first.backend == "auto" and maps.device.type == "cpu")
+    if first.convention == "wsolevaluation" or tree:
+        if first.convention == "wsolevaluation":  # OpenCV's contours of the 8-bit maps, level by level
+            largest, best = (torch.from_numpy(a) for a in contour_best_iou(
+                v.cpu().numpy().astype(np.uint8), levels.long().cpu().numpy(), gt.cpu().numpy(), valid.cpu().numpy()))
+        else:
+            values = v.reshape(N, H * W).cpu().numpy()  # compared with the float64 levels, as `v.double()` below
+            largest, best = (torch.from_numpy(a) for a in sweep_best_iou(
+                values, levels.cpu().numpy(), W, gt.cpu().numpy(), valid.cpu().numpy()))  # (N, T) each
         for acc in accumulators:
             iou = best if acc.all_components else largest
             acc.counts += (iou[None] >= acc.iou_thresholds[:, None, None]).sum(dim=1)
@@ -429,7 +457,8 @@ def max_box_acc(
     gt_boxes: Sequence[Tensor],
     *,
     thresholds: Sequence[float] | Tensor | None = None,
-    quantize: bool = False,
+    quantize: bool | None = None,
+    convention: str = "camlib",
     backend: str = "auto",
 ) -> BoxAccuracy:
     """MaxBoxAcc (Choe et al. 2020): box accuracy at IoU 0.5 at the best map threshold, largest component.
@@ -437,7 +466,8 @@ def max_box_acc(
     Args:
         maps: ``Tensor[N, H, W]``, the maps of the ground-truth classes.
         gt_boxes: ``N`` tensors ``LongTensor[m_i, 4]``.
-        thresholds, quantize, backend: see ``BoxAccAccumulator``.
+        thresholds, quantize, convention, backend: see ``BoxAccAccumulator``;
+            ``convention="wsolevaluation"`` gives Choe et al.'s own numbers.
 
     Returns:
         ``BoxAccuracy``; ``.value`` is MaxBoxAcc as a fraction.
@@ -446,8 +476,15 @@ def max_box_acc(
         >>> m = torch.zeros(1, 6, 6); m[0, 1:4, 1:4] = 1.0
         >>> max_box_acc(m, [torch.tensor([[1, 1, 3, 3]])]).value
         1.0
+        >>> m = torch.zeros(1, 8, 8); m[0, 1:3, 1:3] = 1.0; m[0, 6, :6] = 1.0  # a 2 x 2 block, a 6-pixel line
+        >>> gt = [torch.tensor([[1, 1, 3, 3]])]     # the block as wsolevaluation boxes it (x + w = 3)
+        >>> max_box_acc(m, gt).value, max_box_acc(m, gt, convention="wsolevaluation").value
+        (0.0, 1.0)
+
+        camlib boxes the line (6 pixels against 4); wsolevaluation the block
+        (contour area 1 against the line's 0).
     """
-    acc = BoxAccAccumulator((0.5,), thresholds=thresholds, quantize=quantize, backend=backend)
+    acc = BoxAccAccumulator((0.5,), thresholds=thresholds, quantize=quantize, convention=convention, backend=backend)
     acc.update(maps, gt_boxes)
     return acc.compute()
 
@@ -458,7 +495,8 @@ def max_box_acc_v2(
     *,
     iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
     thresholds: Sequence[float] | Tensor | None = None,
-    quantize: bool = False,
+    quantize: bool | None = None,
+    convention: str = "camlib",
     backend: str = "auto",
 ) -> BoxAccuracy:
     """MaxBoxAccV2 (Choe et al. 2020): the mean over IoU 0.3, 0.5, 0.7 of the best-threshold accuracy, all components.
@@ -473,7 +511,8 @@ def max_box_acc_v2(
         (tensor([1., 1., 1.], dtype=torch.float64), 1.0)
     """
     acc = BoxAccAccumulator(
-        iou_thresholds, all_components=True, thresholds=thresholds, quantize=quantize, backend=backend
+        iou_thresholds, all_components=True, thresholds=thresholds, quantize=quantize, convention=convention,
+        backend=backend,
     )
     acc.update(maps, gt_boxes)
     return acc.compute()

@@ -80,8 +80,9 @@ def contours_max_box_acc_v2(
         for t, tau in enumerate(thresholds):
             _, mask = cv2.threshold(s8, int(tau * s8.max()), 255, cv2.THRESH_BINARY)
             contours = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
-            est = np.array([[x, y, x + w, y + h] for x, y, w, h in (cv2.boundingRect(c) for c in contours)]
-                           or [[0, 0, 0, 0]])
+            H, W = mask.shape
+            est = np.array([[x, y, min(x + w, W - 1), min(y + h, H - 1)]
+                            for x, y, w, h in (cv2.boundingRect(c) for c in contours)] or [[0, 0, 0, 0]])
             x1, y1 = np.maximum(est[:, None, 0], g[None, :, 0]), np.maximum(est[:, None, 1], g[None, :, 1])
             x2, y2 = np.minimum(est[:, None, 2], g[None, :, 2]), np.minimum(est[:, None, 3], g[None, :, 3])
             inter = np.clip(x2 - x1 + 1, 0, None) * np.clip(y2 - y1 + 1, 0, None)

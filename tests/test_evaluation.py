@@ -120,7 +120,8 @@ def test_agrees_with_a_per_image_loop(loader, method):
     else:
         def maps_fn(x, c):
             return camlib.gradient_saliency(net, x, c)
-    r = evaluate_localization(net, loader, method=method, top_k=3, heuristic="thresholds", keep_maps=True)
+    r = evaluate_localization(net, loader, method=method, top_k=3, heuristic="thresholds", keep_maps=True,
+                              wsolevaluation=True)
     ref = reference(net, loader, maps_fn, 3)
     assert len(r) == 7
     assert torch.equal(r.classes, torch.stack([row[0] for row in ref]))
@@ -132,6 +133,10 @@ def test_agrees_with_a_per_image_loop(loader, method):
     gt = [b for batch in loader for b in batch.boxes]
     assert r.box_acc.value == camlib.max_box_acc(r.maps, gt, quantize=True).value
     assert r.box_acc_v2.value == camlib.max_box_acc_v2(r.maps, gt, quantize=True).value
+    wsol = dict(convention="wsolevaluation")
+    assert r.box_acc_wsol.value == camlib.max_box_acc(r.maps, gt, **wsol).value
+    assert r.box_acc_v2_wsol.value == camlib.max_box_acc_v2(r.maps, gt, **wsol).value
+    assert r.summary()["maxboxaccv2_wsol"] == 100 * r.box_acc_v2_wsol.value
     hc, hb = camlib.top5_heuristic(r.maps.new_zeros(0, 3, 32, 32), r.classes[:0])  # shapes only
     assert r.heuristic_classes.shape == (7, 5) and hb.shape == (0, 5, 4)
     assert torch.equal(r.heuristic_classes[:, 0], r.classes[:, 0])  # (c1, loose) comes first
