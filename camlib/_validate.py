@@ -16,6 +16,7 @@ __all__ = [
     "check_choice",
     "check_size",
     "check_maps",
+    "check_masks",
     "check_fraction",
 ]
 
@@ -124,6 +125,21 @@ def check_maps(name: str, value: object) -> torch.Tensor:
         kind = "NaN" if value[where].isnan().any() else "an infinite value"
         which = "the map" if not where else f"map {where[0] if len(where) == 1 else where}"
         raise ValueError(f"`{name}` must hold finite values, but {which} holds {kind}.")
+    return value
+
+
+def check_masks(name: str, value: object) -> torch.Tensor:
+    """Check a batch of boolean masks ``(..., H, W)``; returns ``value``, unchanged.
+
+    Raises:
+        TypeError: ``value`` is not a bool tensor.
+        ValueError: fewer than 2 dimensions.
+    """
+    check_tensor(name, value)
+    if value.dtype != torch.bool:
+        raise TypeError(f"`{name}` must be a bool tensor, but got {value.dtype}.")
+    if value.ndim < 2:
+        raise ValueError(f"`{name}` must have at least 2 dimensions (..., H, W), but got shape {tuple(value.shape)}.")
     return value
 
 

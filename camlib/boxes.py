@@ -22,9 +22,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from camlib._validate import check_choice, check_fraction, check_maps, check_tensor
+from camlib._validate import check_choice, check_fraction, check_maps, check_masks, check_tensor
 from camlib.box_ops import box_area
 from camlib.components import measure_components
+from camlib.runs import largest_component_boxes
 
 __all__ = [
     "foreground",
@@ -85,7 +86,8 @@ def boxes_from_maps(maps: Tensor, threshold: float = 0.2, *, mode: str = "larges
         maps: ``Tensor[..., H, W]``, floating point, any device.
         threshold: fraction of each map's maximum, in ``[0, 1]``.
         mode: ``"largest"``, ``"union"`` or ``"authors"``.
-        backend: the connected-components backend (``camlib.connected_components``).
+        backend: the connected-components backend (``camlib.connected_components``),
+            or ``"runs"`` (see ``boxes_from_masks``; the CPU default for ``"largest"``).
 
     Returns:
         ``LongTensor[..., 4]`` of boxes ``(x1, y1, x2, y2)``, inclusive pixel
@@ -124,22 +126,25 @@ def boxes_from_maps(maps: Tensor, threshold: float = 0.2, *, mode: str = "larges
 def boxes_from_masks(masks: Tensor, *, mode: str = "largest", backend: str = "auto") -> Tensor:
     """``boxes_from_maps`` on given foreground masks (``BoolTensor[..., H, W]``).
 
-    ``mode`` is ``"largest"`` or ``"union"``; see ``boxes_from_maps``.
+    ``mode`` is ``"largest"`` or ``"union"``; see ``boxes_from_maps``. For
+    ``"largest"`` on CPU masks, ``backend="auto"`` (or ``"runs"``) takes
+    ``camlib.runs``'s union-find over runs, which needs no label image; the
+    labelling backends give the same boxes (tested).
 
     Example:
         >>> boxes_from_masks(torch.tensor([[1, 0, 1], [0, 0, 1]]).bool())  # one pixel vs two: the two
         tensor([2, 0, 2, 1])
     """
-    check_tensor("masks", masks)
-    if masks.dtype != torch.bool:
-        raise TypeError(f"`masks` must be a bool tensor, but got {masks.dtype}.")
-    if masks.ndim < 2:
-        raise ValueError(f"`masks` must have at least 2 dimensions (..., H, W), but got shape {tuple(masks.shape)}.")
+    check_masks("masks", masks)
     check_choice("mode", mode, ("largest", "union"))
     H, W = masks.shape[-2:]
     flat = masks.reshape(-1, H, W)  # (B, H, W)
     if mode == "union":
         boxes = _union_boxes(flat)
+    elif backend == "runs" or (backend == "auto" and masks.device.type == "cpu"):
+        if masks.device.type != "cpu":
+            raise ValueError(f"`backend` 'runs' runs on CPU masks only, but got masks on {masks.device}.")
+        boxes = torch.from_numpy(largest_component_boxes(flat.numpy()))
     else:
         stats = measure_components(flat, backend=backend)
         boxes = _largest_boxes(stats, flat.shape[0], H * W)

@@ -64,6 +64,7 @@ CODE_MODULES = (
     "camlib.metrics",
     "camlib.models",
     "camlib.preprocess",
+    "camlib.runs",
     "camlib.pretrained",
     "camlib.registry",
     "camlib.surgery",

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from camlib._validate import check_choice, check_tensor
+from camlib._validate import check_choice, check_masks, check_tensor
 
 __all__ = ["BACKENDS", "ComponentStats", "component_stats", "connected_components", "measure_components"]
 
@@ -38,11 +38,7 @@ BACKENDS = ("auto", "torch", "scipy", "opencv")
 
 def _check_masks(masks: Tensor, backend: str) -> str:
     """Check a bool mask stack ``(..., H, W)`` and a backend; return the backend "auto" resolves to."""
-    check_tensor("masks", masks)
-    if masks.dtype != torch.bool:
-        raise TypeError(f"`masks` must be a bool tensor, but got {masks.dtype}.")
-    if masks.ndim < 2:
-        raise ValueError(f"`masks` must have at least 2 dimensions (..., H, W), but got shape {tuple(masks.shape)}.")
+    check_masks("masks", masks)
     check_choice("backend", backend, BACKENDS)
     if backend == "auto":
         return ("opencv" if _has_opencv() else "scipy") if masks.device.type == "cpu" else "torch"
