@@ -11,6 +11,7 @@ PROFILE ?= default
 NB ?=
 P ?=
 OUT ?= book/chapters
+ARGS ?=
 
 # The kernels that papermill starts must find the environment's python.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -18,12 +19,16 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help env book notebooks notebook test clean distclean
+.PHONY: help env book notebooks notebook test bench test-gpu bench-gpu clean distclean
 
 help:
 	@echo "make book                      set up, execute every notebook (default profile), render _build/html"
 	@echo "make test                      set up, run the test suite (notebooks on their smoke profile)"
 	@echo "make notebook NB=00 [PROFILE=smoke] [P=\"device=cuda top_k=3\"] [OUT=dir]   one chapter"
+	@echo "make bench [ARGS=\"--batches 1 4\"]   install the peers (the bench extra), time camlib's pipeline against them"
+	@echo "                               (benchmarks/bench_pipeline.py; results in benchmarks/results/pipeline-<cpu|cuda>.jsonl)"
+	@echo "make test-gpu                  on a CUDA machine: every test that has a CUDA case (benchmarks/gpu_check.sh)"
+	@echo "make bench-gpu                 on a CUDA machine: the GPU benchmarks, results in benchmarks/results/*-cuda.jsonl"
 	@echo "make clean                     remove executed notebooks and the rendered book"
 	@echo "make distclean                 also remove the environment (.venv)"
 
@@ -49,6 +54,19 @@ notebook: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --durations=15
+
+# The peers (TorchCAM, pytorch-grad-cam) only here: `make book` and `make test` never install them.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/bench_pipeline.py $(ARGS)
+
+# The GPU checks: one command each, on a machine with a CUDA GPU (see benchmarks/gpu_check.sh).
+test-gpu: $(STAMP)
+	PYTHON=$(BIN)/python bash benchmarks/gpu_check.sh tests
+
+bench-gpu: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	PYTHON=$(BIN)/python bash benchmarks/gpu_check.sh bench
 
 clean:
 	rm -rf _build book/chapters .pytest_cache

@@ -131,6 +131,6 @@ __all__ += ["concepts"]
 from camlib import discovery  # which objects a scene's CAM discovers, against annotations (chapter 04)
 
 __all__ += ["discovery"]
-from camlib.localize import Localization, localize  # the batched chain: forward, top-k CAMs, masks, boxes
+from camlib.pipeline import Localization, localize  # the batched chain: forward, top-k CAMs, masks, boxes
 
 __all__ += ["Localization", "localize"]

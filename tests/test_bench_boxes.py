@@ -22,12 +22,14 @@ def test_writes_one_row_per_operation_and_size(tmp_path, one_thread):
     out = tmp_path / "boxes.jsonl"
     assert _load().main(["--out", str(out), "--sizes", "16", "24", "--maps", "2", "--repeats", "1"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    ops = ["maxboxacc+v2 tree", "maxboxacc+v2 labelling", "maxboxaccv2 contours loop", "components measure",
-           "components label+stats", "authors boxes"]
+    ops = ["maxboxacc+v2 tree", "maxboxacc+v2 labelling", "maxboxaccv2 contours loop", "maxboxacc+v2 wsolevaluation",
+           "components measure", "components label+stats", "authors boxes", "boxes runs", "boxes labelling",
+           "boxes contours loop"]
     assert [(r["operation"], r["size"]) for r in rows] == [(op, s) for s in (16, 24) for op in ops]
     assert all(r["maps"] == 2 and r["seconds_median"] > 0 and r["torch_threads"] == 1 for r in rows)
-    tree, labelling = (r["maxboxaccv2"] for r in rows[:2])
+    tree, labelling, loop, wsol = (r["maxboxaccv2"] for r in rows[:4])
     assert tree == labelling and 0 <= tree <= 100  # the same accuracy, two ways
+    assert loop == wsol  # wsolevaluation's convention, two ways
 
 
 def test_bad_arguments_name_the_flag(tmp_path, capsys):

@@ -39,3 +39,52 @@ def test_chapter_times_read_papermills_duration(tmp_path):
     (tmp_path / "01_b.ipynb").write_text(json.dumps({"cells": [], "metadata": {}}))  # never executed
     rows = chapter_times([tmp_path / "00_a.ipynb", tmp_path / "01_b.ipynb"])
     assert rows == [{"notebook": "00_a", "profile": "smoke", "seconds": 12.5}]
+
+
+def test_contours_largest_boxes_rank_by_polygon_area():
+    from camlib.perf import contours_largest_boxes
+
+    m = torch.zeros(2, 10, 10, dtype=torch.bool)
+    m[0, 1:3, 1:3] = True  # a 2 x 2 block (contour area 1) ...
+    m[0, 8, :7] = True  # ... against a 7-pixel line (area 0): the block
+    assert contours_largest_boxes(m).tolist() == [[1, 1, 2, 2], [0, 0, 0, 0]]
+
+
+def test_demo_cam_boxes_scale_by_the_range_not_the_max():
+    from camlib.perf import demo_cam_boxes
+
+    # One unit, one class, a 1 x 3 map (0, 5, 10): min-max gives (0, 127, 255); after a nearest-free resize to
+    # 1 x 3 (no change), 20% of 255 keeps the last two pixels.
+    f = torch.tensor([[[[0.0, 5.0, 10.0]]]])
+    assert demo_cam_boxes(f, torch.ones(1, 1), torch.tensor([[0]]), (1, 3)).tolist() == [[[1, 0, 2, 0]]]
+    # Shifted by +100: the max rule would keep all three pixels; the range rule still keeps two.
+    assert demo_cam_boxes(f + 100, torch.ones(1, 1), torch.tensor([[0]]), (1, 3)).tolist() == [[[1, 0, 2, 0]]]
+
+
+def test_read_results_skips_a_half_written_line(tmp_path):
+    from camlib.perf import read_results
+
+    (tmp_path / "pipeline-cpu.jsonl").write_text('{"method": "forward", "batch": 1}\n{"method": "cam')
+    (tmp_path / "notes.txt").write_text("ignored")
+    assert read_results(tmp_path) == {"pipeline-cpu": [{"method": "forward", "batch": 1}]}
+    assert read_results(tmp_path / "missing") == {}
+
+
+def test_performance_targets_grade_the_recorded_gpu_runs():
+    from camlib.perf import performance_targets
+
+    def row(method, batch, seconds, date="2026-12-01T10:00:00+00:00"):
+        return {"method": method, "batch": batch, "seconds_median": seconds, "images_per_second": batch / seconds,
+                "date": date}
+
+    old = [row("forward", 256, 1.0, "2026-11-01T10:00:00+00:00"), row("camlib", 256, 9.0, "2026-11-01T10:00:00+00:00")]
+    cuda = old + [row("forward", 256, 0.100), row("camlib", 256, 0.104), row("torchcam", 256, 0.11),
+                  row("grad-cam", 256, 0.9)]
+    boxes = [{"operation": "maxboxacc+v2 tree (host)", "maps": 1000, "seconds_median": 1.5,
+              "finished": "2026-12-01T10:00:00Z"}]
+    rows = performance_targets(tree_speedup=12.0, tree_ns_per_pixel=20.0, runs_speedup=0.5, chain_speedup=3.0,
+                               pipeline_cuda=cuda, boxes_cuda=boxes)
+    assert [r["grade"] for r in rows] == ["met", "missed", "missed", "met", "missed", "missed"]
+    assert rows[3]["measured"] == "+4.0% at batch 256"  # the latest run only, not November's +800%
+    assert rows[4]["measured"].startswith("75 s")  # 1.5 s for 1,000 maps, scaled to 50,000: over 60 s
+    assert rows[5]["measured"] == "1.1× at batch 256"  # against TorchCAM, the fastest peer: 0.11 / 0.104

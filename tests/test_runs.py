@@ -10,7 +10,7 @@ import camlib
 from camlib.runs import largest_component_boxes
 
 from test_components import smooth_maps, snake, spiral
-from test_localize import _loop_largest_box
+from test_pipeline import _loop_largest_box
 
 
 @pytest.mark.parametrize("density", [0.05, 0.3, 0.45, 0.59, 0.75, 1.0])

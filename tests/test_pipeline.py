@@ -1,4 +1,4 @@
-"""camlib.localize: the batched chain (forward → top-k CAMs → masks → boxes) against the two-step reference."""
+"""camlib.pipeline: the batched chain (forward → top-k CAMs → masks → boxes) against the two-step reference."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scipy import ndimage
 
 import camlib
 from camlib.hooks import CAMLayer, capture_features
-from camlib.localize import cam_masks, largest_boxes, localize
+from camlib.pipeline import cam_masks, largest_boxes, localize
 
 from test_components import smooth_maps, snake, spiral
 
@@ -64,7 +64,7 @@ def _reference(net, images, k, threshold=0.2):
 
 
 @pytest.mark.parametrize("backend", ["auto", "dense"])
-def test_localize_equals_compute_cams_then_boxes(backend, device):
+def test_pipeline_equals_compute_cams_then_boxes(backend, device):
     torch.manual_seed(0)
     net = torchvision.models.resnet18(num_classes=12).eval().to(device)
     images = torch.randn(3, 3, 80, 72, device=device)
@@ -75,7 +75,7 @@ def test_localize_equals_compute_cams_then_boxes(backend, device):
     assert (out.boxes[..., 2] >= out.boxes[..., 0]).all() and out.boxes[..., 2].max() <= 71
 
 
-def test_localize_nin_head_with_bias_and_leaky_relu():
+def test_pipeline_nin_head_with_bias_and_leaky_relu():
     torch.manual_seed(1)
     net = torchvision.models.squeezenet1_0(num_classes=9).eval()
     images = torch.randn(2, 3, 96, 96)
