@@ -44,7 +44,8 @@ from scipy import ndimage
 from torch import Tensor
 
 __all__ = ["chapter_times", "contours_largest_boxes", "contours_max_box_acc_v2", "demo_cam_boxes", "largest_box",
-           "median_seconds", "noise_images", "performance_targets", "read_results", "smooth_maps", "user_boxes"]
+           "median_seconds", "noise_images", "performance_targets", "read_results", "smooth_maps", "user_boxes",
+           "BYTES_PER_PIXEL", "copy_bandwidth"]
 
 
 def median_seconds(fn: Callable[[], object], *, repeats: int = 3, warmup: int = 1) -> float:
@@ -256,6 +257,35 @@ def _grade(value: float | None, ok: bool | None) -> str:
     return "not measured" if value is None else ("met" if ok else "missed")
 
 
+# Bytes each CPU operation must move per map pixel at the least (read + written), for its memory floor:
+# the tree reads the value and writes its band, its place in the order and its parent (4 bytes each);
+# the runs read the mask's byte; the chain writes the float map, reads it for the max and for the
+# threshold, writes the mask's byte and reads it back for the boxes.
+BYTES_PER_PIXEL = {"tree": 16, "runs": 1, "chain": 14}
+
+
+def copy_bandwidth(megabytes: int = 256, repeats: int = 3) -> float:
+    """This machine's memory bandwidth in GB/s (bytes read plus written), from a torch copy of a large buffer.
+
+    Example:
+        >>> copy_bandwidth(8, repeats=1) > 0
+        True
+    """
+    src = torch.ones(megabytes * 2**20 // 4)
+    dst = torch.empty_like(src)
+    seconds = median_seconds(lambda: dst.copy_(src), repeats=repeats)
+    return 2 * src.numel() * 4 / seconds / 1e9
+
+
+def _floor(what: str, ms_per_map: float | None, pixels: int | None, bandwidth_gbs: float | None) -> str:
+    if ms_per_map is None or pixels is None or bandwidth_gbs is None:
+        return ""
+    floor = BYTES_PER_PIXEL[what] * pixels / (bandwidth_gbs * 1e9) * 1e3  # ms per map
+    n = BYTES_PER_PIXEL[what]
+    return (f"; memory floor {1000 * floor:.0f} µs per map ({n} byte{'s' if n != 1 else ''} per pixel at "
+            f"{bandwidth_gbs:.1f} GB/s) against {1000 * ms_per_map:.0f} µs measured")
+
+
 def performance_targets(
     *,
     tree_speedup: float,
@@ -264,6 +294,9 @@ def performance_targets(
     chain_speedup: float,
     pipeline_cuda: Sequence[dict] = (),
     boxes_cuda: Sequence[dict] = (),
+    pixels: int | None = None,
+    bandwidth_gbs: float | None = None,
+    ms_per_map: dict[str, float] | None = None,
 ) -> list[dict]:
     """Issue 17's performance targets against the measured figures: one row per target.
 
@@ -278,6 +311,11 @@ def performance_targets(
         pipeline_cuda, boxes_cuda: the rows of ``benchmarks/bench_pipeline.py``
             and ``bench_boxes.py`` recorded on a GPU (``make bench-gpu``); empty
             when none was recorded.
+        pixels, bandwidth_gbs, ms_per_map: the maps' pixels, this machine's
+            bandwidth (``copy_bandwidth``) and camlib's measured milliseconds
+            per map of ``"tree"``, ``"runs"`` and ``"chain"``; with them, each
+            CPU row's bound also states its memory floor, the bytes it must
+            move (``BYTES_PER_PIXEL``) over the bandwidth.
 
     Returns:
         Rows ``{"target", "measured", "grade", "bound"}``; ``grade`` is
@@ -288,18 +326,23 @@ def performance_targets(
         >>> [r["grade"] for r in rows]
         ['missed', 'met', 'missed', 'not measured', 'not measured', 'not measured']
     """
+    ms = ms_per_map or {}
     rows = [
         {"target": "CPU: MaxBoxAcc + V2 over 100 thresholds ≥ 10× wsolevaluation's contours loop",
          "measured": f"{tree_speedup:.1f}×", "grade": _grade(tree_speedup, tree_speedup >= 10),
          "bound": f"one union-find pass over the pixels, {tree_ns_per_pixel:.0f} ns per pixel: each pixel tests "
-                  "its 8 neighbours, with branches the CPU cannot predict"},
+                  "its 8 neighbours and finds their roots, in an order that jumps over the map, with branches "
+                  "the CPU cannot predict: latency, not bandwidth"
+                  + _floor("tree", ms.get("tree"), pixels, bandwidth_gbs)},
         {"target": "CPU: one threshold's boxes at least as fast as OpenCV's contours per map",
          "measured": f"{runs_speedup:.1f}×", "grade": _grade(runs_speedup, runs_speedup >= 1),
-         "bound": "one scan of the mask's bytes, then a union-find over its runs of pixels"},
+         "bound": "one scan of the mask's bytes, then a union-find over its runs of pixels"
+                  + _floor("runs", ms.get("runs"), pixels, bandwidth_gbs)},
         {"target": "CPU: the top-5 CAMs and boxes ≥ 10× the per-image NumPy/OpenCV pipeline",
          "measured": f"{chain_speedup:.1f}×", "grade": _grade(chain_speedup, chain_speedup >= 10),
          "bound": "every pixel of the five upsampled maps is written and scanned either way; the per-image "
-                  "pipeline's work is OpenCV's C code already, so only its Python calls per map are saved"},
+                  "pipeline's work is OpenCV's C code already, so only its Python calls per map are saved"
+                  + _floor("chain", ms.get("chain"), pixels, bandwidth_gbs)},
     ]
     forward = {r["batch"]: r for r in _latest(pipeline_cuda, method="forward")}
     ours = {r["batch"]: r for r in _latest(pipeline_cuda, method="camlib")}

@@ -15,7 +15,9 @@ Two pieces make it fast on a GPU:
   full-resolution float maps need not be written to memory and read back:
   only the boolean masks are. The eager path is the reference; both give the
   same masks (tested; the compiled arithmetic may round differently in the
-  last bit, which the tests would see as a differing pixel).
+  last bit, which the tests would see as a differing pixel). It is meant for
+  GPUs: on a 2-core CPU the compiled graph measured slower than the eager
+  one (``benchmarks/bench_pipeline.py``, appendix A2), so it is off by default.
 - ``largest_boxes`` labels all masks at once with dense tensors (no boolean
   indexing, whose size the host must know) by min-label propagation with
   hooking and pointer jumping, the algorithm of

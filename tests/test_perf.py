@@ -88,3 +88,17 @@ def test_performance_targets_grade_the_recorded_gpu_runs():
     assert rows[3]["measured"] == "+4.0% at batch 256"  # the latest run only, not November's +800%
     assert rows[4]["measured"].startswith("75 s")  # 1.5 s for 1,000 maps, scaled to 50,000: over 60 s
     assert rows[5]["measured"] == "1.1× at batch 256"  # against TorchCAM, the fastest peer: 0.11 / 0.104
+
+
+def test_performance_targets_state_the_memory_floor():
+    from camlib.perf import copy_bandwidth, performance_targets
+
+    rows = performance_targets(tree_speedup=5.0, tree_ns_per_pixel=30.0, runs_speedup=2.0, chain_speedup=2.0,
+                               pixels=50_000, bandwidth_gbs=10.0, ms_per_map={"tree": 1.5, "runs": 0.03, "chain": 0.2})
+    # runs: 1 byte x 50,000 pixels at 10 GB/s = 5 µs; chain: 14 bytes -> 70 µs; tree: 16 bytes -> 80 µs.
+    assert rows[1]["bound"].endswith("memory floor 5 µs per map (1 byte per pixel at 10.0 GB/s) against 30 µs measured")
+    assert "memory floor 70 µs per map" in rows[2]["bound"] and "against 200 µs measured" in rows[2]["bound"]
+    assert "memory floor 80 µs per map" in rows[0]["bound"]
+    plain = performance_targets(tree_speedup=5.0, tree_ns_per_pixel=30.0, runs_speedup=2.0, chain_speedup=2.0)
+    assert "floor" not in plain[1]["bound"]
+    assert 0.1 < copy_bandwidth(16, repeats=1) < 10_000  # GB/s: any machine's

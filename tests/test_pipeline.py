@@ -92,11 +92,11 @@ def test_pipeline_nin_head_with_bias_and_leaky_relu():
     assert torch.equal(cam_masks(cap.features, leaky, cls, size=96), expected)
 
 
-def test_fused_masks_equal_the_eager_ones():
+def test_fused_masks_equal_the_eager_ones(device):
     """torch.compile's graph (Inductor's C++ on a CPU, Triton on a GPU) against the eager reference."""
     torch.manual_seed(2)
     layer = CAMLayer(torch.nn.Identity(), torch.randn(10, 16), torch.randn(10), relu=True, negative_slope=0.1)
-    features = torch.randn(4, 16, 7, 7)
+    features = torch.randn(4, 16, 7, 7, device=device)
     classes = torch.randint(0, 10, (4, 5))
     eager = cam_masks(features, layer, classes, size=56)
     fused = cam_masks(features, layer, classes, size=56, fused=True)
