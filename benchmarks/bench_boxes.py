@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"{'operation':<32}{'size':>6}{'maps':>6}{'seconds':>10}{'maps/s':>10}{'MaxBoxAccV2':>13}")
+    run = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # every row of this run carries its start
     with out.open("a") as sink:
         for size in args.sizes:
             # At most 1,000 distinct maps, repeated: the times do not depend on which maps they are.
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, (n, fn) in ops.items():
                 row = measure(name, fn, maps=n, size=size, repeats=args.repeats)
                 row["thresholds"] = args.thresholds if args.device == "cuda" else 100
+                row["run"] = run
                 acc = "" if row["maxboxaccv2"] is None else f"{row['maxboxaccv2']:.2f}"
                 print(f"{name:<32}{size:>6}{n:>6}{row['seconds_median']:>10.3f}{row['maps_per_second']:>10.1f}"
                       f"{acc:>13}")

@@ -86,7 +86,7 @@ Prints a table and appends one JSON line per (method, batch) to ``--out``
 ``method batch size images arch classes top_k threshold device repeats
 seconds_median images_per_second warmup_seconds memory_kind memory_peak_mib
 memory_base_mib memory_delta_mib agreement agreement_iou50 machine versions
-date``; ``machine`` holds ``platform cpu cores torch_threads gpu`` and
+date run``; ``run`` is the run's start (UTC), the same on all its rows; ``machine`` holds ``platform cpu cores torch_threads gpu`` and
 ``versions`` those of ``python torch torchvision opencv torchcam grad-cam``
 (None when absent).
 """
@@ -511,8 +511,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{'equal':>8}{'IoU>=.5':>9}")  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     failed = False
+    run = datetime.now(timezone.utc).isoformat(timespec="seconds")  # every row of this run carries its start
     with out.open("a") as sink:
         for r in run_all(methods, args, device):
+            r["run"] = run
             if "skipped" in r or "failed" in r:
                 failed |= "failed" in r
                 print(f"note: {r['method']} at batch {r['batch']}: {r.get('skipped') or r['failed']}")

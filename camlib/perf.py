@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from datetime import datetime
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from scipy import ndimage
 from torch import Tensor
 
 __all__ = ["chapter_times", "contours_largest_boxes", "contours_max_box_acc_v2", "demo_cam_boxes", "largest_box",
-           "median_seconds", "noise_images", "performance_targets", "read_results", "smooth_maps", "user_boxes",
+           "latest_run", "median_seconds", "noise_images", "performance_targets", "read_results", "smooth_maps", "user_boxes",
            "BYTES_PER_PIXEL", "copy_bandwidth"]
 
 
@@ -245,12 +246,27 @@ def read_results(folder: str | Path) -> dict[str, list[dict]]:
     return out
 
 
-def _latest(rows: Sequence[dict], **match) -> list[dict]:
-    """The rows of the latest run (the latest ``date``/``finished``) that match ``match``."""
+def latest_run(rows: Sequence[dict], **match) -> list[dict]:
+    """The rows of the latest run in a recorded file that match ``match`` (all rows: ``match`` empty).
+
+    The benchmark scripts mark every row of a run with its start (``run``);
+    appending runs to a file keeps the older ones. Rows without a ``run``
+    mark are grouped as those within an hour of the latest ``date`` (or
+    ``finished``).
+
+    Example:
+        >>> latest_run([{"method": "a", "run": "2026-11-01T10:00"}, {"method": "a", "run": "2026-12-01T09:59"},
+        ...             {"method": "b", "run": "2026-12-01T09:59"}], method="a")
+        [{'method': 'a', 'run': '2026-12-01T09:59'}]
+    """
     rows = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
-    when = lambda r: r.get("date") or r.get("finished") or ""  # noqa: E731
-    latest = max((when(r)[:13] for r in rows), default=None)  # the hour the run was written in
-    return [r for r in rows if when(r)[:13] == latest]
+    if rows and all("run" in r for r in rows):
+        latest = max(r["run"] for r in rows)
+        return [r for r in rows if r["run"] == latest]
+    when = [datetime.fromisoformat((r.get("date") or r.get("finished") or "1970-01-01T00:00:00").replace("Z", "+00:00"))
+            for r in rows]
+    latest = max(when, default=None)
+    return [r for r, w in zip(rows, when) if (latest - w).total_seconds() <= 3600]
 
 
 def _grade(value: float | None, ok: bool | None) -> str:
@@ -344,8 +360,8 @@ def performance_targets(
                   "pipeline's work is OpenCV's C code already, so only its Python calls per map are saved"
                   + _floor("chain", ms.get("chain"), pixels, bandwidth_gbs)},
     ]
-    forward = {r["batch"]: r for r in _latest(pipeline_cuda, method="forward")}
-    ours = {r["batch"]: r for r in _latest(pipeline_cuda, method="camlib")}
+    forward = {r["batch"]: r for r in latest_run(pipeline_cuda, method="forward")}
+    ours = {r["batch"]: r for r in latest_run(pipeline_cuda, method="camlib")}
     common = sorted(set(forward) & set(ours))
     b = common[-1] if common else None
     extra = None if b is None else 100 * (ours[b]["seconds_median"] / forward[b]["seconds_median"] - 1)
@@ -353,14 +369,14 @@ def performance_targets(
                  "measured": "no GPU run recorded" if extra is None else f"+{extra:.1f}% at batch {b}",
                  "grade": _grade(extra, extra is not None and extra <= 5 and b >= 256),
                  "bound": "the labelling's iterations over the masks of the batch (memory bandwidth)"})
-    tree = _latest(boxes_cuda, operation="maxboxacc+v2 tree (host)")
+    tree = latest_run(boxes_cuda, operation="maxboxacc+v2 tree (host)")
     seconds = None if not tree else tree[0]["seconds_median"] * 50_000 / tree[0]["maps"]
     rows.append({"target": "GPU machine: MaxBoxAccV2 over 50,000 maps with 255 thresholds < 60 s",
                  "measured": "no GPU run recorded" if seconds is None else f"{seconds:.0f} s (the tree on the host's cores)",
                  "grade": _grade(seconds, seconds is not None and seconds < 60),
                  "bound": "the tree's pass over the pixels, shared by the host's cores; a labelling per threshold "
                           "on the GPU is far slower"})  # fmt: skip
-    peers = [r for r in _latest(pipeline_cuda) if r.get("method") in ("torchcam", "grad-cam", "authors-demo")]
+    peers = [r for r in latest_run(pipeline_cuda) if r.get("method") in ("torchcam", "grad-cam", "authors-demo")]
     best = {}
     for r in peers:
         best[r["batch"]] = max(best.get(r["batch"], 0.0), r["images_per_second"])

@@ -102,3 +102,15 @@ def test_performance_targets_state_the_memory_floor():
     plain = performance_targets(tree_speedup=5.0, tree_ns_per_pixel=30.0, runs_speedup=2.0, chain_speedup=2.0)
     assert "floor" not in plain[1]["bound"]
     assert 0.1 < copy_bandwidth(16, repeats=1) < 10_000  # GB/s: any machine's
+
+
+def test_latest_run_groups_by_the_run_mark_or_by_the_hour():
+    from camlib.perf import latest_run
+
+    marked = [{"m": "a", "run": "2026-11-30T10:58"}, {"m": "b", "run": "2026-11-30T10:58"},
+              {"m": "a", "run": "2026-11-01T09:00"}]
+    assert latest_run(marked) == marked[:2]  # a run across 11:00 stays whole
+    unmarked = [{"m": "a", "date": "2026-11-30T10:58:00+00:00"}, {"m": "b", "date": "2026-11-30T11:03:00+00:00"},
+                {"m": "a", "date": "2026-11-01T09:00:00+00:00"}, {"m": "c", "finished": "2026-11-30T11:01:00Z"}]
+    assert [r["m"] for r in latest_run(unmarked)] == ["a", "b", "c"]
+    assert latest_run([]) == []
