@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from camlib._validate import check_choice, check_fraction, check_masks, check_size, check_tensor
-from camlib.boxes import boxes_from_masks
+from camlib.boxes import boxes_from_masks, foreground
+from camlib.components import _min3x3  # minimum over each pixel's 3 x 3 neighbourhood
 from camlib.hooks import CAMLayer, capture_features, find_cam_layer
 
 __all__ = ["Localization", "localize", "cam_masks", "largest_boxes"]
@@ -55,7 +56,11 @@ class Localization(NamedTuple):
 
 def _masks(features: Tensor, weight: Tensor, bias: Tensor | None, relu: bool, slope: float,
            size: tuple[int, int], threshold: float) -> Tensor:  # fmt: skip
-    """The eager reference: ``weight (N, k, K)`` selected per image, ``bias (N, k)`` or None -> ``BoolTensor[N, k, H, W]``."""
+    """What ``torch.compile`` fuses: ``CAMLayer.maps`` then ``foreground``, as one function of tensors.
+
+    ``weight (N, k, K)`` selected per image, ``bias (N, k)`` or None -> ``BoolTensor[N, k, H, W]``.
+    The eager path of ``cam_masks`` calls those two themselves; the tests hold this one equal to them.
+    """
     maps = torch.einsum("nkyx,njk->njyx", features, weight)  # (N, k, h, w)
     if relu:  # NIN-style head: ReLU(W f + b)
         if bias is not None:
@@ -115,15 +120,10 @@ def cam_masks(
         raise ValueError(f"`classes` must hold indices in [0, {C}), but got {classes.min()}..{classes.max()}.")
     classes = classes.to(device=features.device, dtype=torch.long)
     bias = None if layer.bias is None or not layer.relu else layer.bias.to(features)[classes]  # (N, k)
-    run = _compiled_masks() if fused else _masks
-    return run(features, weight[classes], bias, bool(layer.relu), float(layer.negative_slope), size, threshold)
-
-
-def _min3x3(x: Tensor, fill: int) -> Tensor:
-    """Minimum over each pixel's 3 x 3 neighbourhood, ``fill`` outside: ``(B, H, W) -> (B, H, W)``."""
-    x = F.pad(x, (1, 1, 1, 1), value=fill)
-    x = torch.minimum(torch.minimum(x[:, :-2], x[:, 1:-1]), x[:, 2:])
-    return torch.minimum(torch.minimum(x[..., :-2], x[..., 1:-1]), x[..., 2:])
+    if not fused:
+        return foreground(layer.maps(features, classes, size=size), threshold)
+    return _compiled_masks()(features, weight[classes], bias, bool(layer.relu), float(layer.negative_slope), size,
+                             threshold)
 
 
 def _dense_largest_boxes(masks: Tensor, check_every: int) -> Tensor:

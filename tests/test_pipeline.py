@@ -10,6 +10,7 @@ from scipy import ndimage
 
 import camlib
 from camlib.hooks import CAMLayer, capture_features
+from camlib import pipeline
 from camlib.pipeline import cam_masks, largest_boxes, localize
 
 from test_components import smooth_maps, snake, spiral
@@ -90,6 +91,11 @@ def test_pipeline_nin_head_with_bias_and_leaky_relu():
     cls = torch.tensor([[0, 4], [8, 2]])
     expected = camlib.foreground(leaky.maps(cap.features, cls, size=96), 0.2)
     assert torch.equal(cam_masks(cap.features, leaky, cls, size=96), expected)
+    # The function that torch.compile fuses, run uncompiled: the same masks as the composition it replaces.
+    for head in (leaky, CAMLayer(layer.features, layer.weight, layer.bias)):  # NIN-style and FC-style
+        bias = head.bias[cls] if head.relu else None
+        fused_source = pipeline._masks(cap.features, head.weight[cls], bias, head.relu, head.negative_slope, (96, 96), 0.2)
+        assert torch.equal(fused_source, camlib.foreground(head.maps(cap.features, cls, size=96), 0.2))
 
 
 def test_fused_masks_equal_the_eager_ones(device):
