@@ -37,12 +37,12 @@ env: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -e ".[viz,coco,study,book,test]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 notebooks: $(STAMP)
-	$(BIN)/python -m camlib.runner all --profile $(PROFILE) --output $(OUT)
+	$(BIN)/python -m camlib.book.runner all --profile $(PROFILE) --output $(OUT)
 
 book: notebooks
 	$(BIN)/jupyter-book build . -W -n --keep-going
@@ -50,7 +50,7 @@ book: notebooks
 
 notebook: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make notebook NB=00 [PROFILE=smoke] [P=\"key=value ...\"]"; exit 2; }
-	$(BIN)/python -m camlib.runner $(NB) --profile $(PROFILE) --output $(OUT) $(foreach p,$(P),-p '$(p)')
+	$(BIN)/python -m camlib.book.runner $(NB) --profile $(PROFILE) --output $(OUT) $(foreach p,$(P),-p '$(p)')
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --durations=15

@@ -10,8 +10,8 @@ blurred noise, like upsampled CAMs) of each ``--size``, median over
 
 - ``maxboxacc+v2 tree``: MaxBoxAcc and MaxBoxAccV2 on wsolevaluation's
   100 thresholds from one sweep of the component tree per map
-  (``camlib.metrics.update_box_accuracies``, what ``evaluate_localization``
-  does; ``camlib.component_tree``);
+  (``camlib.metrics.accuracy.update_box_accuracies``, what ``evaluate_localization``
+  does; ``camlib.components.tree``);
 - ``maxboxacc+v2 labelling``: the same from OpenCV's labelling of each
   threshold's mask (the reference path, ``backend="opencv"``);
 - ``maxboxaccv2 contours loop``: MaxBoxAccV2 as wsolevaluation computes it,
@@ -23,12 +23,12 @@ blurred noise, like upsampled CAMs) of each ``--size``, median over
   ``measure_components`` (scatter over scipy's labels) against
   ``component_stats(connected_components(...))`` (a sort over all foreground
   pixels), on the masks of 100 thresholds;
-- ``authors boxes``: ``camlib.authors_boxes`` (three thresholds, the distance
+- ``authors boxes``: ``camlib.boxes.authors_boxes`` (three thresholds, the distance
   step by scipy's exact EDT on the CPU);
 - ``maxboxacc+v2 wsolevaluation``: both metrics in wsolevaluation's own
-  convention (``camlib.contours``: OpenCV contours, each distinct level once);
+  convention (``camlib.components.contours``: OpenCV contours, each distinct level once);
 - one threshold's boxes (20% of the max, the paper's protocol), three ways:
-  ``boxes runs`` (``camlib.runs``, the CPU default of ``boxes_from_masks``),
+  ``boxes runs`` (``camlib.components.runs``, the CPU default of ``boxes_from_masks``),
   ``boxes labelling`` (OpenCV's ``connectedComponentsWithStats`` per map,
   ``backend="opencv"``) and ``boxes contours loop`` (``cv2.findContours``
   per map, the box of the largest contour: what a user writes, and the speed
@@ -38,7 +38,7 @@ With ``--device cuda`` the maps sit on the GPU and the operations are the
 device's: ``maxboxacc+v2 tree (host)`` (the maps copied to the host, the
 tree on its cores), ``maxboxacc+v2 labelling (device)`` (the torch labelling
 of every threshold's mask, on the first ``--device-maps`` maps only: it is
-slow), and one threshold's ``boxes dense (device)`` (``camlib.pipeline``'s
+slow), and one threshold's ``boxes dense (device)`` (``camlib.cam.pipeline``'s
 batched labelling) and ``boxes runs (host)``.
 
 The tree and the labelling compute identical results (the tests check it);
@@ -62,11 +62,11 @@ from pathlib import Path
 import cv2
 import torch
 
-from camlib.boxes import authors_boxes, boxes_from_masks, foreground
-from camlib.components import component_stats, connected_components, measure_components
-from camlib.pipeline import largest_boxes
-from camlib.metrics import BoxAccAccumulator, threshold_grid, update_box_accuracies
-from camlib.perf import contours_largest_boxes, contours_max_box_acc_v2, smooth_maps
+from camlib.boxes.from_maps import authors_boxes, boxes_from_masks, foreground
+from camlib.components.labels import component_stats, connected_components, measure_components
+from camlib.cam.pipeline import largest_boxes
+from camlib.metrics.accuracy import BoxAccAccumulator, threshold_grid, update_box_accuracies
+from camlib.book.perf import contours_largest_boxes, contours_max_box_acc_v2, smooth_maps
 
 
 def _pair(maps: torch.Tensor, gt: list, tau: torch.Tensor, **how) -> float:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import camlib
-import camlib.train as T
+import camlib.study.training as T
 from camlib.data.synthetic import Localization, center_box_accuracy, collate
 
 

@@ -21,7 +21,7 @@ method is timed as the median of ``--repeats`` runs after one warm-up, with
 ``torch.cuda.synchronize()`` around each run on CUDA:
 
 - ``forward``: the network's forward pass alone (no gradients): the floor.
-- ``camlib``: ``camlib.pipeline.localize(model, images, top_k=5)``, the whole
+- ``camlib``: ``camlib.cam.pipeline.localize(model, images, top_k=5)``, the whole
   chain batched, no loop over images or maps.
 - ``camlib-fused``: the same with ``fused=True`` (``torch.compile``); the
   warm-up takes the compilation (``warmup_seconds``); skipped with a note
@@ -116,10 +116,10 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
-from camlib.box_ops import box_iou
-from camlib.pipeline import localize
-from camlib.perf import demo_cam_boxes, largest_box, user_boxes  # noqa: F401 (largest_box: the tests use it here)
-from camlib.perf import noise_images as make_images
+from camlib.boxes.geometry import box_iou
+from camlib.cam.pipeline import localize
+from camlib.book.perf import demo_cam_boxes, largest_box, user_boxes  # noqa: F401 (largest_box: the tests use it here)
+from camlib.book.perf import noise_images as make_images
 
 TOP_K = 5
 THRESHOLD = 0.2

@@ -3,7 +3,7 @@
     python benchmarks/bench_training.py --out results/training.jsonl
     python benchmarks/bench_training.py --threads 1 --only vgg-small --out t1.jsonl
 
-Each benchmark runs ``camlib.train.train_one_epoch`` (forward, loss, backward,
+Each benchmark runs ``camlib.study.training.train_one_epoch`` (forward, loss, backward,
 AdamW step, the non-finite check) on ``--steps`` batches of ``--batch-size``
 random ``--input-size`` images already in memory, so that the data pipeline
 is not timed; after a warm-up, the median over ``--repeats`` runs is kept.
@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 from camlib.data import Batch
-from camlib.registry import HEADS, SMALL_MODELS, build_model
-from camlib.train import TrainConfig, make_loss, train_one_epoch
+from camlib.models.registry import HEADS, SMALL_MODELS, build_model
+from camlib.study.training import TrainConfig, make_loss, train_one_epoch
 
 
 def measure(name: str, head: str, *, batch_size: int, input_size: int, steps: int, repeats: int, seed: int = 0) -> dict:

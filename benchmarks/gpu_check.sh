@@ -3,7 +3,7 @@
 #
 #   bash benchmarks/gpu_check.sh [tests|bench|all]      (make test-gpu / make bench-gpu)
 #
-# - tests: every test that has a CUDA case (components, boxes, metrics, the CAM kernel, camlib.pipeline's
+# - tests: every test that has a CUDA case (components, boxes, metrics, the CAM kernel, camlib.cam.pipeline's
 #   dense labelling and fused masks), each against its CPU reference;
 # - bench: benchmarks/bench_pipeline.py on the GPU (ResNet-50 forward alone against forward + CAMs + boxes
 #   of the top-5 classes, and the peers where installed) and benchmarks/bench_boxes.py on 50,000 maps with

@@ -1,136 +1,100 @@
-"""camlib: an exact, tested library for the study of Class Activation Mapping.
+"""camlib: an exact, tested library for Class Activation Mapping.
 
 Zhou, Khosla, Lapedriza, Oliva, Torralba. Learning Deep Features for
 Discriminative Localization. CVPR 2016.
+
+Three layers, one direction of dependency (``tests/test_imports.py``):
+
+- **the library**, what ``import camlib`` gives: ``camlib.cam`` (the kernel,
+  hooks and extractor, the batched ``localize``, gradient saliency),
+  ``camlib.boxes`` (box geometry, boxes from maps, trivial baselines),
+  ``camlib.components`` (connected components, the component tree, OpenCV's
+  contours), ``camlib.metrics`` (localization and classification metrics, the
+  evaluation of a network), ``camlib.models`` (heads, surgery, the registry,
+  pretrained weights, preprocessing), ``camlib.data`` (readers, the synthetic
+  benchmarks) and ``camlib.viz`` (figures of maps and boxes);
+- **the study** (``camlib.study``): one chapter's science per module; it
+  imports the library, never the book;
+- **the book's machinery** (``camlib.book``): the paper's numbers, the
+  verdict rule, claim tables, parameters, the runner, provenance and timing.
+
+The top-level names below and the subpackages load on first use, so that
+``import camlib`` loads neither numba, scikit-learn, pycocotools nor
+matplotlib.
 """
 
-from camlib import cache, data, models, params, registry, report, surgery
-from camlib.boxes import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
-from camlib.cam import class_activation_maps, normalize_maps, resize_maps
-from camlib.components import ComponentStats, component_stats, connected_components, measure_components
-from camlib.metrics import (
-    BoxAccAccumulator,
-    BoxAccuracy,
-    PxAP,
-    PxAPAccumulator,
-    box_iou,
-    classification_error,
-    gt_known_accuracy,
-    localization_error,
-    localization_hits,
-    max_box_acc,
-    max_box_acc_v2,
-    pxap,
-    threshold_grid,
-    top_k_error,
-)
-from camlib.evaluation import LocalizationResult, evaluate_localization
-from camlib.hooks import CAMLayer, CAMOutput, capture_features, compute_cams, find_cam_layer
-from camlib.models import BoxNet, CAMNet, ClassifierHead, small_backbone
-from camlib.params import Params, check_params, resolve_device
-from camlib.registry import build_model
-from camlib.preprocess import Preprocess
-from camlib.pretrained import imagenet_categories, is_torchvision_weights, load_pretrained
-from camlib.provenance import provenance
-from camlib.saliency import gradient_saliency
-from camlib.viz import overlay_cam, show_box_protocol, show_cams
-from camlib import crops, features, stats, svm  # GAP features, linear SVMs, crops (chapter 03)
-from camlib import baselines, box_ops  # box geometry; the trivial localization baselines
-from camlib.features import Features, extract_features
-from camlib.svm import LinearSVM, fit_linear_svm
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# camlib.train is not imported here, so that `python -m camlib.train` runs it
-# cleanly; use `import camlib.train`.
+# name -> the module that defines it
+_EXPORTS = {
+    "CAM": "camlib.cam.extractor",
+    "class_activation_maps": "camlib.cam.kernel",
+    "nin_class_activation_maps": "camlib.cam.kernel",
+    "normalize_maps": "camlib.cam.kernel",
+    "resize_maps": "camlib.cam.kernel",
+    "compute_cams": "camlib.cam.extractor",
+    "capture_features": "camlib.cam.extractor",
+    "find_cam_layer": "camlib.cam.extractor",
+    "localize": "camlib.cam.pipeline",
+    "gradient_saliency": "camlib.cam.saliency",
+    "boxes_from_maps": "camlib.boxes.from_maps",
+    "boxes_from_masks": "camlib.boxes.from_maps",
+    "foreground": "camlib.boxes.from_maps",
+    "top5_heuristic": "camlib.boxes.from_maps",
+    "box_iou": "camlib.boxes.geometry",
+    "BoxAccAccumulator": "camlib.metrics.accuracy",
+    "max_box_acc": "camlib.metrics.accuracy",
+    "max_box_acc_v2": "camlib.metrics.accuracy",
+    "gt_known_accuracy": "camlib.metrics.accuracy",
+    "localization_error": "camlib.metrics.accuracy",
+    "top_k_error": "camlib.metrics.accuracy",
+    "evaluate_localization": "camlib.metrics.evaluate",
+    "build_model": "camlib.models.registry",
+    "load_pretrained": "camlib.models.pretrained",
+    "imagenet_categories": "camlib.models.pretrained",
+    "Preprocess": "camlib.models.preprocess",
+}
+_SUBPACKAGES = ("cam", "boxes", "components", "metrics", "models", "data", "viz", "study", "book")
 
-__all__ = [
-    "authors_boxes",
-    "box_iou",
-    "BoxAccAccumulator",
-    "BoxAccuracy",
-    "boxes_from_maps",
-    "boxes_from_masks",
-    "BoxNet",
-    "build_model",
-    "cache",
-    "CAMLayer",
-    "CAMNet",
-    "CAMOutput",
-    "capture_features",
-    "check_params",
-    "class_activation_maps",
-    "classification_error",
-    "ClassifierHead",
-    "component_boxes",
-    "component_stats",
-    "measure_components",
-    "ComponentStats",
-    "compute_cams",
-    "connected_components",
-    "data",
-    "evaluate_localization",
-    "find_cam_layer",
-    "foreground",
-    "gradient_saliency",
-    "gt_known_accuracy",
-    "imagenet_categories",
-    "is_torchvision_weights",
-    "load_pretrained",
-    "localization_error",
-    "localization_hits",
-    "LocalizationResult",
-    "max_box_acc",
-    "max_box_acc_v2",
-    "models",
-    "normalize_maps",
-    "overlay_cam",
-    "params",
-    "Params",
-    "Preprocess",
-    "provenance",
-    "registry",
-    "PxAP",
-    "pxap",
-    "PxAPAccumulator",
-    "report",
-    "resize_maps",
-    "resolve_device",
-    "show_box_protocol",
-    "show_cams",
-    "small_backbone",
-    "surgery",
-    "threshold_grid",
-    "top5_heuristic",
-    "top_k_error",
-]
+__all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
 
-__all__ += ["crops", "extract_features", "features", "Features", "fit_linear_svm", "LinearSVM", "stats", "svm"]
-__all__ += ["baselines", "box_ops"]
-from camlib import paper  # the paper's numbers (the single source); verdicts: camlib.stats, claim tables: camlib.report
+if TYPE_CHECKING:  # the same names, for type checkers and editors
+    from camlib import book, boxes, cam, components, data, metrics, models, study, viz
+    from camlib.boxes.from_maps import boxes_from_maps, boxes_from_masks, foreground, top5_heuristic
+    from camlib.boxes.geometry import box_iou
+    from camlib.cam.extractor import capture_features, compute_cams, find_cam_layer
+    from camlib.cam.kernel import class_activation_maps, normalize_maps, resize_maps
+    from camlib.cam.pipeline import localize
+    from camlib.cam.saliency import gradient_saliency
+    from camlib.metrics.accuracy import (
+        BoxAccAccumulator,
+        gt_known_accuracy,
+        localization_error,
+        max_box_acc,
+        max_box_acc_v2,
+        top_k_error,
+    )
+    from camlib.metrics.evaluate import evaluate_localization
+    from camlib.models.preprocess import Preprocess
+    from camlib.models.pretrained import imagenet_categories, load_pretrained
+    from camlib.models.registry import build_model
 
-__all__ += ["paper"]
-from camlib import plots  # figures of numbers (camlib.experiments, like camlib.train, is imported on its own)
 
-__all__ += ["plots"]
-from camlib import diagnostics  # why a localization fails, image by image; classification errors of a network
+def __getattr__(name: str) -> Any:
+    """Load a subpackage or a top-level name on first use (PEP 562)."""
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"camlib.{name}")
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'camlib' has no attribute {name!r}")
 
-__all__ += ["diagnostics"]
-from camlib import finegrained  # the crop study of Sec. 4.1: CAM crops, localization against the baselines (chapter 03)
 
-__all__ += ["finegrained"]
-from camlib import places  # the Places365 scene SqueezeNet from its named arrays (chapters 04 and 07)
-
-__all__ += ["places"]
-from camlib import pointing  # the pointing game and its baselines, region shares, a permutation test (chapters 04-06)
-
-__all__ += ["pointing"]
-from camlib import concepts  # weak labels from captions (chapter 04)
-
-__all__ += ["concepts"]
-from camlib import discovery  # which objects a scene's CAM discovers, against annotations (chapter 04)
-
-__all__ += ["discovery"]
-from camlib.pipeline import Localization, localize  # the batched chain: forward, top-k CAMs, masks, boxes
-
-__all__ += ["Localization", "localize"]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
+import torch
 from torch import Tensor
 
 __all__ = ["overlay_cam", "show_cams"]
@@ -134,9 +135,9 @@ def show_box_protocol(
     import torch
     from matplotlib.colors import ListedColormap
 
-    from camlib.boxes import boxes_from_maps, foreground
-    from camlib.components import component_stats, connected_components
-    from camlib.box_ops import box_iou
+    from camlib.boxes.from_maps import boxes_from_maps, foreground
+    from camlib.components.labels import component_stats, connected_components
+    from camlib.boxes.geometry import box_iou
 
     array = _as_array(image)
     cam = cam.detach().double().cpu()
@@ -227,7 +228,7 @@ def show_localizations(
     """
     import matplotlib.pyplot as plt
 
-    from camlib.box_ops import box_iou
+    from camlib.boxes.geometry import box_iou
 
     n = len(images)
     for name, (maps, boxes) in columns.items():
@@ -277,7 +278,7 @@ def draw_map(ax, image: Image.Image | np.ndarray, cam: Tensor, box=None, gt_boxe
         gt_boxes: the ground-truth boxes (``LongTensor[m, 4]`` or a list of boxes).
         title: the panel's title (font size 8).
     """
-    from camlib.cam import normalize_maps
+    from camlib.cam.kernel import normalize_maps
 
     if not isinstance(cam, Tensor) or cam.ndim != 2:
         raise ValueError(f"`cam` must be a 2-D tensor (H, W), but got {getattr(cam, 'shape', type(cam).__name__)}.")
@@ -351,7 +352,7 @@ def show_grouped_maps(
     columns: int = 4,
     panel: float = 2.4,
 ):
-    """Examples in rows by group (e.g. the reasons of ``camlib.diagnostics.failure_reasons``): map, box, ground truth.
+    """Examples in rows by group (e.g. the reasons of ``camlib.study.diagnostics.failure_reasons``): map, box, ground truth.
 
     One row per group, in the order of the groups' first example; each row
     holds its group's examples in the given order, at most ``columns``
@@ -396,38 +397,59 @@ def show_grouped_maps(
     return fig
 
 
-def show_threshold_curves(curves: dict, threshold: float = 0.2, *, label: str | None = None):
+def show_threshold_curves(
+    curves: dict, threshold: float | None = 0.2, *, label: str | None = None, iou_index: int = 0,
+    title: str | None = "GT-known box accuracy against the threshold",
+):
     """Box accuracy against the map threshold, one line per method (Choe et al.'s reading of the threshold).
 
-    Each line is ``100 * acc.curves[0]`` (the first IoU threshold of a
-    ``camlib.BoxAccuracy``, 0.5 for MaxBoxAcc) over ``acc.thresholds``; a dot
-    marks its value at ``threshold`` (the nearest grid point), a star its best
-    threshold (``acc.best_thresholds[0]``, the smallest on ties), and a dashed
-    vertical line the fixed ``threshold``.
+    Each line is ``100 * acc.curves[iou_index]`` over ``acc.thresholds`` (a
+    ``camlib.metrics.BoxAccuracy``); a method given several runs (seeds) is
+    drawn as the mean over runs with the runs' range as a band. A dot marks
+    each line's value at ``threshold`` (the nearest grid point), a star its
+    best threshold (the smallest on ties, as ``acc.best_thresholds``), and a
+    dashed vertical line the fixed ``threshold``.
 
     Args:
-        curves: ``{name: BoxAccuracy}``, in legend order.
-        threshold: the fixed threshold to mark (the paper: 0.2 of the map's maximum).
+        curves: ``{name: BoxAccuracy}`` or ``{name: [BoxAccuracy of run 1, ...]}``, in legend
+            order; every run of a method on the same thresholds.
+        threshold: the fixed threshold to mark (the paper: 0.2 of the map's maximum); None: none.
         label: the vertical line's legend entry (default ``"the paper's 20%"`` for 0.2).
+        iou_index: which IoU threshold's curve (0: the first, IoU 0.5 for MaxBoxAcc); the y label says which.
+        title: the axes' title (None: none).
 
     Returns:
         The matplotlib figure (one axes).
     """
     import matplotlib.pyplot as plt
 
+    from camlib.metrics.accuracy import BoxAccuracy
+
     if not curves:
         raise ValueError("`curves` must hold at least one BoxAccuracy, but is empty.")
     fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
-    for name, acc in curves.items():
-        tau, curve = acc.thresholds, 100 * acc.curves[0]
-        best = acc.best_thresholds[0].item()
-        line, = ax.plot(tau, curve, label=f"{name} (best {best:.2f}: {curve.max():.1f}%)")
-        ax.plot([threshold], [curve[(tau - threshold).abs().argmin()]], "o", color=line.get_color())
-        ax.plot([best], [curve.max()], "*", ms=10, color=line.get_color())
-    ax.axvline(threshold, color="black", lw=0.8, ls="--", label=label or f"the paper's {threshold:.0%}")
+    iou = None
+    for name, accs in curves.items():
+        runs = [accs] if isinstance(accs, BoxAccuracy) else list(accs)
+        if not runs or not all(isinstance(a, BoxAccuracy) for a in runs):
+            raise TypeError(f"`curves[{name!r}]` must be a BoxAccuracy or a non-empty list of them.")
+        iou = float(runs[0].iou_thresholds[iou_index])
+        tau = runs[0].thresholds
+        ys = 100 * torch.stack([a.curves[iou_index] for a in runs])  # (runs, T)
+        mean = ys.mean(0)
+        best = int(mean.argmax())  # the first maximum: the smallest threshold on ties
+        line, = ax.plot(tau, mean, label=f"{name} (best {tau[best]:.2f}: {mean[best]:.1f}%)")
+        if len(runs) > 1:
+            ax.fill_between(tau, ys.min(0).values, ys.max(0).values, alpha=0.2, color=line.get_color())
+        if threshold is not None:
+            ax.plot([threshold], [mean[(tau - threshold).abs().argmin()]], "o", color=line.get_color())
+        ax.plot([tau[best]], [mean[best]], "*", ms=10, color=line.get_color())
+    if threshold is not None:
+        ax.axvline(threshold, color="black", lw=0.8, ls="--", label=label or f"the paper's {threshold:.0%}")
     ax.set_xlabel("threshold (fraction of the map's maximum)")
-    ax.set_ylabel("box accuracy, IoU ≥ 0.5 (%)")
-    ax.set_title("GT-known box accuracy against the threshold")
+    ax.set_ylabel(f"box accuracy, IoU ≥ {iou:g} (%)")
+    if title:
+        ax.set_title(title)
     ax.legend(fontsize=8)
     return fig
 
@@ -445,7 +467,7 @@ def show_crops(columns: dict[str, Sequence], indices: Sequence[int], *, size: in
     Args:
         columns: ``{title: data set}``, each indexed like the others, whose
             items have a PIL ``image`` (a ``camlib.data`` reader without a
-            transform, ``camlib.crops.BoxCrops`` without one).
+            transform, ``camlib.study.crops.BoxCrops`` without one).
         indices: the items shown, one row each.
         size: the side each image is resized to.
         panel: the side of one panel in inches.
@@ -536,7 +558,7 @@ __all__ += ["show_score_identity"]
 
 
 def show_score_identity(logits: Tensor, map_means: Tensor, errors: dict[str, Tensor], *, floor: float = 1e-18):
-    """The identity ``S_c = mean(M_c) (+ b_c)`` (``camlib.hooks.score_identity``) in two panels.
+    """The identity ``S_c = mean(M_c) (+ b_c)`` (``camlib.cam.extractor.score_identity``) in two panels.
 
     1. Every (image, class) pair: the mean of its class map (plus the bias)
        against its logit, with the line ``y = x`` (black) that they lie on.

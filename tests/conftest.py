@@ -108,9 +108,9 @@ class TinyGAPNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.pool(self.features(x)).flatten(1))  # (N, C)
 
-    def cam_layer(self) -> camlib.CAMLayer:
+    def cam_layer(self) -> camlib.cam.CAMLayer:
         bias = None if self.fc.bias is None else self.fc.bias.detach()
-        return camlib.CAMLayer(self.features, self.fc.weight.detach(), bias)
+        return camlib.cam.CAMLayer(self.features, self.fc.weight.detach(), bias)
 
 
 @pytest.fixture
@@ -233,7 +233,7 @@ def executed(tmp_path_factory):
     """
     import nbformat
 
-    from camlib import runner
+    from camlib.book import runner
 
     runs: dict[str, object] = {}
 

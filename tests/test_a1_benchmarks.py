@@ -2,7 +2,7 @@
 
 The run is the session's ``executed`` smoke run (the one
 ``test_notebooks.test_runs_on_smoke_profile`` makes). The claim's verdict is
-recomputed here from the benchmarks themselves with ``camlib.baselines``,
+recomputed here from the benchmarks themselves with ``camlib.boxes.baselines``,
 the appendix's rule and margin, so that a wrong verdict on the page fails.
 """
 
@@ -12,10 +12,13 @@ import pytest
 import yaml
 from test_notebooks import _glued, _markdown
 
-from camlib import baselines, runner
+from camlib.boxes import baselines
+
+from camlib.book import runner
 from camlib.data import synthetic
-from camlib.report import read_claims
-from camlib.stats import Verdict, combine, proportion_interval, verdict
+from camlib.book.report import read_claims
+from camlib.study.stats import proportion_interval
+from camlib.book.verdicts import Verdict, combine, verdict
 
 APPENDIX = "A1_benchmarks"
 CENTRE_MARGIN = 20  # the appendix's margin: points of accuracy
@@ -41,7 +44,7 @@ def test_a1_centre_box_verdict_follows_from_the_benchmarks(executed):
     (row,) = read_claims([nb.metadata["camlib_output"]])
     assert row.key == "centre_box_low" and row.rule == "equal" and row.margin == CENTRE_MARGIN
     assert row.recompute() == Verdict(row.verdict, row.reason)
-    # independently: the centred boxes scored with camlib.baselines on the same items, the Wilson interval, the rule
+    # independently: the centred boxes scored with camlib.boxes.baselines on the same items, the Wilson interval, the rule
     n, parts = SMOKE["stats_items"], {}
     for name, kind in (("localization", synthetic.Localization), ("fine-grained", synthetic.FineGrained)):
         data = kind(n, seed=0)

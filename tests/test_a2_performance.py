@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_notebooks import _glued, _text
 
-from camlib import runner
+from camlib.book import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +24,9 @@ def test_a2_box_accuracies_agree_and_are_timed(executed):
     assert g["a2_runs_speedup"] > 0 and g["a2_runs_labelling"] > 0 and g["a2_chain_speedup"] > 0
     text = _text(nb)
     for method in ("component tree", "labelling per threshold", "contours loop", "wsolevaluation's convention",
-                   "camlib.runs", "OpenCV contours, per map", "whole chain (ms per image)"):
+                   "camlib.components.runs", "OpenCV contours, per map", "whole chain (ms per image)"):
         assert method in text
-    assert "| camlib.runs |" in text and "| 100% |" in text  # the labelling's boxes are camlib's exactly
+    assert "| camlib.components.runs |" in text and "| 100% |" in text  # the labelling's boxes are camlib's exactly
     assert "MaxBoxAccV2 over 50,000 maps" in text  # the targets table, graded
     if not (ROOT / "benchmarks" / "results" / "pipeline-cuda.jsonl").exists():
         assert "no GPU run is recorded yet" in text and "not measured" in text

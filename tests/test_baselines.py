@@ -1,4 +1,4 @@
-"""Tests of camlib.baselines: the centred box, its best size, random boxes and their accuracy."""
+"""Tests of camlib.boxes.baselines: the centred box, its best size, random boxes and their accuracy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from camlib import gt_known_accuracy
-from camlib.baselines import (
+from camlib.boxes.baselines import (
     CENTRE_FRACTIONS,
     best_centre_box_size,
     center_box_accuracy,
@@ -15,7 +15,7 @@ from camlib.baselines import (
     random_box_accuracy,
     random_boxes,
 )
-from camlib.box_ops import box_iou
+from camlib.boxes.geometry import box_iou
 
 
 def L(*rows) -> torch.Tensor:
@@ -220,7 +220,7 @@ def test_no_random_box_is_no_error():
 
 
 def test_random_box_hits_are_random_box_accuracy_per_image(gen):
-    from camlib.baselines import random_box_hits
+    from camlib.boxes.baselines import random_box_hits
 
     # a one-pixel image: every random box is the pixel (a hit); the second image has no ground truth
     assert random_box_hits([L([0, 0, 0, 0]), L()], 1, draws=3, generator=torch.Generator().manual_seed(0)).tolist() \
@@ -236,7 +236,7 @@ def test_random_box_hits_are_random_box_accuracy_per_image(gen):
 
 
 def test_centre_box_hits_are_the_accuracy_image_by_image():
-    from camlib.baselines import centre_box_hits
+    from camlib.boxes.baselines import centre_box_hits
 
     # a 32 x 32 centred box in 64 x 64 is (16, 16, 47, 47): it is image 0's box, misses image 1's corner box,
     # and is one of image 2's two boxes

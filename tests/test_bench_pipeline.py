@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from camlib.boxes import boxes_from_maps
-from camlib.perf import smooth_maps
+from camlib.boxes.from_maps import boxes_from_maps
+from camlib.book.perf import smooth_maps
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pipeline.py"
 # A ResNet-18 with 100 classes on 128 x 128 images (4 x 4 CAMs), 2 images: each method in well under a second.

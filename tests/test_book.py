@@ -79,8 +79,8 @@ def test_every_pasted_glue_value_is_glued_by_its_chapter():
 
 
 def test_no_paper_number_is_typed_outside_camlib_paper():
-    """Every number of the paper that the book compares with comes from camlib.paper, never from a page or a cell."""
-    from camlib import paper
+    """Every number of the paper that the book compares with comes from camlib.book.paper, never from a page or a cell."""
+    from camlib.book import paper
 
     values = {n.value for rows in paper.TABLES.values() for metrics in rows.values() for n in metrics.values()}
     patterns = {v: re.compile(rf"(?<![\d.]){re.escape(f'{v:.1f}')}(?:0)?(?![\d])") for v in values if v >= 10}

@@ -1,4 +1,4 @@
-"""Tests of camlib.box_ops: the inclusive box convention, areas, IoU, best IoU, coverage, resize, clip, expand, units."""
+"""Tests of camlib.boxes.geometry: the inclusive box convention, areas, IoU, best IoU, coverage, resize, clip, expand, units."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 import torchvision
 
-from camlib.box_ops import (
+from camlib.boxes.geometry import (
     best_iou,
     box_area,
     box_coverage,

@@ -1,4 +1,4 @@
-"""Tests of camlib.boxes: the box protocol, its variants, the authors' generator and the top-5 heuristic."""
+"""Tests of camlib.boxes.from_maps: the box protocol, its variants, the authors' generator and the top-5 heuristic."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from scipy import ndimage
 from test_components import smooth_maps
 
-import camlib.boxes as boxes_module
-from camlib.boxes import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
+import camlib.boxes.from_maps as boxes_module
+from camlib.boxes.from_maps import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
 
 
 def reference_boxes(maps: np.ndarray, threshold: float, mode: str) -> np.ndarray:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from camlib import runner
+from camlib.book import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium")

@@ -1,4 +1,4 @@
-"""Tests of camlib.cache and of fit's use of it: keys, atomic writes, loads instead of training."""
+"""Tests of camlib.study.cache and of fit's use of it: keys, atomic writes, loads instead of training."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import camlib.cache
-import camlib.train
-from camlib.cache import CODE_MODULES, cache_dir, cache_key, code_fingerprint, load_entry, memoize, save_entry
-from camlib.train import Squares, TrainConfig, fit
+import camlib.study.cache
+import camlib.study.training
+from camlib.study.cache import CODE_MODULES, cache_dir, cache_key, code_fingerprint, load_entry, memoize, save_entry
+from camlib.study.training import Squares, TrainConfig, fit
 
 CONFIG = TrainConfig(
     model="vgg-small", head="gap", epochs=1, batch_size=8,
@@ -41,10 +41,39 @@ def test_key_refuses_objects():
 
 def test_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("CAMLIB_CACHE", raising=False)
-    assert cache_dir() == Path(camlib.__file__).resolve().parent.parent / ".cache" / "models"
+    assert cache_dir() == Path(camlib.__file__).resolve().parent.parent / ".cache" / "models"  # the checkout's
     monkeypatch.setenv("CAMLIB_CACHE", str(tmp_path))
     assert cache_dir() == tmp_path
     assert cache_dir(tmp_path / "x") == tmp_path / "x"
+
+
+def test_an_installed_camlib_caches_in_the_users_folder_never_in_site_packages(monkeypatch, tmp_path):
+    import platformdirs
+
+    from camlib import _checkout
+
+    monkeypatch.delenv("CAMLIB_CACHE", raising=False)
+    monkeypatch.setattr(_checkout, "checkout_root", lambda: None)  # as a wheel in site-packages has no checkout
+    import camlib.study.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "checkout_root", lambda: None)
+    assert cache_dir() == platformdirs.user_cache_path("camlib") / "models"
+    assert not cache_dir().is_relative_to(Path(camlib.__file__).resolve().parent)
+
+
+def test_checkout_root_is_found_only_in_a_checkout(monkeypatch, tmp_path):
+    from camlib import _checkout
+
+    assert _checkout.checkout_root() == Path(camlib.__file__).resolve().parent.parent
+    # a copy of the package alone (as pip installs it) has no checkout around it
+    fake = tmp_path / "site-packages" / "camlib"
+    fake.mkdir(parents=True)
+    monkeypatch.setattr(_checkout, "__file__", str(fake / "_checkout.py"))
+    _checkout.checkout_root.cache_clear()
+    try:
+        assert _checkout.checkout_root() is None
+    finally:
+        _checkout.checkout_root.cache_clear()
 
 
 def test_the_test_session_has_its_own_cache():
@@ -78,7 +107,7 @@ def test_code_fingerprint_is_stable_and_short():
     assert code_fingerprint() == first == code_fingerprint(*CODE_MODULES)
     code_fingerprint.cache_clear()
     assert code_fingerprint() == first  # read again from the same files: the same
-    assert code_fingerprint("camlib.train") != first != code_fingerprint("camlib.train", "camlib.models")
+    assert code_fingerprint("camlib.study.training") != first != code_fingerprint("camlib.study.training", "camlib.models.heads")
 
 
 def test_code_fingerprint_changes_with_the_source(probe):
@@ -103,7 +132,7 @@ def test_code_fingerprint_bad_input():
 
 
 def test_keys_follow_the_code(probe, monkeypatch):
-    monkeypatch.setattr(camlib.cache, "CODE_MODULES", ("fp_probe",))
+    monkeypatch.setattr(camlib.study.cache, "CODE_MODULES", ("fp_probe",))
     code_fingerprint.cache_clear()
     before = cache_key({"x": 1})
     assert cache_key({"x": 1}) == before
@@ -121,7 +150,7 @@ def test_an_entry_of_other_code_is_not_found(tmp_path, monkeypatch):
 
     memoize({"what": "features"}, compute, cache_root=tmp_path)
     assert memoize({"what": "features"}, compute, cache_root=tmp_path) == (torch.tensor([1]), True)
-    monkeypatch.setattr(camlib.cache, "code_fingerprint", lambda *modules: "0123456789abcdef")  # the code changed
+    monkeypatch.setattr(camlib.study.cache, "code_fingerprint", lambda *modules: "0123456789abcdef")  # the code changed
     assert memoize({"what": "features"}, compute, cache_root=tmp_path) == (torch.tensor([2]), False)
     assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
 
@@ -144,14 +173,14 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch, where):
             file.write(b"partial")
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(camlib.cache.torch, "save", save)
+        monkeypatch.setattr(camlib.study.cache.torch, "save", save)
     else:  # the temporary file is complete, the rename fails
 
         def replace(src, dst):
             assert Path(src).stat().st_size > 0
             raise OSError("disk gone")
 
-        monkeypatch.setattr(camlib.cache.os, "replace", replace)
+        monkeypatch.setattr(camlib.study.cache.os, "replace", replace)
     with pytest.raises((KeyboardInterrupt, OSError)):
         save_entry(path, {"state_dict": {}})
     assert os.listdir(tmp_path) == []
@@ -171,13 +200,13 @@ def test_unreadable_entry_names_the_file(tmp_path):
 def test_second_fit_loads_instead_of_training(tmp_path, monkeypatch):
     monkeypatch.setenv("CAMLIB_CACHE", str(tmp_path))
     calls = []
-    train_one_epoch = camlib.train.train_one_epoch
+    train_one_epoch = camlib.study.training.train_one_epoch
 
     def counting(*args, **kwargs):
         calls.append(kwargs["epoch"])
         return train_one_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(camlib.train, "train_one_epoch", counting)
+    monkeypatch.setattr(camlib.study.training, "train_one_epoch", counting)
     data = Squares(16, size=16)
     model, history = fit(CONFIG, data)
     assert calls == [0] and len(os.listdir(tmp_path)) == 1
@@ -190,7 +219,7 @@ def test_second_fit_loads_instead_of_training(tmp_path, monkeypatch):
     fit(CONFIG, Squares(16, size=16, seed=5))
     assert calls == [0, 0, 0] and len(os.listdir(tmp_path)) == 3
     # and so does camlib's code: the same config and data under another code fingerprint train again
-    monkeypatch.setattr(camlib.cache, "code_fingerprint", lambda *modules: "0123456789abcdef")
+    monkeypatch.setattr(camlib.study.cache, "code_fingerprint", lambda *modules: "0123456789abcdef")
     fit(CONFIG, data)
     assert calls == [0, 0, 0, 0] and len(os.listdir(tmp_path)) == 4
 

@@ -1,4 +1,4 @@
-"""Tests of camlib.cam: the CAM kernel, resizing and normalization."""
+"""Tests of camlib.cam.kernel: the CAM kernel, resizing and normalization."""
 
 from __future__ import annotations
 

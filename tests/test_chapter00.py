@@ -15,9 +15,10 @@ import pytest
 import torch
 from test_notebooks import _glued, _has_data, _markdown, _text
 
-from camlib import runner
-from camlib.report import read_claims
-from camlib.stats import Interval, Verdict, paired_bootstrap, qualitative, verdict, within_tolerance
+from camlib.book import runner
+from camlib.book.report import read_claims
+from camlib.study.stats import Interval, paired_bootstrap
+from camlib.book.verdicts import Verdict, qualitative, verdict, within_tolerance
 
 CHAPTER = "00_class_activation_maps"
 ABSENT = "n/a (data absent)"
@@ -126,7 +127,7 @@ def test_chapter00_reads_as_prose():
     code = [c for c in nb.cells if c.cell_type == "code"]
     tags = [c.metadata.get("tags", []) for c in code]
     assert tags[0] == ["parameters", "remove-cell"] and tags[1] == ["hide-input"] and tags[-1] == ["hide-input"]
-    assert "camlib.provenance(params)" in code[-1].source
+    assert "camlib.book.provenance.provenance(params)" in code[-1].source
     shown = [c for c, t in zip(code, tags) if not {"remove-cell", "hide-input"} & set(t)]
     assert 1 <= len(shown) <= 2 and all("camlib." in c.source for c in shown)  # only the key calls are shown
     lines = [len([line for line in c.source.splitlines() if line.strip()]) for c in code]

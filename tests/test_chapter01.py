@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from test_notebooks import _claims, _glued, _has, _multiple, _text
 
-from camlib.stats import Verdict, seed_interval, verdict
+from camlib.study.stats import seed_interval
+
+from camlib.book.verdicts import Verdict, verdict
 
 
 
@@ -54,7 +56,7 @@ def test_chapter01_verdicts_follow_the_rule_from_the_glued_numbers(executed):
     assert len(g["still_improving"]) == 4
     assert claims["gap_gmp_cls"].verdict == "inconclusive" and claims["gap_gmp_cls"].rule == "equal"
     assert claims["gap_gmp_cls"].margin == 3.0
-    # the paper's side comes from camlib.paper: GMP - GAP on Table 2 is 57.78 - 56.40
+    # the paper's side comes from camlib.book.paper: GMP - GAP on Table 2 is 57.78 - 56.40
     assert claims["gap_gmp_loc"].paper_effect == pytest.approx(1.38)
     assert "GoogLeNet-GAP 56.40 vs GoogLeNet-GMP 57.78" in claims["gap_gmp_loc"].paper
 

@@ -9,14 +9,14 @@ import re
 import pytest
 from test_notebooks import _claims, _glued, _has, _multiple, _text
 
-from camlib import paper
-from camlib.stats import Verdict, combine, verdict
+from camlib.book import paper
+from camlib.book.verdicts import Verdict, combine, verdict
 
 ABSENT = "n/a (data absent)"
 REAL_CLAIMS = ["real_errors", "heuristic", "heuristic_authors", "real_box_accuracy", "backprop", "backprop_simonyan"]
 CONTROLLED_CLAIMS = ["surgery", "resolution", "weak_full", "weak_baseline"]
 APPROACH = 5.0  # the chapter's stated margin: weak supervision "approaches" full supervision within ±5 points
-STILL = "still improving at the last epoch: "  # camlib.experiments.convergence's words  # the reason of a comparison whose networks did not converge
+STILL = "still improving at the last epoch: "  # camlib.study.experiments.convergence's words  # the reason of a comparison whose networks did not converge
 
 
 

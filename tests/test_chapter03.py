@@ -15,8 +15,8 @@ import pytest
 from test_notebooks import _glued, _has, _markdown, _multiple, _text
 
 import camlib
-from camlib.report import read_claims
-from camlib.stats import Verdict, combine, verdict
+from camlib.book.report import read_claims
+from camlib.book.verdicts import Verdict, combine, verdict
 
 CHAPTER = "03_cub_fine_grained"
 ABSENT = "n/a (data absent)"
@@ -53,7 +53,7 @@ def _check_controlled(nb, glued, rows) -> None:
         assert isinstance(glued[key], float) and 0 <= glued[key] <= 100 and _multiple(glued[key], 100 / 48), key
     row = rows["fg_crop"]
     assert row.margin == CROP_MARGIN
-    assert row.paper_effect == pytest.approx(camlib.paper.difference("table4", ("CAM crop", "full image"), "accuracy"))
+    assert row.paper_effect == pytest.approx(camlib.book.paper.difference("table4", ("CAM crop", "full image"), "accuracy"))
     (small, s), (large, l) = list(row.parts.items())[0], list(row.parts.items())[-1]
     # each size's effect is its CAM crop accuracy minus its whole image accuracy (rounded numbers: within 0.1)
     assert s[0] == pytest.approx(glued["fg_acc_cam_crop"] - glued["fg_acc_full"], abs=0.11), small
@@ -106,7 +106,7 @@ def test_chapter03_on_the_cub_subset(executed):
     crop = rows["cub_crop"]
     assert crop.margin == CROP_MARGIN and crop.low <= crop.estimate <= crop.high
     assert crop.estimate == pytest.approx(glued["cub_acc_cam_crop"] - glued["cub_acc_full"], abs=0.11)
-    assert crop.paper_effect == pytest.approx(camlib.paper.difference("table4", ("CAM crop", "full image"), "accuracy"))
+    assert crop.paper_effect == pytest.approx(camlib.book.paper.difference("table4", ("CAM crop", "full image"), "accuracy"))
     assert f"{crop.estimate:+.1f}" in glued["cub_crop_gain"]
     word = verdict((crop.estimate, crop.low, crop.high), claim="greater", margin=CROP_MARGIN).word
     assert crop.verdict == word
@@ -115,7 +115,7 @@ def test_chapter03_on_the_cub_subset(executed):
     loc = rows["cub_loc"]
     assert loc.margin == LOC_MARGIN and loc.low <= loc.estimate <= loc.high
     assert loc.estimate == pytest.approx(glued["cub_cam_box_acc_iou50"] - glued["cub_random_box_acc_iou50"], abs=0.11)
-    paper = camlib.paper.difference("sec4.1", ("CAM box", "random box"), "loc_acc_iou50")
+    paper = camlib.book.paper.difference("sec4.1", ("CAM box", "random box"), "loc_acc_iou50")
     assert loc.paper_effect == pytest.approx(paper)
     word = verdict((loc.estimate, loc.low, loc.high), claim="greater", margin=LOC_MARGIN).word
     assert loc.verdict == word

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from test_notebooks import _checked_claims, _glued, _has, _multiple, _text
 
-from camlib.stats import verdict
+from camlib.book.verdicts import verdict
 
 ABSENT = "n/a (data absent)"
 KEYS = ["objects", "generic", "concepts", "concepts_box", "controlled_typical", "controlled_concepts"]

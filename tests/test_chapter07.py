@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_notebooks import _checked_claims, _glued, _has, _multiple, _text
 
-from camlib.stats import verdict
+from camlib.book.verdicts import verdict
 
 ABSENT = "n/a (data absent)"
 KEYS = ["units_parts", "units_objects", "units_imagenet", "units_parts_controlled", "units_ablation"]

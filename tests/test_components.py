@@ -1,4 +1,4 @@
-"""Tests of camlib.components: 8-connected labelling on both backends, and per-component statistics."""
+"""Tests of camlib.components.labels: 8-connected labelling on both backends, and per-component statistics."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy import ndimage
 
-import camlib.components as components
-from camlib.components import component_stats, connected_components, measure_components
+import camlib.components.labels as components
+from camlib.components.labels import component_stats, connected_components, measure_components
 
 
 def reference_labels(mask: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""camlib.concepts: weak labels from captions, by hand, and the synonym table against COCO's categories."""
+"""camlib.study.concepts: weak labels from captions, by hand, and the synonym table against COCO's categories."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import requires_data
 
-from camlib.concepts import (
+from camlib.study.concepts import (
     COCO_SYNONYMS,
     caption_labels,
     concept_pointing,
@@ -14,7 +14,7 @@ from camlib.concepts import (
     mine_hard_negatives,
     noisy_tags,
 )
-from camlib.svm import fit_linear_svm
+from camlib.study.svm import fit_linear_svm
 
 
 def test_whole_words_plurals_and_phrases():
@@ -58,7 +58,7 @@ def test_on_coco_mini_the_captions_name_most_annotated_people():
 
 def test_the_imagenet_table_names_real_imagenet_classes():
     from camlib import imagenet_categories
-    from camlib.concepts import IMAGENET_FOR_COCO
+    from camlib.study.concepts import IMAGENET_FOR_COCO
 
     names = imagenet_categories()
     assert set(IMAGENET_FOR_COCO) <= set(COCO_SYNONYMS) and all(0 <= k < 1000 for ks in IMAGENET_FOR_COCO.values()
@@ -213,7 +213,7 @@ def test_concept_pointing_by_hand():
 
 
 def test_the_box_baselines_take_the_cam_box_size():
-    from camlib.concepts import ConceptDetector
+    from camlib.study.concepts import ConceptDetector
 
     det = ConceptDetector("c", torch.tensor([True, True]), torch.zeros(2, dtype=torch.float64), torch.tensor([0, 0]),
                           torch.ones(1, 1), torch.zeros(1), [1.0], [1], [1])
@@ -230,7 +230,7 @@ def test_the_box_baselines_take_the_cam_box_size():
 
 
 def test_summary_rows_and_the_tagged_controlled_run():
-    from camlib.concepts import concept_summary, tagged_concept_pointing
+    from camlib.study.concepts import concept_summary, tagged_concept_pointing
 
     g = torch.Generator().manual_seed(5)
     N, C = 40, 2

@@ -27,9 +27,9 @@ import torch
 from scipy import ndimage
 
 import camlib
-import camlib.perf
-from camlib.contours import contour_boxes
-from camlib.metrics import BoxAccAccumulator, max_box_acc, max_box_acc_v2, threshold_grid, update_box_accuracies
+import camlib.book.perf
+from camlib.components.contours import contour_boxes
+from camlib.metrics.accuracy import BoxAccAccumulator, max_box_acc, max_box_acc_v2, threshold_grid, update_box_accuracies
 
 CROSS = ndimage.generate_binary_structure(2, 1)
 
@@ -175,7 +175,7 @@ def test_hand_worked_differences_from_camlib():
 
 
 def test_equals_the_contours_loop_peer_on_smooth_maps():
-    maps = camlib.perf.smooth_maps(12, 64, seed=3).double()
+    maps = camlib.book.perf.smooth_maps(12, 64, seed=3).double()
     rng = np.random.default_rng(3)
     gt = []
     for _ in range(12):
@@ -183,11 +183,11 @@ def test_equals_the_contours_loop_peer_on_smooth_maps():
         gt.append(torch.tensor([[x, y, x + rng.integers(5, 24), y + rng.integers(5, 24)]]))
     grid = threshold_grid(0.02)
     ours = max_box_acc_v2(maps, gt, thresholds=grid, convention="wsolevaluation").value
-    assert ours == camlib.perf.contours_max_box_acc_v2(maps, gt, grid.tolist())
+    assert ours == camlib.book.perf.contours_max_box_acc_v2(maps, gt, grid.tolist())
 
 
 def test_shared_update_equals_separate_updates_and_levels_are_traced_once():
-    maps = camlib.perf.smooth_maps(5, 32, seed=1)
+    maps = camlib.book.perf.smooth_maps(5, 32, seed=1)
     gt = [torch.tensor([[4, 4, 20, 20]])] * 5
     grid = threshold_grid(0.001)  # 1,000 thresholds, at most 256 distinct levels per map
     one = BoxAccAccumulator((0.5,), thresholds=grid, convention="wsolevaluation")

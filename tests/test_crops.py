@@ -1,4 +1,4 @@
-"""Tests of camlib.crops: crops of reader images and of tensors (box geometry: test_box_ops, random boxes: test_baselines)."""
+"""Tests of camlib.study.crops: crops of reader images and of tensors (box geometry: test_box_ops, random boxes: test_baselines)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from camlib.crops import BoxCrops, crop_resize
+from camlib.study.crops import BoxCrops, crop_resize
 from camlib.data import PreprocessWithBoxes
 from camlib.data.common import AnnotatedImages, Record
 

@@ -15,7 +15,7 @@ import camlib.data.synthetic
 from camlib.data import Batch, Item, collate
 from camlib.data.batch import FIELDS, check_batch
 from camlib.data.synthetic import FineGrained, Localization, Scenes, SortOfClevr, Text
-from camlib.train import Squares
+from camlib.study.training import Squares
 
 NO_BOXES = torch.zeros(0, 4, dtype=torch.long)
 

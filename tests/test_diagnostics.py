@@ -1,4 +1,4 @@
-"""camlib.diagnostics: the failure reason of each image, hand-worked; classification errors that restore the mode."""
+"""camlib.study.diagnostics: the failure reason of each image, hand-worked; classification errors that restore the mode."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from camlib.data import Batch
-from camlib.diagnostics import (
+from camlib.study.diagnostics import (
     REASONS,
     area_share,
     classification_errors,
@@ -157,7 +157,7 @@ def test_classification_errors_with_fewer_than_five_classes_and_bad_input():
 
 
 def test_calibrated_box_hits_chooses_on_one_set_and_scores_the_other():
-    from camlib.diagnostics import calibrated_box_hits
+    from camlib.study.diagnostics import calibrated_box_hits
 
     # a bright 2 x 2 core inside a dim 8 x 8 halo (0.3 of the max): at 0.2 the box is the halo, at 0.5 the core
     m = torch.zeros(3, 12, 12)
@@ -176,7 +176,7 @@ def test_calibrated_box_hits_chooses_on_one_set_and_scores_the_other():
 
 
 def test_calibrated_box_hits_rejects_bad_splits():
-    from camlib.diagnostics import calibrated_box_hits
+    from camlib.study.diagnostics import calibrated_box_hits
 
     m, gt = torch.rand(2, 4, 4), [torch.tensor([[0, 0, 1, 1]])] * 2
     with pytest.raises(ValueError, match="`calibrate` must mark some images to calibrate on and some to score"):
@@ -194,7 +194,7 @@ def test_own_threshold_hits_is_calibrated_box_hits_on_one_shared_half():
     gt = [torch.tensor([[2, 2, 9, 9]]) for _ in range(9)]
     results = {name: SimpleNamespace(maps=torch.rand(9, 12, 12, generator=g), gt_boxes=gt) for name in ("a", "b")}
     results["a"].maps[:, 2:10, 2:10] += 1.0  # method a lights the object
-    from camlib import diagnostics
+    from camlib.study import diagnostics
 
     out = diagnostics.own_threshold_hits(results, [0.2, 0.5, 0.8], seed=3)
     half = torch.zeros(9, dtype=torch.bool)

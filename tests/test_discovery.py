@@ -1,4 +1,4 @@
-"""camlib.discovery: object shares, lift, Fig. 9 rankings and precision at k, against loops on random scenes."""
+"""camlib.study.discovery: object shares, lift, Fig. 9 rankings and precision at k, against loops on random scenes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from camlib import discovery as D
+from camlib.study import discovery as D
 
 
 def _random_scenes(n=12, seed=0):

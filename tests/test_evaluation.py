@@ -1,4 +1,4 @@
-"""camlib.evaluation: one pass, every metric; checked by hand and against a per-image loop."""
+"""camlib.metrics.evaluate: one pass, every metric; checked by hand and against a per-image loop."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from torch.utils.data import DataLoader
 import camlib
 from camlib.data import Batch
 from camlib.data.synthetic import Localization, collate
-from camlib.evaluation import LocalizationResult, evaluate_localization
-from camlib.models import CAMNet, ClassifierHead
-from camlib.registry import build_model
+from camlib.metrics.evaluate import LocalizationResult, evaluate_localization
+from camlib.models.heads import CAMNet, ClassifierHead
+from camlib.models.registry import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

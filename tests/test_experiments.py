@@ -1,4 +1,4 @@
-"""camlib.experiments: the controlled comparison loop and its reading."""
+"""camlib.study.experiments: the controlled comparison loop and its reading."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from camlib import experiments as X
+from camlib.study import experiments as X
 from camlib.data.synthetic import Localization
 
 
@@ -188,7 +188,7 @@ def test_tune_pooling_head_keeps_the_rate_with_the_best_held_out_accuracy():
 
 def test_score_pooling_head_hand_worked():
     # one channel per class, identity weights: class 0's map is channel 0, a 2 x 2 block at (2, 2) of a 4 x 4 grid
-    from camlib.models import ClassifierHead
+    from camlib.models.heads import ClassifierHead
 
     head = ClassifierHead.from_linear(torch.eye(2), pool="gap")
     maps = torch.zeros(1, 2, 4, 4)
@@ -211,7 +211,7 @@ def test_fit_pooling_head_refuses_features_without_one_label_each():
 def test_compare_pooling_heads_is_the_tuned_heads_scored_beside_the_baselines():
     from types import SimpleNamespace
 
-    from camlib.baselines import best_centre_box_size, centre_box_hits
+    from camlib.boxes.baselines import best_centre_box_size, centre_box_hits
 
     maps, labels, boxes = _spots(60, 0)
     t_maps, t_labels, t_boxes = _spots(30, 1)

@@ -1,4 +1,4 @@
-"""Tests of camlib.features: GAP features over a loader, and fingerprints for cache keys."""
+"""Tests of camlib.study.features: GAP features over a loader, and fingerprints for cache keys."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import camlib
 from camlib.data import Batch, PreprocessWithBoxes, collate
 from camlib.data.common import AnnotatedImages, Record
 from camlib.data.synthetic import Localization
-from camlib.features import extract_features, fingerprint
+from camlib.study.features import extract_features, fingerprint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -73,7 +73,7 @@ def test_boxes_come_along_from_real_and_synthetic_items(tmp_path):
 def test_refuses_bad_input(tiny_net):
     with pytest.raises(ValueError, match="`loader` must yield at least one batch, but it was empty"):
         extract_features(tiny_net, [])
-    with pytest.raises(TypeError, match="`layer` must be a torch.nn.Module or a camlib.CAMLayer, but got str"):
+    with pytest.raises(TypeError, match="`layer` must be a torch.nn.Module or a camlib.cam.CAMLayer, but got str"):
         extract_features(tiny_net, [], layer="features")
     with pytest.raises(ValueError, match=r"`layer` must output a 4-D tensor \(N, K, h, w\), but got shape \(1, 5\)"):
         extract_features(tiny_net, [Batch(torch.zeros(1, 3, 8, 8), torch.zeros(1, dtype=torch.long))], layer=tiny_net.fc)
@@ -107,8 +107,8 @@ def _small_net():
     return camlib.build_model("vgg-small", num_classes=3, input_size=32, resolution=8, channels=4, width=8).eval()
 
 
-def test_cached_gap_features_computes_once_and_keeps_maps_only_when_computed(tmp_path):
-    from camlib.features import cached_gap_features
+def test_cached_gap_features_computes_once_and_gives_maps_whenever_asked(tmp_path):
+    from camlib.study.features import cached_gap_features
 
     net, data = _small_net(), Localization(5, seed=0, image_size=32, scale=(0.4, 0.6))
     key = dict(network={"arch": "vgg-small", "weights": "seed 0"}, batch_size=2, cache_root=tmp_path)
@@ -117,9 +117,12 @@ def test_cached_gap_features_computes_once_and_keeps_maps_only_when_computed(tmp
     assert torch.equal(first.pooled, want.pooled) and torch.equal(first.maps, want.maps)
     assert torch.equal(first.labels, want.labels)
     assert [b.tolist() for b in first.boxes] == [b.tolist() for b in want.boxes]
-    # read back: an identity "network" would fail if it ran; the cache holds no maps
-    again = cached_gap_features(torch.nn.Identity(), data, keep_maps=True, **key)
+    # read back without maps: an identity "network" would fail if it ran
+    again = cached_gap_features(torch.nn.Identity(), data, **key)
     assert torch.equal(again.pooled, first.pooled) and again.maps is None
+    # read back with maps: the same maps as on the miss (not None), from one pass of the network
+    hit = cached_gap_features(net, data, keep_maps=True, **key)
+    assert torch.equal(hit.pooled, first.pooled) and torch.equal(hit.maps, first.maps)
     # another precision is another entry: it runs the network
     with pytest.raises(TypeError, match="camlib knows"):
         cached_gap_features(torch.nn.Identity(), data, autocast=torch.bfloat16, **key)
@@ -131,8 +134,8 @@ def test_cached_gap_features_computes_once_and_keeps_maps_only_when_computed(tmp
 
 
 def test_cached_cam_boxes_are_the_svms_boxes_and_read_back(tmp_path, gen):
-    from camlib.features import cached_cam_boxes
-    from camlib.svm import LinearSVM
+    from camlib.study.features import cached_cam_boxes
+    from camlib.study.svm import LinearSVM
 
     net, data = _small_net(), Localization(5, seed=0, image_size=32, scale=(0.4, 0.6))
     f = extract_features(net, DataLoader(data, 2, collate_fn=collate), keep_maps=True)
@@ -154,14 +157,14 @@ def test_cached_cam_boxes_are_the_svms_boxes_and_read_back(tmp_path, gen):
         cached_cam_boxes(svm, net, data, {"true": f.labels[:2]}, **key)
     with pytest.raises(ValueError, match=r"`maps` must hold one entry per image of `dataset` \(5\), but got 1"):
         cached_cam_boxes(svm, net, data, classes, maps=f.maps[:1], **key)
-    with pytest.raises(TypeError, match=r"`svm` must be a camlib.svm.LinearSVM, but got str"):
+    with pytest.raises(TypeError, match=r"`svm` must be a camlib.study.svm.LinearSVM, but got str"):
         cached_cam_boxes("svm", net, data, classes, **key)
     with pytest.raises(TypeError, match=r"`classes` must be a non-empty dict"):
         cached_cam_boxes(svm, net, data, {}, **key)
 
 
 def test_cached_feature_maps_keep_the_maps_in_float16_and_read_them_back(tmp_path):
-    from camlib.features import cached_feature_maps
+    from camlib.study.features import cached_feature_maps
 
     net, data = _small_net(), Localization(5, seed=0, image_size=32, scale=(0.4, 0.6))
     key = dict(network={"arch": "vgg-small", "weights": "seed 0"}, batch_size=2, cache_root=tmp_path)

@@ -1,4 +1,4 @@
-"""Tests of camlib.finegrained: localization against the baselines, box summaries, groups, the crop study."""
+"""Tests of camlib.study.finegrained: localization against the baselines, box summaries, groups, the crop study."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import pytest
 import torch
 from conftest import build_seeded
 
-from camlib.baselines import centre_box_accuracy, random_box_accuracy
-from camlib.crops import crop_resize
+from camlib.boxes.baselines import centre_box_accuracy, random_box_accuracy
+from camlib.study.crops import crop_resize
 from camlib.data import Batch
 from camlib.data.synthetic import FineGrained
-from camlib.finegrained import (
+from camlib.study.finegrained import (
     CENTRE,
     INPUTS,
     RANDOM_SIZED,
@@ -21,8 +21,8 @@ from camlib.finegrained import (
     crop_study,
     localization_hits,
 )
-from camlib.registry import build_model
-from camlib.svm import fit_and_score
+from camlib.models.registry import build_model
+from camlib.study.svm import fit_and_score
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -146,7 +146,7 @@ def test_crop_study_values(study_inputs):
     gt = {s: torch.cat(b.boxes) for s, b in (("train", train), ("test", test))}
     feats = {}
     for s, b in (("train", train), ("test", test)):
-        from camlib.features import extract_features
+        from camlib.study.features import extract_features
 
         feats[s] = extract_features(net, [Batch(crop_resize(b.images, gt[s], 64), b.labels)])
     by_hand = fit_and_score(feats["train"], feats["test"], Cs=(1.0,), folds=2, seed=0)
@@ -178,7 +178,7 @@ def test_crop_study_refuses_bad_batches(study_inputs):
 
 
 def test_fitted_centre_hits_fit_on_the_training_boxes_only():
-    from camlib.finegrained import fitted_centre_hits
+    from camlib.study.finegrained import fitted_centre_hits
 
     # training boxes: three centred 32 x 32 boxes -> the fitted box is (16, 16, 47, 47)
     train = L([16, 16, 47, 47], [16, 16, 47, 47], [16, 16, 47, 47])
@@ -190,7 +190,7 @@ def test_fitted_centre_hits_fit_on_the_training_boxes_only():
 
 
 def test_versus_strongest_picks_the_best_baseline_and_pairs_the_images():
-    from camlib.finegrained import versus_strongest
+    from camlib.study.finegrained import versus_strongest
 
     hits = {"CAM": torch.tensor([1.0, 1.0, 0.0, 1.0]), "weak": torch.tensor([0.25, 0.0, 0.0, 0.5]),
             "strong": torch.tensor([0.0, 1.0, 1.0, 0.0])}
@@ -210,8 +210,8 @@ def test_versus_strongest_picks_the_best_baseline_and_pairs_the_images():
 
 
 def test_crop_study_keeps_the_per_image_hits(study_inputs):
-    from camlib.baselines import best_centre_box_size, centre_box_hits
-    from camlib.finegrained import CENTRE_FITTED
+    from camlib.boxes.baselines import best_centre_box_size, centre_box_hits
+    from camlib.study.finegrained import CENTRE_FITTED
 
     net, train, test = study_inputs
     r = crop_study(net, train, test, generator=torch.Generator().manual_seed(3), Cs=(1.0,), folds=2, resamples=100,

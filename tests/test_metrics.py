@@ -1,4 +1,4 @@
-"""Tests of camlib.metrics: ILSVRC errors, GT-known accuracy, MaxBoxAcc(V2) and PxAP."""
+"""Tests of camlib.metrics.accuracy: ILSVRC errors, GT-known accuracy, MaxBoxAcc(V2) and PxAP."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from scipy import ndimage
 from test_components import smooth_maps
 
-from camlib.boxes import boxes_from_maps, top5_heuristic
-from camlib.metrics import (
+from camlib.boxes.from_maps import boxes_from_maps, top5_heuristic
+from camlib.metrics.accuracy import (
     BoxAccAccumulator,
     PxAPAccumulator,
     classification_error,
@@ -320,7 +320,7 @@ def test_bad_input():
 
 def test_shared_labelling_equals_separate_updates():
     """update_box_accuracies: MaxBoxAcc and MaxBoxAccV2 fed by one labelling end as if updated alone."""
-    from camlib.metrics import update_box_accuracies
+    from camlib.metrics.accuracy import update_box_accuracies
 
     rng = np.random.default_rng(7)
     maps = torch.from_numpy(ndimage.gaussian_filter(rng.standard_normal((12, 20, 24)), (0, 2, 2)))
@@ -344,7 +344,7 @@ def test_shared_labelling_equals_separate_updates():
 
 
 def test_region_overlap_by_hand():
-    from camlib.metrics import region_overlap
+    from camlib.metrics.accuracy import region_overlap
 
     maps = torch.zeros(3, 4, 4)
     maps[0, :2, :2] = 1.0  # region: top-left 2 x 2 (4 px), peak (0, 0)
@@ -360,7 +360,7 @@ def test_region_overlap_by_hand():
 
 
 def test_region_overlap_disjoint_empty_and_corner_peaks():
-    from camlib.metrics import region_overlap
+    from camlib.metrics.accuracy import region_overlap
 
     maps = torch.zeros(3, 3, 5)
     maps[0, 0, 0] = 1.0  # peak at the top-left corner
@@ -376,7 +376,7 @@ def test_region_overlap_disjoint_empty_and_corner_peaks():
 
 
 def test_region_overlap_matches_a_slow_reference(gen):
-    from camlib.metrics import region_overlap
+    from camlib.metrics.accuracy import region_overlap
 
     maps = torch.rand(5, 7, 9, generator=gen, dtype=torch.float64) ** 3
     r = region_overlap(maps, threshold=0.3)
@@ -390,7 +390,7 @@ def test_region_overlap_matches_a_slow_reference(gen):
 
 
 def test_region_overlap_bad_input():
-    from camlib.metrics import region_overlap
+    from camlib.metrics.accuracy import region_overlap
 
     with pytest.raises(ValueError, match=r"`maps` must be a 3-D tensor \(k, H, W\), but got shape \(2, 1, 4, 4\)"):
         region_overlap(torch.zeros(2, 1, 4, 4))

@@ -1,4 +1,4 @@
-"""Tests of camlib.models, camlib.surgery and camlib.registry: heads, small backbones, the box baseline."""
+"""Tests of camlib.models.heads, camlib.models.surgery and camlib.models.registry: heads, small backbones, the box baseline."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torchvision.models as tvm
 from conftest import build_seeded
 
 import camlib
-from camlib.models import (
+from camlib.models.heads import (
     BoxNet,
     CAMNet,
     ClassifierHead,
@@ -18,8 +18,8 @@ from camlib.models import (
     small_backbone,
     unit_to_boxes,
 )
-from camlib.registry import build_model
-from camlib.surgery import GoogLeNetInput
+from camlib.models.registry import build_model
+from camlib.models.surgery import GoogLeNetInput
 
 FAMILIES = ["alexnet", "vgg", "googlenet"]
 TINY = dict(input_size=32, channels=4, width=8)

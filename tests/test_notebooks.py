@@ -11,7 +11,7 @@ import papermill
 import pytest
 import yaml
 
-from camlib import runner
+from camlib.book import runner
 
 NOTEBOOKS = runner.notebook_paths("all")
 IDS = [p.stem for p in NOTEBOOKS]
@@ -33,13 +33,13 @@ def _parameter_names(cell) -> list[str]:
 
 
 def _checked_names(cell) -> list[str]:
-    """The keys of the spec passed to camlib.check_params in a cell."""
+    """The keys of the spec passed to camlib.book.params.check_params in a cell."""
     for node in ast.walk(ast.parse(cell.source)):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "check_params":
             spec = node.args[1]
             assert isinstance(spec, ast.Dict)
             return [ast.literal_eval(k) for k in spec.keys]
-    raise AssertionError("the cell after the parameters cell must call camlib.check_params(globals(), {...})")
+    raise AssertionError("the cell after the parameters cell must call camlib.book.params.check_params(globals(), {...})")
 
 
 def test_there_are_notebooks():
@@ -112,7 +112,7 @@ def _multiple(value: float, step: float) -> bool:
 
 def _claims(nb) -> dict:
     """The claim rows an executed chapter glued, by key."""
-    from camlib.report import read_claims
+    from camlib.book.report import read_claims
 
     return {c.key: c for c in read_claims([nb.metadata["camlib_output"]])}
 
@@ -120,7 +120,7 @@ def _claims(nb) -> dict:
 def _checked_claims(nb, keys: list[str]) -> dict:
     """The chapter's claim rows, checked: the keys in order, each measured row recomputes to its verdict by the
     book's rule, and each verdict is shown in the page and glued."""
-    from camlib.stats import Verdict
+    from camlib.book.verdicts import Verdict
 
     claims = _claims(nb)
     assert list(claims) == keys

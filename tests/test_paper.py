@@ -1,10 +1,10 @@
-"""camlib.paper: the paper's numbers, as PAPER.md lists them, with their references."""
+"""camlib.book.paper: the paper's numbers, as its tables print them, with their references."""
 
 from __future__ import annotations
 
 import pytest
 
-from camlib import paper
+from camlib.book import paper
 
 
 def test_every_table_of_the_paper_is_there_with_its_rows():

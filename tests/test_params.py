@@ -1,4 +1,4 @@
-"""Tests of camlib.params: checking a notebook's parameters."""
+"""Tests of camlib.book.params: checking a notebook's parameters."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import time
 import pytest
 import torch
 
-from camlib import Params, check_params, resolve_device
-from camlib.params import Bool, DataPath, DataRoot, Device, Float, Int, List, Str
+from camlib.book.params import Params
+
+from camlib.book.params import check_params
+
+from camlib.book.params import resolve_device
+from camlib.book.params import Bool, DataPath, DataRoot, Device, Float, Int, List, Str
 
 SPEC = {
     "profile": Str(choices=["smoke", "full"]),

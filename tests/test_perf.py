@@ -1,4 +1,4 @@
-"""camlib.perf: the benchmarks' timing, inputs, the wsolevaluation-style peer and the chapters' times."""
+"""camlib.book.perf: the benchmarks' timing, inputs, the wsolevaluation-style peer and the chapters' times."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from camlib.perf import chapter_times, contours_max_box_acc_v2, median_seconds, smooth_maps
+from camlib.book.perf import chapter_times, contours_max_box_acc_v2, median_seconds, smooth_maps
 
 
 def test_contours_peer_by_hand():
@@ -42,7 +42,7 @@ def test_chapter_times_read_papermills_duration(tmp_path):
 
 
 def test_contours_largest_boxes_rank_by_polygon_area():
-    from camlib.perf import contours_largest_boxes
+    from camlib.book.perf import contours_largest_boxes
 
     m = torch.zeros(2, 10, 10, dtype=torch.bool)
     m[0, 1:3, 1:3] = True  # a 2 x 2 block (contour area 1) ...
@@ -51,7 +51,7 @@ def test_contours_largest_boxes_rank_by_polygon_area():
 
 
 def test_demo_cam_boxes_scale_by_the_range_not_the_max():
-    from camlib.perf import demo_cam_boxes
+    from camlib.book.perf import demo_cam_boxes
 
     # One unit, one class, a 1 x 3 map (0, 5, 10): min-max gives (0, 127, 255); after a nearest-free resize to
     # 1 x 3 (no change), 20% of 255 keeps the last two pixels.
@@ -62,7 +62,7 @@ def test_demo_cam_boxes_scale_by_the_range_not_the_max():
 
 
 def test_read_results_skips_a_half_written_line(tmp_path):
-    from camlib.perf import read_results
+    from camlib.book.perf import read_results
 
     (tmp_path / "pipeline-cpu.jsonl").write_text('{"method": "forward", "batch": 1}\n{"method": "cam')
     (tmp_path / "notes.txt").write_text("ignored")
@@ -71,7 +71,7 @@ def test_read_results_skips_a_half_written_line(tmp_path):
 
 
 def test_performance_targets_grade_the_recorded_gpu_runs():
-    from camlib.perf import performance_targets
+    from camlib.book.perf import performance_targets
 
     def row(method, batch, seconds, date="2026-12-01T10:00:00+00:00"):
         return {"method": method, "batch": batch, "seconds_median": seconds, "images_per_second": batch / seconds,
@@ -91,7 +91,7 @@ def test_performance_targets_grade_the_recorded_gpu_runs():
 
 
 def test_performance_targets_state_the_memory_floor():
-    from camlib.perf import copy_bandwidth, performance_targets
+    from camlib.book.perf import copy_bandwidth, performance_targets
 
     rows = performance_targets(tree_speedup=5.0, tree_ns_per_pixel=30.0, runs_speedup=2.0, chain_speedup=2.0,
                                pixels=50_000, bandwidth_gbs=10.0, ms_per_map={"tree": 1.5, "runs": 0.03, "chain": 0.2})
@@ -105,7 +105,7 @@ def test_performance_targets_state_the_memory_floor():
 
 
 def test_latest_run_groups_by_the_run_mark_or_by_the_hour():
-    from camlib.perf import latest_run
+    from camlib.book.perf import latest_run
 
     marked = [{"m": "a", "run": "2026-11-30T10:58"}, {"m": "b", "run": "2026-11-30T10:58"},
               {"m": "a", "run": "2026-11-01T09:00"}]

@@ -1,4 +1,4 @@
-"""camlib.pipeline: the batched chain (forward → top-k CAMs → masks → boxes) against the two-step reference."""
+"""camlib.cam.pipeline: the batched chain (forward → top-k CAMs → masks → boxes) against the two-step reference."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torchvision
 from scipy import ndimage
 
 import camlib
-from camlib.hooks import CAMLayer, capture_features
-from camlib import pipeline
-from camlib.pipeline import cam_masks, largest_boxes, localize
+from camlib.cam.extractor import CAMLayer, capture_features
+from camlib.cam import pipeline
+from camlib.cam.pipeline import cam_masks, largest_boxes, localize
 
 from test_components import smooth_maps, snake, spiral
 
@@ -35,7 +35,7 @@ def test_dense_boxes_equal_a_loop_on_noise(density, device):
     expected = torch.tensor([_loop_largest_box(m) for m in masks.numpy()])
     got = largest_boxes(masks.to(device), backend="dense")
     assert torch.equal(got.cpu(), expected)
-    assert torch.equal(largest_boxes(masks.to(device)).cpu(), expected)  # auto: OpenCV on the CPU, dense elsewhere
+    assert torch.equal(largest_boxes(masks.to(device)).cpu(), expected)  # auto: row runs (camlib.components.runs) on the CPU, dense elsewhere
 
 
 def test_dense_boxes_on_smooth_maps_ties_and_long_components():
@@ -128,3 +128,19 @@ def test_bad_input():
     net = torchvision.models.resnet18(num_classes=3).eval()
     with pytest.raises(ValueError, match="`top_k` must be at most the number of classes \\(3\\)"):
         localize(net, torch.randn(1, 3, 32, 32), top_k=4)
+
+
+def test_localize_returns_the_maps_of_the_same_forward_on_request():
+    gen = torch.Generator().manual_seed(0)
+    import torchvision
+
+    net = torchvision.models.resnet18(num_classes=6).eval()
+    images = torch.randn(2, 3, 64, 64, generator=gen)
+    plain = camlib.localize(net, images, top_k=3)
+    with_maps = camlib.localize(net, images, top_k=3, maps=True)
+    ref = camlib.compute_cams(net, images, top_k=3, size=64)
+    assert plain.maps is None
+    assert torch.equal(with_maps.maps, ref.maps) and torch.equal(with_maps.boxes, plain.boxes)
+    assert torch.equal(with_maps.boxes, camlib.boxes_from_maps(ref.maps, 0.2))
+    with pytest.raises(TypeError, match="`maps` must be a bool, but got 'yes'"):
+        camlib.localize(net, images, maps="yes")

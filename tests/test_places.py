@@ -1,4 +1,4 @@
-"""camlib.places: the Places365 SqueezeNet from named arrays, against a plain reference and the README's checks."""
+"""camlib.models.places: the Places365 SqueezeNet from named arrays, against a plain reference and the README's checks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import camlib
-from camlib.places import (
+from camlib.models.places import (
     FIRES,
     PlacesPreprocess,
     PlacesSqueezeNet,
@@ -73,7 +73,7 @@ def test_the_network_is_the_readmes_with_batch_norm_folded(npz):
     out = camlib.compute_cams(net, x, torch.tensor([[4, 0], [1, 2]]))
     assert torch.allclose(out.maps[0], maps[0, [4, 0]], atol=1e-6) and torch.allclose(out.maps[1], maps[1, [1, 2]],
                                                                                        atol=1e-6)
-    assert camlib.hooks.score_identity(net, x).error.max() < 1e-10
+    assert camlib.cam.extractor.score_identity(net, x).error.max() < 1e-10
     assert (maps < 0).any()  # the leaky slope matters: some map values are negative, and the CAM keeps them
 
 
@@ -139,4 +139,4 @@ def test_the_real_network_predicts_what_its_readme_says():
     top3 = [[names[c] for c in row] for row in p.topk(3).indices.tolist()]
     assert top3[0] == ["waiting_room", "lobby", "living_room"]  # the README's COCO living room
     assert top3[1][0] == "stadium/baseball" and p[1].max().item() == pytest.approx(0.52, abs=0.01)  # its baseball
-    assert camlib.hooks.score_identity(net.double(), x.double()).error.max() < 1e-9  # mean(map) = class score
+    assert camlib.cam.extractor.score_identity(net.double(), x.double()).error.max() < 1e-9  # mean(map) = class score

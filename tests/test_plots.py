@@ -1,4 +1,4 @@
-"""camlib.plots: what each figure holds."""
+"""camlib.study.figures: what each figure holds."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import matplotlib
 import pytest
 import torch
 
-from camlib.metrics import BoxAccuracy
-from camlib.plots import metric_bars, threshold_curves, training_curves
+from camlib.metrics.accuracy import BoxAccuracy
+from camlib.study.figures import metric_bars, training_curves
 
 matplotlib.use("Agg")
 
@@ -18,17 +18,6 @@ def _acc(values):
     return BoxAccuracy(thresholds=tau, iou_thresholds=torch.tensor([0.5]), curves=curve[None],
                        best_thresholds=tau[curve.argmax()][None], best_accuracy=curve.max()[None],
                        value=float(curve.max()), count=10)
-
-
-def test_threshold_curves_draw_the_mean_the_band_and_the_best():
-    fig = threshold_curves({"GAP": [_acc([0.2, 0.6, 0.4]), _acc([0.4, 0.8, 0.2])], "GMP": [_acc([0.5, 0.1, 0.0])]})
-    ax = fig.axes[0]
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    # GAP: mean curve 30, 70, 30 percent: best at threshold 0.5; GMP: best 50% at 0
-    assert labels == ["GAP (best 0.50: 70.0%)", "GMP (best 0.00: 50.0%)", "the paper's 20%"]
-    assert [float(y) for y in ax.get_lines()[0].get_ydata()] == pytest.approx([30.0, 70.0, 30.0])
-    assert len(ax.collections) == 1  # one band: GAP has two runs, GMP one
-    matplotlib.pyplot.close(fig)
 
 
 def test_training_curves_one_line_per_seed_one_legend_entry_per_label():

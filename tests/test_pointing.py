@@ -1,4 +1,4 @@
-"""camlib.pointing: the pointing game, its baselines, region shares and the permutation test, against loops."""
+"""camlib.study.pointing: the pointing game, its baselines, region shares and the permutation test, against loops."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from camlib import pointing as P
+from camlib.study import pointing as P
 
 
 def _loop_pointing(maps, boxes, tolerance):
@@ -126,3 +126,16 @@ def test_best_class_pointing_picks_the_top_candidate_and_points_with_its_map():
     assert torch.equal(hits, P.pointing_hits(reference, boxes)) and hits[2].item() is True  # the whole image: a hit
     with pytest.raises(ValueError, match=r"must have one non-empty entry per image \(3\)"):
         P.best_class_pointing(net, x, [[0], [], [1]], boxes)
+
+
+def test_best_class_pointing_runs_each_batch_once_and_restores_the_mode():
+    import camlib
+
+    net = camlib.build_model("vgg-small", num_classes=5, head="gap", input_size=32, resolution=8, channels=4).train()
+    calls = []
+    net.register_forward_pre_hook(lambda module, inputs: calls.append(len(inputs[0])))
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    boxes = [torch.tensor([[0, 0, 15, 15]])] * 3
+    P.best_class_pointing(net, x, [[0, 1], [2], [4]], boxes, batch_size=2)
+    assert calls == [2, 1]  # one forward pass per batch, not two
+    assert net.training  # left as it was

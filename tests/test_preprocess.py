@@ -1,4 +1,4 @@
-"""Tests of camlib.preprocess: the two input conventions, sizes, batches."""
+"""Tests of camlib.models.preprocess: the two input conventions, sizes, batches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of camlib.pretrained: loading torchvision networks offline, class names."""
+"""Tests of camlib.models.pretrained: loading torchvision networks offline, class names."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import torch
 import torchvision.models as tvm
 from conftest import build_seeded
 
-from camlib import imagenet_categories, is_torchvision_weights, load_pretrained
+from camlib import imagenet_categories, load_pretrained
+
+from camlib.models import is_torchvision_weights
 
 
 @pytest.fixture
@@ -166,7 +168,7 @@ def test_file_in_hub_cache_is_used_offline(offline):
 def test_resolve_weights_names_a_torchvision_weight_or_finds_a_file_with_its_digest(tmp_path):
     import hashlib
 
-    from camlib.pretrained import resolve_weights
+    from camlib.models.pretrained import resolve_weights
 
     assert resolve_weights("resnet50", "IMAGENET1K_V1") == ("IMAGENET1K_V1", "IMAGENET1K_V1")
     (tmp_path / "weights").mkdir()

@@ -1,4 +1,4 @@
-"""Tests of camlib.provenance: what produced a chapter."""
+"""Tests of camlib.book.provenance: what produced a chapter."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import yaml
 
 import camlib
 from camlib.data.cub import FILES as CUB_FILES
-from camlib.params import DataPath, DataRoot, Device, Float, Int, List, Str
-from camlib.provenance import Provenance, file_sha256, folder_digest, git_commit, provenance
+from camlib.book.params import DataPath, DataRoot, Device, Float, Int, List, Str
+from camlib.book.provenance import Provenance, file_sha256, folder_digest, git_commit, provenance
 
-prov = importlib.import_module("camlib.provenance")  # `camlib.provenance` is the function
+prov = importlib.import_module("camlib.book.provenance")  # `camlib.book.provenance` is the function
 
 SPEC = {"profile": Str(choices=["smoke", "full"]), "device": Device(), "threshold": Float()}
 
@@ -30,7 +30,7 @@ def _sha(data: bytes) -> str:
 
 @pytest.fixture
 def params():
-    return camlib.check_params({"profile": "smoke", "device": "cpu", "threshold": 1}, SPEC)
+    return camlib.book.params.check_params({"profile": "smoke", "device": "cpu", "threshold": 1}, SPEC)
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_parameters_yaml_round_trips_to_the_given_values():
             "scales": List(List(Float())), "backprop": Str(), "note": Str(), "tiny": Float(), "empty": Str()}
     given = {"profile": "smoke", "device": "auto", "threshold": 1, "lrs": [0.001, 0.003], "scales": [[0.25, 0.7]],
              "backprop": "yes", "note": 'say "hi" \'here\': #1', "tiny": 1e-6, "empty": ""}
-    p = provenance(camlib.check_params(given, spec))
+    p = provenance(camlib.book.params.check_params(given, spec))
     assert yaml.safe_load(p.parameters) == given  # "yes" stays a string, 1 an int, 1e-6 a float
     assert type(yaml.safe_load(p.parameters)["threshold"]) is int
     assert "lrs: [0.001, 0.003]" in p.parameters.splitlines()  # lists as the profiles write them
@@ -86,7 +86,7 @@ def test_parameters_yaml_round_trips_to_the_given_values():
 
 
 def test_parameters_as_given_not_resolved():
-    p = camlib.check_params({"profile": "full", "device": "auto", "threshold": 0.5}, SPEC)
+    p = camlib.book.params.check_params({"profile": "full", "device": "auto", "threshold": 0.5}, SPEC)
     shown = provenance(p)
     assert yaml.safe_load(shown.parameters)["device"] == "auto"  # as the notebook was asked
     assert shown.as_dict()["device"].startswith(p.device + " (")  # what it ran on
@@ -169,7 +169,7 @@ def test_data_hashes_and_no_absolute_path(data_root, tmp_path):
     given = {"profile": "smoke", "device": "cpu", "data_root": "", "arch": "squeezenet1_0",
              "weights": "weights/w.pth", "cub_dir": str(cub), "image_dir": "photos", "max_images": 2,
              "vqa_dir": "vqa"}
-    p = provenance(camlib.check_params(given, DATA_SPEC))
+    p = provenance(camlib.book.params.check_params(given, DATA_SPEC))
     rows = {d["parameter"]: d for d in p.data}
     assert rows["weights"] == {"parameter": "weights", "path": "weights/w.pth", "sha256": _sha(b"weights"),
                                "of": "the file"}
@@ -201,7 +201,7 @@ def test_home_folder_shown_as_tilde(tmp_path, monkeypatch, cache):
     given = {"profile": "paper", "device": "cpu", "data_root": str(home / "datasets"), "arch": "squeezenet1_0",
              "weights": "weights/w.pth", "cub_dir": "CUB_200_2011", "image_dir": "photos", "max_images": 1,
              "vqa_dir": "vqa"}
-    p = provenance(camlib.check_params(given, DATA_SPEC))
+    p = provenance(camlib.book.params.check_params(given, DATA_SPEC))
     assert p.as_dict()["data root"] == "~/datasets (parameter data_root)"
     assert yaml.safe_load(p.parameters)["data_root"] == "~/datasets"  # DataRoot and find_data expand ~
     assert p.data[0] == {"parameter": "weights", "path": "weights/w.pth", "sha256": _sha(b"w"), "of": "the file"}
@@ -211,12 +211,12 @@ def test_home_folder_shown_as_tilde(tmp_path, monkeypatch, cache):
 def test_torchvision_weights_by_name(tmp_path, monkeypatch, cache):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     spec = {"arch": Str(), "weights": Str()}
-    p = provenance(camlib.check_params({"arch": "resnet50", "weights": "IMAGENET1K_V1"}, spec))
+    p = provenance(camlib.book.params.check_params({"arch": "resnet50", "weights": "IMAGENET1K_V1"}, spec))
     assert p.data == [{"parameter": "weights", "path": "ResNet50_Weights.IMAGENET1K_V1", "sha256": "",
                        "of": "not in torch's hub cache here; torchvision's file resnet50-0676ba61.pth"}]
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
     (tmp_path / "hub" / "checkpoints" / "resnet50-0676ba61.pth").write_bytes(b"downloaded")
-    p = provenance(camlib.check_params({"arch": "resnet50", "weights": "IMAGENET1K_V1"}, spec))
+    p = provenance(camlib.book.params.check_params({"arch": "resnet50", "weights": "IMAGENET1K_V1"}, spec))
     assert p.data[0]["sha256"] == _sha(b"downloaded")
     assert p.data[0]["of"] == "the file resnet50-0676ba61.pth in torch's hub cache"
     assert str(tmp_path) not in p._repr_markdown_()
@@ -275,3 +275,20 @@ def test_repr_and_dict():
                    parameters="a: 1\n")
     assert repr(p) == "a  1\nw: w.pth  ab  (the file)\na: 1"
     assert "| w | w.pth | `ab` | the file |" in p._repr_markdown_()
+
+
+def test_provenance_hashes_the_files_each_reader_says_it_reads(tmp_path):
+    # The layouts are written once, in the readers; provenance asks them instead of re-typing file names.
+    from camlib.book import provenance as prov
+    from camlib.data.coco import COCO
+    from camlib.data.cub import FILES, PART_FILES
+    from camlib.data.vqa import VQA
+
+    for name in [*COCO.annotation_files("val2017"), *COCO.annotation_files("train2017"), *VQA.annotation_files("val2014"),
+                 *VQA.annotation_files("val2014", version=1), *FILES, *PART_FILES]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    coco, _ = prov._coco(tmp_path, {"coco_splits": ["val2017", "train2017"]})
+    assert coco == COCO.annotation_files("val2017") + COCO.annotation_files("train2017")
+    assert prov._vqa(tmp_path, {"vqa_split": "val2014", "vqa_version": 1})[0] == VQA.annotation_files("val2014", version=1)
+    assert prov._cub(tmp_path, {})[0] == [*FILES, *PART_FILES]

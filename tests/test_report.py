@@ -1,4 +1,4 @@
-"""camlib.report: the claim table, its glue, the summary's reader and figure."""
+"""camlib.book.report: the claim table, its glue, the summary's reader and figure."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import matplotlib
 import nbformat
 import pytest
 
-from camlib.report import ClaimTable, Table, claims_figure, read_claims, summary_table
-from camlib.stats import Verdict
+from camlib.book.report import ClaimTable, Table, claims_figure, read_claims, summary_table
+from camlib.book.verdicts import Verdict
 
 matplotlib.use("Agg")
 
@@ -45,7 +45,7 @@ def test_bad_rows_are_refused():
         t.add("mechanism", "x", paper="", study="", verdict=Verdict("reproduced"))
     with pytest.raises(ValueError, match=r"`key` must be lower case letters, digits and '_', but got 'Bad key'"):
         t.add("Bad key", "x", paper="", study="", verdict=Verdict("reproduced"))
-    with pytest.raises(ValueError, match="`verdict` must be a camlib.stats.Verdict, but got 'reproduced'"):
+    with pytest.raises(ValueError, match="`verdict` must be a camlib.book.verdicts.Verdict, but got 'reproduced'"):
         t.add("k", "x", paper="", study="", verdict="reproduced")
     with pytest.raises(ValueError, match="`verdict` must be given exactly when there is no `effect`"):
         t.add("k", "x", paper="", study="", effect=(1.0, 0.0, 2.0), verdict=Verdict("reproduced"))
@@ -127,7 +127,7 @@ def test_a_comparison_of_several_parts_that_did_not_converge_is_inconclusive_and
 
 
 def test_front_table_links_each_claim_to_its_section_and_tags_its_verdict():
-    from camlib.report import Claim, claims_answer, front_table_html
+    from camlib.book.report import Claim, claims_answer, front_table_html
 
     rows = [Claim("02_ilsvrc_localization", "loc", "CAM beats backprop <b>", "p", "s", "not reproduced", "why",
                   "ilsvrc-errors", "GT-known difference", -3.25, -6.0, -0.5),

@@ -7,7 +7,7 @@ import os
 import nbformat
 import pytest
 
-from camlib import runner
+from camlib.book import runner
 
 
 def _notebook(folder, source: str, name: str = "99_tiny") -> object:

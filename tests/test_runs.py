@@ -1,4 +1,4 @@
-"""camlib.runs: the largest component's box by a union-find over runs, against scipy labelling with loops."""
+"""camlib.components.runs: the largest component's box by a union-find over runs, against scipy labelling with loops."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import camlib
-from camlib.runs import largest_component_boxes
+from camlib.components.runs import largest_component_boxes
 
 from test_components import smooth_maps, snake, spiral
 from test_pipeline import _loop_largest_box

@@ -1,4 +1,4 @@
-"""Tests of camlib.saliency: gradient saliency, the paper's "backprop" baseline."""
+"""Tests of camlib.cam.saliency: gradient saliency, the paper's "backprop" baseline."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from camlib.boxes import boxes_from_maps
+from camlib.boxes.from_maps import boxes_from_maps
 import camlib
-from camlib.saliency import gradient_saliency
+from camlib.cam.saliency import gradient_saliency
 
 
 def saliency_reference(model: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
@@ -112,8 +112,8 @@ def _red_square_scene(seed: int = 0):
 
 
 def test_simonyan_boxes_grow_the_seeds_to_the_coloured_object():
-    from camlib.box_ops import box_iou
-    from camlib.saliency import simonyan_boxes
+    from camlib.boxes.geometry import box_iou
+    from camlib.cam.saliency import simonyan_boxes
 
     image, saliency = _red_square_scene()
     box = simonyan_boxes([image], saliency[None])
@@ -128,7 +128,7 @@ def test_simonyan_boxes_grow_the_seeds_to_the_coloured_object():
 def test_simonyan_boxes_of_a_flat_map_and_bad_input():
     import numpy as np
 
-    from camlib.saliency import simonyan_boxes
+    from camlib.cam.saliency import simonyan_boxes
 
     image = np.zeros((8, 8, 3), np.uint8)
     assert simonyan_boxes([image], torch.zeros(1, 8, 8)).tolist() == [[0, 0, 7, 7]]  # no background seeds

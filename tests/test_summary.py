@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from test_notebooks import _text
 
-from camlib import runner
-from camlib.report import read_claims
+from camlib.book import runner
+from camlib.book.report import read_claims
 
 
 @pytest.mark.notebook

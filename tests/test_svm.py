@@ -1,4 +1,4 @@
-"""Tests of camlib.svm: cross-validated linear SVMs on pooled features and their class maps."""
+"""Tests of camlib.study.svm: cross-validated linear SVMs on pooled features and their class maps."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 import camlib
-from camlib.svm import LinearSVM, fit_linear_svm
+from camlib.study.svm import LinearSVM, fit_linear_svm
 
 
 def _blobs(gen, n_per_class=12, classes=3, K=5, spread=1.0):
@@ -126,8 +126,8 @@ def test_parallel_folds_give_the_same_svm(gen):
 
 
 def test_fit_and_score_scores_the_test_features_only(gen):
-    from camlib.features import Features
-    from camlib.svm import fit_and_score
+    from camlib.study.features import Features
+    from camlib.study.svm import fit_and_score
 
     pooled, labels = _blobs(gen)
     train, test = Features(pooled[:24], labels[:24]), Features(pooled[24:], labels[24:])
@@ -144,8 +144,8 @@ def test_fit_and_score_scores_the_test_features_only(gen):
 
 
 def test_fit_and_score_refuses_bad_input(gen):
-    from camlib.features import Features
-    from camlib.svm import fit_and_score
+    from camlib.study.features import Features
+    from camlib.study.svm import fit_and_score
 
     pooled, labels = _blobs(gen)
     f = Features(pooled, labels)

@@ -1,4 +1,4 @@
-"""camlib.text: text maps scored against word masks by plain loops, the edge-density baseline against a hand-written
+"""camlib.study.text: text maps scored against word masks by plain loops, the edge-density baseline against a hand-written
 Sobel filter, and the other baselines."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from camlib.boxes import boxes_from_maps
-from camlib.metrics import pxap
-from camlib.text import (
+from camlib.boxes.from_maps import boxes_from_maps
+from camlib.metrics.accuracy import pxap
+from camlib.study.text import (
     centre_prior,
     edge_density,
     random_maps,
@@ -127,7 +127,7 @@ def test_centre_prior_random_maps_and_split():
 
 
 def test_per_image_pxap_is_pxap_image_by_image():
-    from camlib.text import per_image_pxap
+    from camlib.study.text import per_image_pxap
 
     g = torch.Generator().manual_seed(3)
     maps = (torch.rand(5, 9, 11, generator=g) * 4).round() / 4  # ties at every level

@@ -1,4 +1,4 @@
-"""Tests of camlib.train: config, loop, determinism, non-finite losses, the box baseline, CLI and DDP."""
+"""Tests of camlib.study.training: config, loop, determinism, non-finite losses, the box baseline, CLI and DDP."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader
 
 import camlib
 from camlib.data import Batch, collate
-from camlib.models import BoxOutput, box_regression_loss
-from camlib.train import (
+from camlib.models.heads import BoxOutput, box_regression_loss
+from camlib.study.training import (
     NonFiniteLossError,
     Squares,
     TrainConfig,
@@ -214,7 +214,7 @@ def test_cli_help(capsys):
 
 
 def test_cli_dataset_by_import_path():
-    assert _dataset("camlib.train:Squares", {"n": 3}).spec()["n"] == 3
+    assert _dataset("camlib.study.training:Squares", {"n": 3}).spec()["n"] == 3
     with pytest.raises(ValueError, match="`--dataset` must be 'squares' or 'module:Class', but got 'cifar'"):
         _dataset("cifar", {})
 
@@ -235,7 +235,7 @@ def test_ddp_matches_one_process(tmp_path):
     main([*args, "--out", str(tmp_path / "one.pt")])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(camlib.__file__).parent.parent)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1"]
-    cmd += ["--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "camlib.train", *args]
+    cmd += ["--master_addr=127.0.0.1", f"--master_port={free_port()}", "-m", "camlib.study.training", *args]
     cmd += ["--out", str(tmp_path / "two.pt")]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -268,11 +268,11 @@ def test_fit_small_is_fit_with_the_small_backbones_arguments(tmp_path):
     data = Localization(8, seed=0, image_size=32, num_classes=3, clutter=0, scale=(0.5, 0.9)).in_memory(progress=False)
     kwargs = dict(model="alexnet-small", head="gap", num_classes=3, image_size=32, resolution=4, channels=4,
                   epochs=1, batch_size=4, seed=0, cache_root=tmp_path)
-    net, history = camlib.train.fit_small(data, data, **kwargs)
-    config = camlib.train.TrainConfig(model="alexnet-small", num_classes=3, head="gap", epochs=1, batch_size=4,
+    net, history = camlib.study.training.fit_small(data, data, **kwargs)
+    config = camlib.study.training.TrainConfig(model="alexnet-small", num_classes=3, head="gap", epochs=1, batch_size=4,
                                       lr=2e-3, seed=0, channels_last=True,
                                       model_kwargs={"input_size": 32, "resolution": 4, "channels": 4})
-    same, same_history = camlib.train.fit(config, data, val_dataset=data, cache_root=tmp_path)
+    same, same_history = camlib.study.training.fit(config, data, val_dataset=data, cache_root=tmp_path)
     assert history == same_history and len(list(tmp_path.glob("*.pt"))) == 1  # one cache entry: the same network
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), same.state_dict().values()))
     assert 0 <= history[0]["val_accuracy"] <= 1
@@ -301,28 +301,28 @@ def test_channels_last_trains_the_same_network_and_returns_it_contiguous():
     ([0.9, 0.5, 0.6], 0.0, 0),
 ])
 def test_best_epoch(accuracies, min_delta, expected):
-    assert camlib.train.best_epoch([{"val_accuracy": a} for a in accuracies], min_delta=min_delta) == expected
+    assert camlib.study.training.best_epoch([{"val_accuracy": a} for a in accuracies], min_delta=min_delta) == expected
 
 
 def test_best_epoch_needs_the_key():
     with pytest.raises(ValueError, match="`history` must be per-epoch records that all hold 'val_accuracy'"):
-        camlib.train.best_epoch([{"val_accuracy": 0.5}, {"train_accuracy": 0.5}])
+        camlib.study.training.best_epoch([{"val_accuracy": 0.5}, {"train_accuracy": 0.5}])
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch(monkeypatch):
     # the held-out accuracy per epoch is scripted; the kept weights must be those after the best epoch
     script = iter([0.3, 0.6, 0.62, 0.55, 0.58, 0.9, 0.9])
-    monkeypatch.setattr(camlib.train, "evaluate", lambda *a, **k: {"loss": 0.0, "accuracy": next(script)})
+    monkeypatch.setattr(camlib.study.training, "evaluate", lambda *a, **k: {"loss": 0.0, "accuracy": next(script)})
     data = Squares(16, size=16)
     snapshots = []
-    real_epoch = camlib.train.train_one_epoch
+    real_epoch = camlib.study.training.train_one_epoch
 
     def one_epoch(net, *args, **kwargs):
         out = real_epoch(net, *args, **kwargs)
         snapshots.append({k: v.clone() for k, v in net.state_dict().items()})
         return out
 
-    monkeypatch.setattr(camlib.train, "train_one_epoch", one_epoch)
+    monkeypatch.setattr(camlib.study.training, "train_one_epoch", one_epoch)
     model, history = fit(config(epochs=7, patience=2, min_delta=0.05), data, val_dataset=data, cache=False)
     # best epochs: 0 (0.3), 1 (0.6, +0.3); 0.62 is within 0.05; no rise at epochs 2 and 3: stop after epoch 3
     assert [round(h["val_accuracy"], 2) for h in history] == [0.3, 0.6, 0.62, 0.55]
@@ -345,8 +345,19 @@ def test_schedules_set_the_learning_rate(monkeypatch):
     expected = [0.05 * (1 + math.cos(math.pi * 2 * (e + 1) / 8)) for e in range(4)]
     assert [h["lr"] for h in cosine] == pytest.approx(expected, abs=1e-12)
     script = iter([0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
-    monkeypatch.setattr(camlib.train, "evaluate", lambda *a, **k: {"loss": 0.0, "accuracy": next(script)})
+    monkeypatch.setattr(camlib.study.training, "evaluate", lambda *a, **k: {"loss": 0.0, "accuracy": next(script)})
     _, plateau = fit(config(epochs=6, schedule="plateau", lr=0.1), data, val_dataset=data, cache=False)
     # no rise: after 2 epochs without one (at the end of epoch 3) the rate drops to 0.02, then again after epoch 6
     assert [h["lr"] for h in plateau][:4] == pytest.approx([0.1, 0.1, 0.1, 0.1])
     assert plateau[4]["lr"] == pytest.approx(0.02)
+
+
+def test_a_validation_set_without_identity_is_refused_when_caching(tmp_path):
+    # Two validation sets of one type used to share a cache entry (the key fell back to the type's name), so a
+    # network early-stopped on one was read back for the other. Now the key needs the validation set's identity.
+    from torch.utils.data import Subset
+
+    data = Squares(8, size=16)
+    with pytest.raises(ValueError, match=r"Caching needs an identity for the validation data too: Subset has no spec"):
+        fit(config(epochs=1), data, val_dataset=Subset(Squares(8, size=16), [0, 1, 2]), cache_root=tmp_path)
+    assert list(tmp_path.glob("*.pt")) == []

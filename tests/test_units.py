@@ -1,4 +1,4 @@
-"""camlib.units: unit ranking, segmentation thresholds and part hits against plain loops."""
+"""camlib.study.units: unit ranking, segmentation thresholds and part hits against plain loops."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import camlib
-import camlib.units as U
-from camlib.units import part_hits, top_units, unit_masks, unit_thresholds
+import camlib.study.units as U
+from camlib.study.units import part_hits, top_units, unit_masks, unit_thresholds
 
 
 def test_top_units_by_sorting_each_row():
@@ -75,7 +75,7 @@ def test_part_hits_against_loops():
 
 
 def test_random_units_avoid_the_chosen_ones_and_are_seeded():
-    from camlib.units import random_units
+    from camlib.study.units import random_units
 
     weight = torch.zeros(3, 10)
     exclude = torch.tensor([[0, 1], [2, 3], [4, 5]])
@@ -87,7 +87,7 @@ def test_random_units_avoid_the_chosen_ones_and_are_seeded():
 
 
 def test_detector_rows_by_hand():
-    from camlib.units import detector_rows
+    from camlib.study.units import detector_rows
 
     # two classes of 6 images each, 8 x 8 frame, two units: unit 0 fires on the top-left quarter, unit 1 nowhere
     maps = torch.zeros(12, 2, 8, 8)

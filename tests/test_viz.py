@@ -201,7 +201,7 @@ def test_show_grouped_maps_one_row_per_group_at_most_columns():
 
 
 def test_show_threshold_curves_draws_each_curve_its_best_and_the_fixed_threshold():
-    from camlib.metrics import BoxAccuracy
+    from camlib.metrics.accuracy import BoxAccuracy
     from camlib.viz import show_threshold_curves
 
     acc = BoxAccuracy(thresholds=torch.tensor([0.0, 0.1, 0.2, 0.3]), iou_thresholds=torch.tensor([0.5]),
@@ -236,3 +236,30 @@ def test_show_box_protocol_counts_components_in_words(blobs, title):
     titles = [ax.get_title() for ax in fig.axes[:4]]
     plt.close(fig)
     assert titles[2] == title
+
+
+def test_show_threshold_curves_draws_the_mean_of_runs_with_a_band_and_says_which_iou():
+    from camlib.metrics.accuracy import BoxAccuracy
+    from camlib.viz import show_threshold_curves
+
+    def acc(values, iou=0.5):
+        curve = torch.tensor(values, dtype=torch.float64)
+        tau = torch.linspace(0, 1, len(values), dtype=torch.float64)
+        return BoxAccuracy(thresholds=tau, iou_thresholds=torch.tensor([iou]), curves=curve[None],
+                           best_thresholds=tau[curve.argmax()][None], best_accuracy=curve.max()[None],
+                           value=float(curve.max()), count=10)
+
+    fig = show_threshold_curves({"GAP": [acc([0.2, 0.6, 0.4]), acc([0.4, 0.8, 0.2])], "GMP": [acc([0.5, 0.1, 0.0])]},
+                                title=None)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    # GAP: mean curve 30, 70, 30 percent: best at threshold 0.5; GMP: best 50% at 0
+    assert labels == ["GAP (best 0.50: 70.0%)", "GMP (best 0.00: 50.0%)", "the paper's 20%"]
+    assert [float(y) for y in ax.get_lines()[0].get_ydata()] == pytest.approx([30.0, 70.0, 30.0])
+    assert len(ax.collections) == 1  # one band: GAP has two runs, GMP one
+    assert ax.get_ylabel() == "box accuracy, IoU ≥ 0.5 (%)" and ax.get_title() == ""
+    plt.close(fig)
+    # the label follows the curve drawn: MaxBoxAccV2's IoU 0.7 curve says 0.7, not 0.5
+    fig = show_threshold_curves({"CAM": acc([0.1, 0.3, 0.2], iou=0.7)}, None)
+    assert fig.axes[0].get_ylabel() == "box accuracy, IoU ≥ 0.7 (%)" and len(fig.axes[0].get_lines()) == 2
+    plt.close(fig)

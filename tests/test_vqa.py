@@ -1,4 +1,4 @@
-"""camlib.vqa: the VQA baseline's score split and exact answer maps, the one-sided baselines, training with early
+"""camlib.study.vqa: the VQA baseline's score split and exact answer maps, the one-sided baselines, training with early
 stopping and caching, the queried object and the swapped question."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import torch
 
 from camlib.data.synthetic import SortOfClevr
 from camlib.data.synthetic.vqa import ANSWERS, COLOURS, QUESTION_TYPES, QUESTION_WORDS
-from camlib.vqa import VQABaseline, fit_vqa, queried_boxes, swap_question, vqa_tensors
+from camlib.study.vqa import VQABaseline, fit_vqa, queried_boxes, swap_question, vqa_tensors
 
 SMALL = {"image_size": 32, "resolution": 4, "channels": 4}
 
@@ -67,7 +67,7 @@ def test_training_learns_stops_early_keeps_the_best_and_is_cached(tmp_path):
     net, history = fit_vqa(train, val, **kwargs)
     assert [h["epoch"] for h in history] == list(range(len(history))) and 1 <= len(history) <= 6
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    from camlib.train import best_epoch
+    from camlib.study.training import best_epoch
 
     kept = best_epoch(history, min_delta=0.01)
     data = vqa_tensors([val[i] for i in range(len(val))])
@@ -84,7 +84,7 @@ def test_training_learns_stops_early_keeps_the_best_and_is_cached(tmp_path):
 
 
 def test_scores_point_by_hand_and_tuning_picks_the_best_rate(tmp_path):
-    from camlib.vqa import score_vqa, tune_vqa
+    from camlib.study.vqa import score_vqa, tune_vqa
 
     data = SortOfClevr(12, seed=5, image_size=32)
     items = [data[i] for i in range(12)]
@@ -116,7 +116,7 @@ def test_scores_point_by_hand_and_tuning_picks_the_best_rate(tmp_path):
 
 
 def test_prior_hits_against_counting_by_hand():
-    from camlib.vqa import prior_hits
+    from camlib.study.vqa import prior_hits
 
     train = [SortOfClevr(200, seed=0, image_size=32)[i] for i in range(200)]
     items = [SortOfClevr(50, seed=1, image_size=32)[i] for i in range(50)]

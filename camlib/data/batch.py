@@ -2,11 +2,11 @@
 
 Every dataset of camlib returns items that are NamedTuples: the readers of
 ``camlib.data`` an ``Item``, the synthetic benchmarks an ``ObjectItem``,
-``SceneItem``, ``TextItem`` or ``VQAItem``, ``camlib.train.Squares`` an
+``SceneItem``, ``TextItem`` or ``VQAItem``, ``camlib.study.training.Squares`` an
 ``Item``. ``collate(items)`` turns a list of items of one type into a
 ``Batch``, for ``DataLoader(dataset, collate_fn=camlib.data.collate)``;
-training (``camlib.train``), evaluation (``camlib.evaluate_localization``) and
-feature extraction (``camlib.extract_features``) read that ``Batch``.
+training (``camlib.study.training``), evaluation (``camlib.evaluate_localization``) and
+feature extraction (``camlib.study.features.extract_features``) read that ``Batch``.
 
 How item fields become batch fields (``FIELDS``): fixed-size values are
 stacked (``image`` -> ``images (Tensor[N, 3, H, W])``, ``label`` ->

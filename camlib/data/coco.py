@@ -109,6 +109,16 @@ class COCO(AnnotatedImages):
             annotation that names an image or a category the file does not list.
     """
 
+    @staticmethod
+    def annotation_files(split: str = "val2017", *, captions: bool = True) -> list[str]:
+        """The annotation files this reader reads for ``split``, relative to its root (provenance hashes them).
+
+        Example:
+            >>> COCO.annotation_files("val2017")
+            ['annotations/instances_val2017.json', 'annotations/captions_val2017.json']
+        """
+        return [f"annotations/instances_{split}.json"] + ([f"annotations/captions_{split}.json"] if captions else [])
+
     def __init__(
         self,
         root: str | os.PathLike = "coco-mini",
@@ -118,7 +128,7 @@ class COCO(AnnotatedImages):
         data_root: str | os.PathLike | None = None,
         captions: bool = True,
     ) -> None:
-        files = [f"annotations/instances_{split}.json"] + ([f"annotations/captions_{split}.json"] if captions else [])
+        files = self.annotation_files(split, captions=captions)
         layout = "COCO's layout: " + ", ".join(files) + f", {split}/<file_name>"
         self.root = find_data(root, root=data_root, expect=[*files, split], layout=layout)
         self.split = split

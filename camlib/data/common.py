@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from camlib.data.images import read_image
 from camlib.data.transforms import clip_boxes, resize_boxes
-from camlib.preprocess import Preprocess
+from camlib.models.preprocess import Preprocess
 
 __all__ = ["AnnotatedImages", "Item", "Line", "Record", "read_lines", "require_files"]
 

@@ -16,6 +16,7 @@ The layout of the official release (also that of
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from decimal import ROUND_FLOOR, Decimal
 
 import torch
@@ -34,6 +35,7 @@ from camlib.data.locate import find_data
 __all__ = ["CUB", "cub_box"]
 
 FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "bounding_boxes.txt", "classes.txt")
+PART_FILES = ("parts/parts.txt", "parts/part_locs.txt")  # optional: read by CUB.parts
 SPLITS = ("train", "test", "all")
 
 
@@ -181,7 +183,7 @@ class CUB(AnnotatedImages):
         if self._parts is not None:
             return self._parts
         folder = self.root / "parts"
-        for name in ("parts.txt", "part_locs.txt"):
+        for name in (Path(f).name for f in PART_FILES):
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"The CUB copy at {str(self.root)!r} has no {name} under parts/ "
                                         "(the official release's part locations).")

@@ -2,8 +2,8 @@
 
 Real data is never part of the repository. ``find_data`` looks, in order, at
 an explicit ``root``, else at ``$CAMLIB_DATA``, else at ``data/`` in the
-repository (typically a link to a shared copy: ``ln -s ../shared/data data``)
-and at ``data/`` in the current directory.
+study's checkout when camlib runs from one (typically a link to a shared copy:
+``ln -s ../shared/data data``) and at ``data/`` in the current directory.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from camlib._checkout import checkout_root
+
 __all__ = ["DATA_ENV", "data_roots", "find_data"]
 
 DATA_ENV = "CAMLIB_DATA"
-_REPO_DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def data_roots(root: str | os.PathLike | None = None) -> list[Path]:
@@ -32,7 +33,8 @@ def data_roots(root: str | os.PathLike | None = None) -> list[Path]:
         return [Path(root).expanduser()]
     if os.environ.get(DATA_ENV):
         return [Path(os.environ[DATA_ENV]).expanduser()]
-    roots = [_REPO_DATA, Path.cwd() / "data"]
+    checkout = checkout_root()
+    roots = ([checkout / "data"] if checkout is not None else []) + [Path.cwd() / "data"]
     return list(dict.fromkeys(r.absolute() for r in roots))
 
 

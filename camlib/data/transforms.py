@@ -5,7 +5,7 @@ straight to the input size (224 x 224), without cropping, so that the object
 and its boxes stay in the input; ``PreprocessWithBoxes`` does that and then
 normalizes the image by one of the two conventions of ``camlib.Preprocess``
 (torchvision's, or Caffe's for the SqueezeNet weights in ``data/weights``).
-``camlib.box_ops.resize_boxes`` (re-exported here) owns the rule that scales
+``camlib.boxes.geometry.resize_boxes`` (re-exported here) owns the rule that scales
 inclusive boxes.
 """
 
@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from camlib.box_ops import clip_boxes, resize_boxes
-from camlib.preprocess import Preprocess
+from camlib.boxes.geometry import clip_boxes, resize_boxes
+from camlib.models.preprocess import Preprocess
 
-__all__ = ["PreprocessWithBoxes", "clip_boxes", "resize_boxes"]  # the last two re-exported from camlib.box_ops
+__all__ = ["PreprocessWithBoxes", "clip_boxes", "resize_boxes"]  # the last two re-exported from camlib.boxes.geometry
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class PreprocessWithBoxes:
 
     Args:
         size: the input size, an int ``S`` for ``(S, S)`` or ``(H, W)``.
-        convention: ``"torchvision"`` or ``"caffe"`` (see ``camlib.preprocess``).
+        convention: ``"torchvision"`` or ``"caffe"`` (see ``camlib.models.preprocess``).
 
     Example:
         >>> image = Image.new("RGB", (454, 227))  # PIL sizes are (W, H)

@@ -58,6 +58,17 @@ class VQA(AnnotatedImages):
         ValueError: a file that does not parse, a question without its annotation or the other way round.
     """
 
+    @staticmethod
+    def annotation_files(split: str = "val2014", *, version: int = 2) -> list[str]:
+        """The question and annotation files this reader reads, relative to its root (provenance hashes them).
+
+        Example:
+            >>> VQA.annotation_files("val2014", version=1)
+            ['OpenEnded_mscoco_val2014_questions.json', 'mscoco_val2014_annotations.json']
+        """
+        prefix = "v2_" if version == 2 else ""
+        return [f"{prefix}OpenEnded_mscoco_{split}_questions.json", f"{prefix}mscoco_{split}_annotations.json"]
+
     def __init__(
         self,
         root: str | os.PathLike = "vqa",
@@ -72,8 +83,7 @@ class VQA(AnnotatedImages):
             raise ValueError(f"`version` must be 1 or 2, but got {version!r}.")
         if isinstance(top_answers, bool) or not isinstance(top_answers, int) or top_answers < 1:
             raise ValueError(f"`top_answers` must be a positive int, but got {top_answers!r}.")
-        prefix = "v2_" if version == 2 else ""
-        files = [f"{prefix}OpenEnded_mscoco_{split}_questions.json", f"{prefix}mscoco_{split}_annotations.json"]
+        files = self.annotation_files(split, version=version)
         layout = f"VQA v{version}'s layout: " + ", ".join(files) + f", {split}/COCO_{split}_<image_id>.jpg"
         self.root = find_data(root, root=data_root, expect=[*files, split], layout=layout)
         self.split, self.version = split, version

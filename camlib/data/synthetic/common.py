@@ -31,7 +31,7 @@ __all__ = ["GENERATOR_VERSION", "Benchmark", "InMemory", "dataset_spec", "item_r
 
 # Bump whenever any generator's pixels or ground truth change for the same
 # arguments: it is part of every dataset's spec(), hence of the cache keys of
-# the models trained on it (camlib.train), which are then trained anew.
+# the models trained on it (camlib.study.training), which are then trained anew.
 GENERATOR_VERSION = 1
 
 

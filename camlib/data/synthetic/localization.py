@@ -14,7 +14,7 @@ the class. The difficulty knobs:
 - ``rotate`` (default True): any rotation, else upright.
 
 A box at the image centre rarely localizes the object:
-``camlib.baselines.centre_box_accuracy`` (re-exported here under its first
+``camlib.boxes.baselines.centre_box_accuracy`` (re-exported here under its first
 name, ``center_box_accuracy``) measures how rarely.
 """
 
@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from camlib.baselines import center_box_accuracy  # re-exported: the centred-box baseline lives there
+from camlib.boxes.baselines import center_box_accuracy  # re-exported: the centred-box baseline lives there
 from camlib.data.synthetic.common import check_index, check_int, check_range, item_rng, mask_box, to_image, Benchmark
 from camlib.data.synthetic.objects import (
     MAX_CLASSES,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from camlib.box_ops import box_area
+from camlib.boxes.geometry import box_area
 from camlib.data.synthetic.common import check_int
 from camlib.data.synthetic.localization import ObjectItem, center_box_accuracy
 from camlib.data.synthetic.scenes import SceneItem

@@ -1,0 +1,379 @@
+"""Tables that render as Markdown in a notebook and in the book, and the claim table.
+
+``ClaimTable`` is how every chapter reports: one row per claim of the paper
+(the claim in words, the paper's number from ``camlib.book.paper``, this study's
+number with its interval, the verdict from ``camlib.book.verdicts.verdict``, and the
+section of the chapter that shows it). It renders the chapter's *paper vs
+this study* table and its *result at a glance* box, and glues every cell
+under stable names (``claim_<key>_paper``, ``..._study``, ``..._verdict``)
+and all rows as one JSON value (``claims``) that the summary page reads back
+from the executed chapters (``read_claims``) into one table of the whole book
+and a forest figure of the effects (``claims_figure``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from camlib.study.stats import Interval
+
+from camlib.book.verdicts import VERDICTS, Verdict, combine
+from camlib.book.verdicts import verdict as decide
+
+__all__ = ["Claim", "ClaimTable", "Table", "claims_figure", "read_claims", "summary_table"]
+
+
+class Table:
+    """Rows of cells shown as a Markdown table (no truncation, unlike pandas' HTML).
+
+    Args:
+        rows: one mapping per row, column name -> value; the first row's
+            keys give the columns unless ``columns`` is given.
+        columns: the column order.
+
+    Example:
+        >>> print(Table([{"claim": "identity", "verdict": "reproduced"}])._repr_markdown_())
+        | claim | verdict |
+        |---|---|
+        | identity | reproduced |
+    """
+
+    def __init__(self, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> None:
+        self.rows = [dict(r) for r in rows]
+        self.columns = list(columns) if columns is not None else list(self.rows[0]) if self.rows else []
+
+    @staticmethod
+    def _cell(value: object) -> str:
+        return str(value).replace("|", "&#124;").replace("\n", " ")
+
+    def _repr_markdown_(self) -> str:
+        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        lines += ["| " + " | ".join(self._cell(r.get(c, "")) for c in self.columns) + " |" for r in self.rows]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self._repr_markdown_()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of a chapter's claim table (see ``ClaimTable.add``)."""
+
+    chapter: str
+    key: str
+    claim: str
+    paper: str
+    study: str
+    verdict: str
+    reason: str
+    section: str = ""
+    effect: str = ""
+    estimate: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    paper_effect: float = math.nan
+    rule: str = ""
+    margin: float = 0.0
+    converged: bool = True
+    parts: dict = field(default_factory=dict)
+
+    def recompute(self) -> Verdict:
+        """The verdict again, from this row's numbers and rule alone (what the chapter tests check).
+
+        Raises:
+            ValueError: the row holds a ready verdict (no rule): there is nothing to recompute.
+        """
+        if not self.rule:
+            raise ValueError(f"Claim {self.key!r} has a ready verdict, not one of the rule: nothing to recompute.")
+        args = dict(claim=self.rule, margin=self.margin, converged=self.converged, why_not_converged=self.reason)
+        if self.parts and self.converged:  # not converged: inconclusive for the whole row, with its reason
+            return combine({n: decide(tuple(p), what=self.effect, **args) for n, p in self.parts.items()})
+        effect = None if math.isnan(self.estimate) else (self.estimate, self.low, self.high)
+        return decide(effect, what=self.effect, **args)
+
+    @property
+    def doc(self) -> str:
+        """The chapter's page, relative to the book's root."""
+        return f"book/chapters/{self.chapter}"
+
+
+_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+class ClaimTable:
+    """A chapter's claims: paper vs this study, each with its verdict.
+
+    Args:
+        chapter: the executed notebook's stem (``"01_gap_vs_gmp"``): the rows link to it.
+
+    Example:
+        >>> t = ClaimTable("01_gap_vs_gmp")
+        >>> row = t.add("loc", "GAP localizes better", paper="56.4 vs 57.8", study="50.0 vs 51.0",
+        ...             effect=(1.0, 0.2, 1.8), what="GMP − GAP loc error, points", section="localization")
+        >>> print(t._repr_markdown_().splitlines()[2])
+        | GAP localizes better | 56.4 vs 57.8 | 50.0 vs 51.0 | **reproduced**: GMP − GAP loc error, points +1.0 (95% interval +0.2 to +1.8), above 0 | [localization](#localization) |
+    """
+
+    COLUMNS = ("claim", "paper", "this study", "verdict", "shown in")
+
+    def __init__(self, chapter: str) -> None:
+        if not isinstance(chapter, str) or not chapter:
+            raise ValueError(f"`chapter` must be the notebook's stem, e.g. '01_gap_vs_gmp', but got {chapter!r}.")
+        self.chapter = chapter
+        self.claims: list[Claim] = []
+
+    def add(
+        self,
+        key: str,
+        claim: str,
+        *,
+        paper: object,
+        study: str,
+        effect: Interval | tuple[float, float, float] | None = None,
+        parts: Mapping[str, Interval | tuple[float, float, float]] | None = None,
+        rule: str = "greater",
+        margin: float = 0.0,
+        what: str = "the effect",
+        converged: bool = True,
+        why_not_converged: str = "a compared network did not converge",
+        verdict: Verdict | None = None,
+        section: str = "",
+        paper_effect: float | None = None,
+    ) -> Claim:
+        """Add a claim; its verdict comes from the book's one rule (``camlib.book.verdicts.verdict``).
+
+        Give ``effect`` (one interval) or ``parts`` (one interval per network,
+        dataset or size, merged by ``camlib.book.verdicts.combine``), oriented so that the
+        paper's claim reads ``rule`` (``"greater"``, ``"less"``, ``"equal"``), with
+        the ``margin`` of equivalence the chapter stated before looking. Only a
+        claim the rule cannot decide (a qualitative figure, an exact identity
+        checked against a tolerance) takes a ready ``verdict`` instead.
+
+        Args:
+            key: a stable name (lower case, digits, ``_``): the glue names derive from it.
+            claim: the claim in words.
+            paper: the paper's side, a text built from ``camlib.book.paper`` numbers (or a
+                ``PaperNumber``); never a number typed in a notebook.
+            study: this study's value(s), as a text.
+            effect, parts: this study's effect(s) with interval(s) (see above).
+            rule, margin, what, converged, why_not_converged: passed to ``camlib.book.verdicts.verdict``.
+            verdict: a ready verdict, only when there is neither ``effect`` nor ``parts``.
+            section: the label of the chapter's section that shows the evidence.
+            paper_effect: the paper's effect in the same orientation, where it has one.
+
+        Raises:
+            ValueError: a key that is not a stable name or is already used; both or
+                neither of an effect and a ready verdict.
+        """
+        if not isinstance(key, str) or not key or set(key) - _KEY_CHARS:
+            raise ValueError(f"`key` must be lower case letters, digits and '_', but got {key!r}.")
+        if any(c.key == key for c in self.claims):
+            raise ValueError(f"`key` must be new in this table, but {key!r} is already used.")
+        measured = effect is not None or parts is not None
+        if measured == (verdict is not None) and not (not measured and not converged):
+            raise ValueError("`verdict` must be given exactly when there is no `effect` and no `parts`, "
+                             f"but got effect={effect!r}, parts={parts!r}, verdict={verdict!r}.")
+        if verdict is not None and (not isinstance(verdict, Verdict) or verdict.word not in VERDICTS):
+            raise ValueError(f"`verdict` must be a camlib.book.verdicts.Verdict, but got {verdict!r}.")
+        as_interval = (lambda e: e if isinstance(e, Interval) else Interval(*e))  # noqa: E731
+        rule_args = dict(claim=rule, margin=margin, converged=converged, why_not_converged=why_not_converged)
+        split = {} if parts is None else {name: as_interval(e) for name, e in parts.items()}
+        if verdict is None and split and converged:
+            verdict = combine({name: decide(e, what=what, **rule_args) for name, e in split.items()})
+        elif verdict is None:
+            verdict = decide(None if effect is None else as_interval(effect), what=what, **rule_args)
+        e = as_interval(effect) if effect is not None else None
+        nan = math.nan
+        row = Claim(
+            chapter=self.chapter, key=key, claim=claim, paper=str(paper), study=study, verdict=verdict.word,
+            reason=verdict.reason, section=section, effect=what if measured else "",
+            estimate=nan if e is None else float(e.estimate), low=nan if e is None else float(e.low),
+            high=nan if e is None else float(e.high),
+            paper_effect=nan if paper_effect is None else float(paper_effect),
+            rule=rule if measured else "", margin=float(margin), converged=bool(converged),
+            parts={name: [p.estimate, p.low, p.high] for name, p in split.items()},
+        )
+        self.claims.append(row)
+        return row
+
+    def _row(self, c: Claim, *, link_chapter: bool = False) -> dict[str, str]:
+        where = f"[{c.section}](#{c.section})" if c.section else ""
+        if link_chapter:
+            where = "{doc}`" + c.chapter[:2] + " <" + c.chapter + ">`"  # the summary sits beside the chapters
+        return {"claim": c.claim, "paper": c.paper, "this study": c.study,
+                "verdict": f"**{c.verdict}**" + (f": {c.reason}" if c.reason else ""), "shown in": where}
+
+    def _repr_markdown_(self) -> str:
+        return Table([self._row(c) for c in self.claims], columns=self.COLUMNS)._repr_markdown_()
+
+    def glance(self) -> str:
+        """The *result at a glance* box: each claim, the paper's and the study's number, the verdict."""
+        lines = [f"- **{c.verdict}** — {c.claim}. Paper: {c.paper}. This study: {c.study}." for c in self.claims]
+        lines = lines or ["No claim was tested in this run (see the notes below)."]
+        return ":::{admonition} Result at a glance\n:class: tip\n" + "\n".join(lines) + "\n:::"
+
+    def to_json(self) -> str:
+        """All rows as JSON (NaN as null), what ``glue`` stores under ``claims``."""
+        def clean(v):
+            if isinstance(v, float) and math.isnan(v):
+                return None
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [clean(x) for x in v]
+            return v
+
+        rows = [clean(asdict(c)) for c in self.claims]
+        return json.dumps(rows, ensure_ascii=False)
+
+    def glue(self) -> None:
+        """Glue every cell under ``claim_<key>_{paper,study,verdict}``, and all rows under ``claims``."""
+        from IPython.display import Markdown
+        from myst_nb import glue
+
+        for c in self.claims:
+            glue(f"claim_{c.key}_paper", c.paper, display=False)
+            glue(f"claim_{c.key}_study", c.study, display=False)
+            glue(f"claim_{c.key}_verdict", c.verdict, display=False)
+        glue("claims", self.to_json(), display=False)
+        glue("claims_glance", Markdown(self.glance()), display=False)
+
+
+def _glued_text(output: Mapping) -> tuple[str, str] | None:
+    meta = output.get("metadata", {}).get("scrapbook")
+    if not meta:
+        return None
+    text = output["data"][meta.get("mime_prefix", "") + "text/plain"]
+    return meta["name"], "".join(text) if isinstance(text, list) else text  # nbformat may split lines
+
+
+def read_claims(paths: Sequence[str | Path]) -> list[Claim]:
+    """The claim rows glued (``ClaimTable.glue``) in executed chapter notebooks, in the given order.
+
+    A notebook without glued claims contributes nothing.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    import ast
+
+    claims: list[Claim] = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"`paths` must name executed notebooks, but {path} does not exist.")
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb.get("cells", []):
+            for output in cell.get("outputs", []):
+                glued = _glued_text(output)
+                if glued and glued[0] == "claims":
+                    for row in json.loads(ast.literal_eval(glued[1])):
+                        row["parts"] = {n: [math.nan if x is None else x for x in p]
+                                        for n, p in (row.get("parts") or {}).items()}
+                        claims.append(Claim(**{k: (math.nan if v is None else v) for k, v in row.items()}))
+    return claims
+
+
+def summary_table(claims: Sequence[Claim]) -> Table:
+    """One table of the claims of every chapter, each row linking to its chapter."""
+    rows = []
+    for c in claims:
+        row = ClaimTable(c.chapter)._row(c, link_chapter=True)
+        rows.append({"chapter": row.pop("shown in"), **row})
+    return Table(rows, columns=["chapter", "claim", "paper", "this study", "verdict"])
+
+
+def claims_figure(claims: Sequence[Claim]):
+    """A forest plot: each claim's effect with its interval (dot and bar) and the paper's effect (cross).
+
+    Only claims with a measured effect appear; the x-axis is each effect's own
+    units (its label names them), so rows are compared by sign and interval,
+    not by length across rows.
+
+    Returns:
+        The matplotlib Figure, or None when no claim has an effect.
+    """
+    import matplotlib.pyplot as plt
+
+    shown = [c for c in claims if not math.isnan(c.estimate)]
+    if not shown:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1.2), layout="constrained")
+    colours = {"reproduced": "tab:green", "partly reproduced": "tab:olive", "not reproduced": "tab:red",
+               "not resolved": "tab:gray", "inconclusive": "tab:orange"}
+    for y, c in enumerate(shown):
+        colour = colours[c.verdict]
+        if not (math.isnan(c.low) or math.isnan(c.high)):
+            ax.plot([c.low, c.high], [y, y], color=colour, lw=2.5)
+        ax.plot(c.estimate, y, "o", color=colour)
+        if not math.isnan(c.paper_effect):
+            ax.plot(c.paper_effect, y, "x", color="black", ms=8, mew=2)
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_yticks(range(len(shown)), [f"{c.chapter[:2]}: {c.effect or c.claim}" for c in shown], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("effect in the direction of the claim (dot: this study, bar: 95% interval; ×: the paper)")
+    handles = [plt.Line2D([], [], color=v, lw=2.5, label=k) for k, v in colours.items()]
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    return fig
+
+
+__all__ += ["VERDICT_TAGS", "claims_answer", "front_table_html"]
+
+# Short tags for the front page, one colour each (the summary page spells the verdicts out).
+VERDICT_TAGS = {"reproduced": ("✓ reproduced", "#1a7f37"), "partly reproduced": ("◐ partly", "#7d6b00"),
+                "not reproduced": ("✗ not reproduced", "#c62828"), "not resolved": ("? not resolved", "#57606a"),
+                "inconclusive": ("– inconclusive", "#b35900")}
+
+
+def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str:
+    """The front page's table of all claims, as HTML: chapter, claim, paper, this study (with the effect's
+    interval), a short verdict tag, each claim linking to the section of its chapter that shows it.
+
+    HTML, not Markdown, because the intro pastes it from the summary notebook (``{glue}`` with ``:doc:``),
+    and MyST-NB pastes across documents only plain text, HTML and images. ``base`` is the chapters'
+    folder relative to the page that pastes it.
+
+    Example:
+        >>> c = Claim("01_gap_vs_gmp", "cls", "GAP classifies as well", "1.0", "1.2", "reproduced", "", "sec-1",
+        ...           "error difference", 0.2, -0.5, 0.9)
+        >>> html = front_table_html([c])
+        >>> 'href="chapters/01_gap_vs_gmp.html#sec-1"' in html, "✓ reproduced" in html, "+0.2 (−0.5 to +0.9)" in html
+        (True, True, True)
+    """
+    from html import escape
+
+    head = ["chapter", "claim", "paper", "this study", "verdict"]
+    lines = ['<table class="table claims-at-a-glance">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
+             + "</tr></thead>", "<tbody>"]
+    for c in claims:
+        href = f"{base}{c.chapter}.html" + (f"#{c.section}" if c.section else "")
+        tag, colour = VERDICT_TAGS.get(c.verdict, (c.verdict, "inherit"))
+        study = escape(c.study)
+        if not math.isnan(c.estimate) and not (math.isnan(c.low) or math.isnan(c.high)):
+            low, estimate, high = (f"{v:+.1f}".replace("-", "−") for v in (c.low, c.estimate, c.high))
+            study += f"<br><small>{escape(c.effect)}: {estimate} ({low} to {high})</small>"
+        cells = [f'<a href="{escape(href)}">{escape(c.chapter[:2])}</a>', f'<a href="{escape(href)}">{escape(c.claim)}</a>',
+                 escape(c.paper), study,
+                 f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>']
+        lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    lines += ["</tbody>", "</table>"]
+    return "\n".join(lines)
+
+
+def claims_answer(claims: Sequence[Claim]) -> str:
+    """One paragraph that answers "what reproduces?": the count of each verdict over the claims of the build.
+
+    Example:
+        >>> claims_answer([Claim("00_x", "a", "", "", "", "reproduced", ""), Claim("01_y", "b", "", "", "",
+        ...                                                                   "inconclusive", "")])
+        'Of the 2 claims this build tested, 1 reproduced and 1 inconclusive.'
+    """
+    if not claims:
+        return "No executed chapter with claims was found in this build."
+    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
+    parts = [f"{n} {v}" for v, n in counts.items() if n]
+    said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Of the {len(claims)} claims this build tested, {said}."

@@ -1,0 +1,258 @@
+"""Execute the study's notebooks with papermill, by profile, with overrides.
+
+    python -m camlib.book.runner all --profile default --output book/chapters
+    python -m camlib.book.runner 00 --profile smoke -p device=cuda -p top_k=3
+
+Each notebook ``notebooks/NAME.ipynb`` has its profiles in
+``notebooks/NAME.yml`` (``smoke``, ``default``, ``paper``: values that
+override the ``parameters`` cell). Names that the notebook does not declare
+are refused before any kernel starts. A notebook is executed into
+``OUTPUT/.running/`` and moved to ``OUTPUT/NAME.ipynb`` only when every cell
+ran, so an interrupted or failed run never leaves a half-written chapter;
+a failed one is kept for inspection in ``OUTPUT/failed/``, and ``.running/``
+itself is removed once it is empty. The cell that papermill injects with the
+run's parameters (tagged ``injected-parameters``) is tagged ``remove-cell``
+too, so that the book never shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from camlib._checkout import checkout_root
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "PROFILES",
+    "ROOT",
+    "NotebookError",
+    "notebook_paths",
+    "load_profile",
+    "hide_injected_parameters",
+    "execute",
+    "main",
+]
+
+ROOT = checkout_root() or Path.cwd()  # the study's checkout (the book runs from one)
+NOTEBOOKS = ROOT / "notebooks"
+PROFILES = ("smoke", "default", "paper")
+
+
+class NotebookError(RuntimeError):
+    """A notebook failed; the message names it, the cell and the error."""
+
+
+def notebook_paths(selection: str | list[str] = "all", folder: Path = NOTEBOOKS) -> list[Path]:
+    """Notebooks by selector: ``"all"``, a number prefix (``"00"``), a stem or a path.
+
+    Raises:
+        ValueError: a selector matches no notebook or several.
+    """
+    selection = [selection] if isinstance(selection, str) else list(selection)
+    # Chapters ("00_...") first, then appendices ("A1_..."), then the summary ("S1_..."), which reads the chapters.
+    every = [p for pattern in ("[0-9][0-9]_*.ipynb", "A[0-9]_*.ipynb", "S[0-9]_*.ipynb")
+             for p in sorted(folder.glob(pattern))]
+    chosen: list[Path] = []
+    for sel in selection:
+        if sel == "all":
+            chosen += every
+            continue
+        path = Path(sel)
+        if path.suffix == ".ipynb" and path.is_file():
+            chosen.append(path.resolve())
+            continue
+        matches = [p for p in every if p.stem == sel or p.stem.startswith(f"{sel}_")]
+        if len(matches) != 1:
+            names = ", ".join(p.stem for p in every)
+            raise ValueError(f"Notebook selector {sel!r} must match exactly one of: {names}; it matched {len(matches)}.")
+        chosen += matches
+    return list(dict.fromkeys(chosen))
+
+
+def load_profile(notebook: Path, profile: str) -> dict[str, Any]:
+    """The parameter values of ``profile`` from the notebook's ``.yml`` file.
+
+    Raises:
+        FileNotFoundError: the profile file is missing.
+        ValueError: the profile is unknown or malformed.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"`profile` must be one of {', '.join(PROFILES)}, but got {profile!r}.")
+    path = notebook.with_suffix(".yml")
+    if not path.is_file():
+        raise FileNotFoundError(f"The profile file {path} is missing; it must hold the keys {', '.join(PROFILES)}.")
+    profiles = yaml.safe_load(path.read_text()) or {}
+    values = profiles.get(profile)
+    if not isinstance(values, dict) and values is not None:
+        raise ValueError(f"Profile {profile!r} in {path} must be a mapping of parameter values, but got {values!r}.")
+    return dict(values or {})
+
+
+def notebook_parameters(notebook: Path) -> dict[str, Any]:
+    """Names and defaults of the notebook's ``parameters`` cell."""
+    import papermill
+
+    return {name: info["default"] for name, info in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"key=value"`` with the value read as YAML (``3`` is an int, ``cuda`` a string).
+
+    Example:
+        >>> parse_override("top_k=3"), parse_override("device=cuda")
+        (('top_k', 3), ('device', 'cuda'))
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"An override must read KEY=VALUE, but got {text!r}.")
+    return key.strip(), yaml.safe_load(value) if value.strip() else ""
+
+
+INJECTED = "injected-parameters"  # papermill's tag of the cell it adds
+HIDDEN = "remove-cell"  # the book's tag for a cell it leaves out (input and output)
+
+
+def hide_injected_parameters(nb) -> int:
+    """Tag papermill's injected-parameters cell(s) of ``nb`` with ``remove-cell``, in place.
+
+    The cell only repeats the run's parameters, which the chapter's
+    parameter table shows; the book leaves out a cell tagged ``remove-cell``.
+    Tags already there are kept, and a cell is never tagged twice.
+
+    Args:
+        nb: an nbformat notebook (``NotebookNode``).
+
+    Returns:
+        How many cells are tagged (0 when papermill injected none).
+
+    Example:
+        >>> import nbformat
+        >>> cell = nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]})
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), cell])
+        >>> hide_injected_parameters(nb), nb.cells[1].metadata["tags"], nb.cells[0].metadata.get("tags")
+        (1, ['injected-parameters', 'remove-cell'], None)
+    """
+    count = 0
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if INJECTED in tags:
+            if HIDDEN not in tags:
+                cell.metadata["tags"] = [*tags, HIDDEN]
+            count += 1
+    return count
+
+
+@dataclass
+class Result:
+    notebook: Path
+    output: Path
+    seconds: float
+
+
+def execute(
+    notebook: Path,
+    *,
+    profile: str = "default",
+    overrides: dict[str, Any] | None = None,
+    output_dir: Path = ROOT / "book" / "chapters",
+    progress: bool = False,
+) -> Result:
+    """Execute one notebook on ``profile`` + ``overrides``; see the module docstring.
+
+    Raises:
+        ValueError: an override or profile value names no parameter of the notebook.
+        NotebookError: a cell failed (names the notebook, the cell and the error).
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    notebook = Path(notebook).resolve()
+    params = {**load_profile(notebook, profile), **(overrides or {}), "profile": profile}
+    declared = notebook_parameters(notebook)
+    if "chapters_dir" in declared and "chapters_dir" not in params:
+        params["chapters_dir"] = str(Path(output_dir).resolve())  # the summary reads the chapters run beside it
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"Unknown parameter(s) {', '.join(map(repr, unknown))} for {notebook.name}; "
+            f"its parameters are: {', '.join(declared)}."
+        )
+    output_dir = Path(output_dir).resolve()
+    running = output_dir / ".running" / notebook.name
+    failed = output_dir / "failed" / notebook.name
+    final = output_dir / notebook.name
+    running.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(running), parameters=params, cwd=str(ROOT),
+            kernel_name="python3", progress_bar=progress, log_output=False,
+        )
+    except BaseException as err:
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        if running.exists():
+            os.replace(running, failed)
+        _remove_if_empty(running.parent)
+        if isinstance(err, PapermillExecutionError):
+            raise NotebookError(
+                f"{notebook.name} failed in cell {err.cell_index} (execution count {err.exec_count}): "
+                f"{err.ename}: {err.evalue}\nThe partially executed notebook is kept at {failed}."
+            ) from None
+        raise
+    import nbformat
+
+    executed = nbformat.read(running, as_version=4)
+    if hide_injected_parameters(executed):
+        nbformat.write(executed, running)
+    os.replace(running, final)
+    _remove_if_empty(running.parent)
+    failed.unlink(missing_ok=True)
+    return Result(notebook, final, time.perf_counter() - start)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it is empty; a folder that still holds another run's notebook stays."""
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (another run writes there), or already gone
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m camlib.book.runner", description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", default=["all"], help="'all', '00', a notebook stem or path")
+    parser.add_argument("--profile", default="default", choices=PROFILES)
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a parameter (value read as YAML); repeatable")
+    parser.add_argument("--output", default=str(ROOT / "book" / "chapters"), help="folder for the executed notebooks")
+    parser.add_argument("--progress", action="store_true", help="show papermill's per-cell progress bar")
+    args = parser.parse_args(argv)
+    try:
+        paths = notebook_paths(args.notebooks)
+        overrides = dict(parse_override(p) for p in args.param)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    total = time.perf_counter()
+    for i, path in enumerate(paths, 1):
+        print(f"[{i}/{len(paths)}] {path.stem} (profile {args.profile}) ...", flush=True)
+        try:
+            result = execute(path, profile=args.profile, overrides=overrides,
+                             output_dir=Path(args.output), progress=args.progress)
+        except (ValueError, FileNotFoundError, NotebookError) as err:
+            print(f"FAILED: {err}", file=sys.stderr, flush=True)
+            return 1
+        print(f"[{i}/{len(paths)}] {path.stem} done in {result.seconds:.1f} s -> {result.output}", flush=True)
+    print(f"{len(paths)} notebook(s) executed in {time.perf_counter() - total:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

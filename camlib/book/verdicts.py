@@ -1,0 +1,241 @@
+"""The book's one rule for turning an effect and its interval into a verdict.
+
+``verdict`` turns an effect and its interval (``camlib.study.stats``) into one
+word of ``VERDICTS``, by the rule written in its docstring; ``combine`` merges
+the verdicts of several networks, datasets or benchmarks;
+``within_tolerance`` and ``qualitative`` decide an identity within a
+tolerance and a figure-only claim. Every verdict of the book goes through
+these functions.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import math
+
+
+
+from camlib.study.stats import Interval
+
+__all__ = ["VERDICTS", "Verdict", "combine", "qualitative", "verdict", "within_tolerance"]
+
+
+VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not resolved", "inconclusive")
+_CLAIMS = ("greater", "less", "equal")
+
+
+class Verdict(NamedTuple):
+    """A verdict word of ``VERDICTS`` and the reason, in words, from the numbers.
+
+    ``str(v)`` is ``"word: reason"``; the word alone is ``v.word``.
+    """
+
+    word: str
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.word}: {self.reason}" if self.reason else self.word
+
+
+def verdict(
+    effect: Interval | tuple[float, float, float] | None,
+    *,
+    claim: str = "greater",
+    margin: float = 0.0,
+    what: str = "the effect",
+    converged: bool = True,
+    why_not_converged: str = "a network did not converge",
+) -> Verdict:
+    """The book's one decision rule: an effect and its interval -> a verdict.
+
+    The effect is oriented so that the paper's claim reads ``claim`` (e.g.
+    GMP's error minus GAP's, so that "GAP is better" is ``"greater"``), in the
+    units of ``margin``. ``margin >= 0`` is the smallest effect that matters
+    (the margin of equivalence), stated by the chapter before it looks.
+
+    - ``converged=False``: **inconclusive** (the networks compared did not
+      converge, so their difference measures training, not the claim);
+      ``effect=None``: **inconclusive** as well (nothing was measured).
+    - No interval (NaN ends, e.g. one seed): **not resolved**.
+    - ``claim="greater"`` (the paper says the effect is positive):
+      **reproduced** when the whole interval is above 0 and the estimate
+      reaches ``margin``; **not reproduced** when the whole interval is below
+      0 (the opposite holds), or when ``margin > 0`` and the whole interval
+      lies inside ``(-margin, margin)`` (the effect is too small to matter);
+      otherwise **not resolved**. ``claim="less"`` is the mirror image.
+    - ``claim="equal"`` (the paper says "about the same"): **reproduced**
+      when the whole interval lies inside ``[-margin, margin]``; **not
+      reproduced** when it lies wholly outside (``low > margin`` or
+      ``high < -margin``); otherwise **not resolved**.
+
+    Several networks, datasets or benchmarks: one verdict each, then ``combine``.
+
+    Args:
+        effect: an ``Interval`` (or ``(estimate, low, high)``), or None.
+        claim: ``"greater"``, ``"less"`` or ``"equal"``.
+        margin: the margin of equivalence, >= 0, in the effect's units.
+        what: how the reason names the effect ("GMP − GAP top-1 error, points").
+        converged: False when a compared network did not converge.
+        why_not_converged: the reason given then.
+
+    Returns:
+        ``Verdict(word, reason)``.
+
+    Raises:
+        ValueError: ``claim`` unknown, ``margin`` negative, or ``low > high``.
+
+    Example:
+        >>> verdict((2.0, 0.5, 3.5)).word                       # interval above 0
+        'reproduced'
+        >>> verdict((-2.0, -3.5, -0.5)).word                    # the opposite, clearly
+        'not reproduced'
+        >>> verdict((0.3, -0.8, 1.4), margin=2.0).word          # within the margin: no effect that matters
+        'not reproduced'
+        >>> verdict((0.3, -0.8, 1.4)).word                      # no margin stated: cannot tell
+        'not resolved'
+        >>> verdict((0.6, -1.0, 2.2), claim="equal", margin=3.0).word
+        'reproduced'
+        >>> str(verdict((5.0, 4.0, 6.0), converged=False, why_not_converged="GAP still improving"))
+        'inconclusive: GAP still improving'
+    """
+    if claim not in _CLAIMS:
+        raise ValueError(f"`claim` must be one of {_CLAIMS}, but got {claim!r}.")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+        raise ValueError(f"`margin` must be a number >= 0, but got {margin!r}.")
+    if not converged:
+        return Verdict("inconclusive", why_not_converged)
+    if effect is None:
+        return Verdict("inconclusive", f"{what} was not measured")
+    e = effect if isinstance(effect, Interval) else Interval(*effect)
+    if not math.isnan(e.low) and not math.isnan(e.high) and e.low > e.high:
+        raise ValueError(f"`effect` must have low <= high, but got low {e.low} and high {e.high}.")
+    reason = f"{what} {e}"
+    if math.isnan(e.low) or math.isnan(e.high):
+        return Verdict("not resolved", f"{reason}: a single run gives no interval")
+    if claim == "equal":
+        if -margin <= e.low and e.high <= margin:
+            return Verdict("reproduced", f"{reason}, within ±{margin:g}")
+        if e.low > margin or e.high < -margin:
+            return Verdict("not reproduced", f"{reason}, beyond ±{margin:g}")
+        return Verdict("not resolved", f"{reason}, neither within nor beyond ±{margin:g}")
+    sign = 1.0 if claim == "greater" else -1.0
+    low, high = sorted((sign * e.low, sign * e.high))
+    side = "above" if claim == "greater" else "below"
+    if low > 0 and sign * e.estimate >= margin:
+        return Verdict("reproduced", f"{reason}, {side} 0" + (f" and beyond {margin:g}" if margin else ""))
+    if high < 0:
+        return Verdict("not reproduced", f"{reason}: the opposite of the claim")
+    if margin > 0 and -margin < low and high < margin:
+        return Verdict("not reproduced", f"{reason}, within ±{margin:g}: too small to matter")
+    if low > 0:  # the interval excludes 0, but the estimate does not reach the margin
+        return Verdict("not resolved", f"{reason}, {side} 0 but short of {margin:g}")
+    return Verdict("not resolved", f"{reason}, includes 0")
+
+
+def combine(verdicts: dict[str, Verdict] | list[Verdict]) -> Verdict:
+    """One verdict from several (networks, datasets, benchmarks, sizes), by a fixed rule.
+
+    *Inconclusive* parts are set aside (and named); of the rest: all
+    *reproduced* -> **reproduced**; some *reproduced* and some not ->
+    **partly reproduced**; none *reproduced* and some *not reproduced* ->
+    **not reproduced**; all *not resolved* -> **not resolved**; nothing left
+    -> **inconclusive**.
+
+    Args:
+        verdicts: ``{name: Verdict}`` (names appear in the reason) or a list.
+
+    Example:
+        >>> a, b = Verdict("reproduced", "x"), Verdict("not resolved", "y")
+        >>> combine({"AlexNet": a, "VGG": b}).word
+        'partly reproduced'
+        >>> combine([a, a]).word, combine([Verdict("not reproduced"), b]).word
+        ('reproduced', 'not reproduced')
+    """
+    items = list(verdicts.items()) if isinstance(verdicts, dict) else [(str(i), v) for i, v in enumerate(verdicts)]
+    if not items:
+        raise ValueError("`verdicts` must hold at least one verdict, but got none.")
+    for name, v in items:
+        if not isinstance(v, Verdict) or v.word not in VERDICTS:
+            raise ValueError(f"`verdicts` must hold Verdicts with a word of {VERDICTS}, but got {v!r} for {name!r}.")
+    named = isinstance(verdicts, dict)
+    kept = [(n, v) for n, v in items if v.word != "inconclusive"]
+    words = {v.word for _, v in kept}
+    reason = "; ".join(f"{n}: {v}" if named else str(v) for n, v in items)
+    if not kept:
+        return Verdict("inconclusive", reason)
+    if words == {"reproduced"}:
+        word = "reproduced"
+    elif "reproduced" in words:
+        word = "partly reproduced"
+    elif "not reproduced" in words:
+        word = "not reproduced"
+    elif words == {"not resolved"}:
+        word = "not resolved"
+    else:  # "partly reproduced" parts, with or without unresolved ones
+        word = "partly reproduced"
+    return Verdict(word, reason)
+
+
+def within_tolerance(errors: dict[str, float], tolerances: dict[str, float], *, what: str) -> Verdict:
+    """The verdict of an exact identity, checked against tolerances stated before looking.
+
+    An identity that holds by derivation (the logit is the mean of the class
+    map) has no sampling error and no interval: what is measured is the
+    largest residual, which must be rounding. **reproduced** when every
+    error is ``<=`` its tolerance; **not reproduced** when one exceeds it;
+    **inconclusive** when one is NaN (not measured).
+
+    Args:
+        errors: ``{name: largest absolute residual}``, e.g. one per precision.
+        tolerances: ``{name: tolerance}`` with the same names, each >= 0.
+        what: how the reason names the residual.
+
+    Returns:
+        ``Verdict(word, reason)``; the reason lists each error against its tolerance.
+
+    Raises:
+        ValueError: no errors, names that differ, or a negative or NaN tolerance.
+
+    Example:
+        >>> str(within_tolerance({"float32": 2.9e-6, "float64": 1.8e-15}, {"float32": 1e-5, "float64": 1e-13},
+        ...                      what="max |S - mean M|"))
+        'reproduced: max |S - mean M|: float32 2.9e-06 <= 1e-05, float64 1.8e-15 <= 1e-13'
+        >>> within_tolerance({"float32": 3e-4}, {"float32": 1e-5}, what="max |S - mean M|").word
+        'not reproduced'
+    """
+    if not errors or set(errors) != set(tolerances):
+        raise ValueError(f"`errors` and `tolerances` must name the same residuals, at least one, but got "
+                         f"{sorted(errors)} and {sorted(tolerances)}.")
+    for name, tol in tolerances.items():
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
+            raise ValueError(f"`tolerances` must hold numbers >= 0, but got {tol!r} for {name!r}.")
+    parts = []
+    for name, err in errors.items():
+        sign = "<=" if err <= tolerances[name] else ">" if err > tolerances[name] else "vs"
+        parts.append(f"{name} {err:.2g} {sign} {tolerances[name]:.2g}")
+    reason = f"{what}: " + ", ".join(parts)
+    values = [float(e) for e in errors.values()]
+    if any(math.isnan(e) for e in values):
+        return Verdict("inconclusive", f"{reason} (not measured)")
+    if all(e <= tolerances[n] for n, e in errors.items()):
+        return Verdict("reproduced", reason)
+    return Verdict("not reproduced", reason)
+
+
+def qualitative(shown_in: str) -> Verdict:
+    """The verdict of a claim that the paper makes with example figures only, and this study shows the same way.
+
+    **not resolved**, whatever the figures look like: a figure chosen to
+    show a claim is not a measurement of it (the rule needs an effect with an
+    interval, or an identity with a tolerance).
+
+    Example:
+        >>> str(qualitative("see the maps of the top classes"))
+        'not resolved: qualitative, see the maps of the top classes'
+    """
+    if not isinstance(shown_in, str) or not shown_in:
+        raise ValueError(f"`shown_in` must say where the figures are, but got {shown_in!r}.")
+    return Verdict("not resolved", f"qualitative, {shown_in}")
+
+
