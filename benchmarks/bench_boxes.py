@@ -62,17 +62,19 @@ from pathlib import Path
 import cv2
 import torch
 
-from camlib.boxes.from_maps import authors_boxes, boxes_from_masks, foreground
-from camlib.components.labels import component_stats, connected_components, measure_components
-from camlib.cam.pipeline import largest_boxes
-from camlib.metrics.accuracy import BoxAccAccumulator, threshold_grid, update_box_accuracies
 from camlib.book.perf import contours_largest_boxes, contours_max_box_acc_v2, smooth_maps
+from camlib.boxes.from_maps import authors_boxes, boxes_from_masks, foreground
+from camlib.cam.pipeline import largest_boxes
+from camlib.components.labels import component_stats, connected_components, measure_components
+from camlib.metrics.accuracy import BoxAccAccumulator, threshold_grid, update_box_accuracies
 
 
 def _pair(maps: torch.Tensor, gt: list, tau: torch.Tensor, **how) -> float:
     """MaxBoxAcc and MaxBoxAccV2 through one shared update; returns MaxBoxAccV2."""
-    accs = [BoxAccAccumulator((0.5,), thresholds=tau, quantize=True, **how),
-            BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, thresholds=tau, quantize=True, **how)]
+    accs = [
+        BoxAccAccumulator((0.5,), thresholds=tau, quantize=True, **how),
+        BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, thresholds=tau, quantize=True, **how),
+    ]
     update_box_accuracies(accs, maps, gt)
     return accs[1].compute().value
 
@@ -156,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the maps sit (default cpu)")
     parser.add_argument("--thresholds", type=int, default=100, help="thresholds of the CUDA run's grid (default 100)")
-    parser.add_argument("--device-maps", type=int, default=256,
-                        help="maps of the CUDA run's slow labelling of every threshold (default 256)")
+    parser.add_argument(
+        "--device-maps",
+        type=int,
+        default=256,
+        help="maps of the CUDA run's slow labelling of every threshold (default 256)",
+    )
     args = parser.parse_args(argv)
     for name in ("maps", "repeats", "thresholds", "device_maps"):
         if getattr(args, name) < 1:
@@ -185,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                 row["thresholds"] = args.thresholds if args.device == "cuda" else 100
                 row["run"] = run
                 acc = "" if row["maxboxaccv2"] is None else f"{row['maxboxaccv2']:.2f}"
-                print(f"{name:<32}{size:>6}{n:>6}{row['seconds_median']:>10.3f}{row['maps_per_second']:>10.1f}"
-                      f"{acc:>13}")
+                print(
+                    f"{name:<32}{size:>6}{n:>6}{row['seconds_median']:>10.3f}{row['maps_per_second']:>10.1f}{acc:>13}"
+                )
                 sink.write(json.dumps(row) + "\n")
                 sink.flush()
     return 0

@@ -80,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     with out.open("a") as sink:
         for name in args.only:
             row = measure(name, args.count, args.image_size)
-            print(f"{name:<14}{row['image_size']:>6}{row['items']:>8}{row['images_per_second']:>11}"
-                  f"{row['ms_per_image']:>10}", flush=True)
+            print(
+                f"{name:<14}{row['image_size']:>6}{row['items']:>8}{row['images_per_second']:>11}"
+                f"{row['ms_per_image']:>10}",
+                flush=True,
+            )
             sink.write(json.dumps(row) + "\n")
     print(f"results appended to {out}")
     return 0

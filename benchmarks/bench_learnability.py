@@ -40,8 +40,16 @@ def main() -> None:
 
     train = Localization(args.train_size, seed=args.seed, num_classes=args.classes)
     val = Localization(args.val_size, seed=args.seed + 1, num_classes=args.classes)
-    config = T.TrainConfig(model=args.model, num_classes=args.classes, head="gap", epochs=args.epochs,
-                           batch_size=64, lr=args.lr, seed=args.seed, model_kwargs={"resolution": args.resolution})
+    config = T.TrainConfig(
+        model=args.model,
+        num_classes=args.classes,
+        head="gap",
+        epochs=args.epochs,
+        batch_size=64,
+        lr=args.lr,
+        seed=args.seed,
+        model_kwargs={"resolution": args.resolution},
+    )
     start = time.perf_counter()
     net, history = T.fit(config, train, collate_fn=collate)
     seconds = time.perf_counter() - start
@@ -53,8 +61,12 @@ def main() -> None:
     out = camlib.compute_cams(net, images, labels[:, None], size=tuple(images.shape[-2:]))
     maps = out.maps[:, 0]  # (N, H, W): the true class's map
     row = {
-        "model": args.model, "resolution": args.resolution, "train_size": args.train_size, "epochs": args.epochs,
-        "fit_seconds": round(seconds, 1), "final_train_accuracy": history[-1]["train_accuracy"],
+        "model": args.model,
+        "resolution": args.resolution,
+        "train_size": args.train_size,
+        "epochs": args.epochs,
+        "fit_seconds": round(seconds, 1),
+        "final_train_accuracy": history[-1]["train_accuracy"],
         "val_accuracy": (out.logits.argmax(1) == labels).double().mean().item(),
         "centre_box_accuracy": center_box_accuracy(torch.cat(gt), tuple(images.shape[-2:])),
         "max_box_acc": camlib.max_box_acc(maps, gt).value,

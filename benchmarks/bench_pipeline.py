@@ -116,10 +116,10 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
-from camlib.boxes.geometry import box_iou
-from camlib.cam.pipeline import localize
 from camlib.book.perf import demo_cam_boxes, largest_box, user_boxes  # noqa: F401 (largest_box: the tests use it here)
 from camlib.book.perf import noise_images as make_images
+from camlib.boxes.geometry import box_iou
+from camlib.cam.pipeline import localize
 
 TOP_K = 5
 THRESHOLD = 0.2
@@ -154,7 +154,7 @@ def _import_peer(method: str):
     try:
         return importlib.import_module(PEERS[method])
     except ImportError as exc:
-        raise Skipped(f"{method} is not installed ({exc}); `pip install -e \".[bench]\"` installs it") from None
+        raise Skipped(f'{method} is not installed ({exc}); `pip install -e ".[bench]"` installs it') from None
 
 
 @contextmanager

@@ -61,7 +61,43 @@ _EXPORTS = {
 }
 _SUBPACKAGES = ("cam", "boxes", "components", "metrics", "models", "data", "viz", "study", "book")
 
-__all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
+__all__ = [
+    "box_iou",
+    "BoxAccAccumulator",
+    "boxes_from_maps",
+    "boxes_from_masks",
+    "build_model",
+    "CAM",
+    "capture_features",
+    "class_activation_maps",
+    "compute_cams",
+    "evaluate_localization",
+    "find_cam_layer",
+    "foreground",
+    "gradient_saliency",
+    "gt_known_accuracy",
+    "imagenet_categories",
+    "load_pretrained",
+    "localization_error",
+    "localize",
+    "max_box_acc",
+    "max_box_acc_v2",
+    "nin_class_activation_maps",
+    "normalize_maps",
+    "Preprocess",
+    "resize_maps",
+    "top5_heuristic",
+    "top_k_error",
+    "cam",
+    "boxes",
+    "components",
+    "metrics",
+    "models",
+    "data",
+    "viz",
+    "study",
+    "book",
+]  # the names of _EXPORTS and _SUBPACKAGES (tests/test_imports.py)
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from camlib import book, boxes, cam, components, data, metrics, models, study, viz

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
 import torch
+from PIL import Image
 from torch import Tensor
 
 __all__ = ["overlay_cam", "show_cams"]
@@ -16,7 +16,9 @@ def _as_array(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else np.asarray(image)
 
 
-def overlay_cam(ax, image: Image.Image | np.ndarray, cam: Tensor, *, alpha: float = 0.5, cmap: str = "jet", title: str = ""):
+def overlay_cam(
+    ax, image: Image.Image | np.ndarray, cam: Tensor, *, alpha: float = 0.5, cmap: str = "jet", title: str = ""
+):
     """Draw ``image`` with the map ``cam`` (``Tensor[H, W]``, values in [0, 1]) over it.
 
     The map must have the image's size (``compute_cams(..., size=(H, W))``);
@@ -73,8 +75,9 @@ def show_cams(
         raise ValueError(f"`ncols` must be a positive int, but got {ncols!r}.")
     rows_per_image = -(-(k + 1) // ncols)
     nrows = max(len(images), 1) * rows_per_image
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * 0.8 * nrows), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel * ncols, panel * 0.8 * nrows), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.set_axis_off()
     artist = None
@@ -97,8 +100,17 @@ def draw_box(ax, box, *, color: str, style: str = "-", width: float = 2.0) -> No
     from matplotlib.patches import Rectangle
 
     x1, y1, x2, y2 = (int(v) for v in box)
-    ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1 + 1, y2 - y1 + 1, fill=False, edgecolor=color,
-                           linestyle=style, linewidth=width))
+    ax.add_patch(
+        Rectangle(
+            (x1 - 0.5, y1 - 0.5),
+            x2 - x1 + 1,
+            y2 - y1 + 1,
+            fill=False,
+            edgecolor=color,
+            linestyle=style,
+            linewidth=width,
+        )
+    )
 
 
 def show_box_protocol(
@@ -136,8 +148,8 @@ def show_box_protocol(
     from matplotlib.colors import ListedColormap
 
     from camlib.boxes.from_maps import boxes_from_maps, foreground
-    from camlib.components.labels import component_stats, connected_components
     from camlib.boxes.geometry import box_iou
+    from camlib.components.labels import component_stats, connected_components
 
     array = _as_array(image)
     cam = cam.detach().double().cpu()
@@ -283,7 +295,7 @@ def draw_map(ax, image: Image.Image | np.ndarray, cam: Tensor, box=None, gt_boxe
     if not isinstance(cam, Tensor) or cam.ndim != 2:
         raise ValueError(f"`cam` must be a 2-D tensor (H, W), but got {getattr(cam, 'shape', type(cam).__name__)}.")
     overlay_cam(ax, image, normalize_maps(cam.detach().float()[None], "max")[0].cpu(), title=title)
-    for g in (gt_boxes.tolist() if isinstance(gt_boxes, Tensor) else gt_boxes):
+    for g in gt_boxes.tolist() if isinstance(gt_boxes, Tensor) else gt_boxes:
         draw_box(ax, g, color="lime", style="--", width=1.5)
     if box is not None:
         draw_box(ax, box.tolist() if isinstance(box, Tensor) else box, color="red", width=1.5)
@@ -321,14 +333,19 @@ def show_top_maps(
 
     n = len(images)
     if maps.ndim != 4 or boxes.ndim != 3 or maps.shape[:2] != boxes.shape[:2] or maps.shape[0] != n:
-        raise ValueError(f"`maps` (N, k, H, W) and `boxes` (N, k, 4) must agree with {n} images, "
-                         f"but got shapes {tuple(maps.shape)} and {tuple(boxes.shape)}.")
+        raise ValueError(
+            f"`maps` (N, k, H, W) and `boxes` (N, k, 4) must agree with {n} images, "
+            f"but got shapes {tuple(maps.shape)} and {tuple(boxes.shape)}."
+        )
     k = maps.shape[1]
     if len(gt_boxes) != n or len(titles) != n or len(row_labels) != n or any(len(t) != k for t in titles):
-        raise ValueError(f"`gt_boxes`, `titles` and `row_labels` must have one entry per image ({n}), and each "
-                         f"`titles` entry {k} titles, but got {len(gt_boxes)}, {len(titles)} and {len(row_labels)}.")
-    fig, axes = plt.subplots(max(n, 1), k + 1, figsize=(panel * (k + 1), 2.3 * max(n, 1)), squeeze=False,
-                             layout="constrained")
+        raise ValueError(
+            f"`gt_boxes`, `titles` and `row_labels` must have one entry per image ({n}), and each "
+            f"`titles` entry {k} titles, but got {len(gt_boxes)}, {len(titles)} and {len(row_labels)}."
+        )
+    fig, axes = plt.subplots(
+        max(n, 1), k + 1, figsize=(panel * (k + 1), 2.3 * max(n, 1)), squeeze=False, layout="constrained"
+    )
     for i in range(n):
         gt = gt_boxes[i].tolist()
         axes[i, 0].imshow(_as_array(images[i]))
@@ -378,13 +395,20 @@ def show_grouped_maps(
 
     n = len(images)
     if any(len(x) != n for x in (maps, boxes, gt_boxes, titles, groups)):
-        raise ValueError(f"`maps`, `boxes`, `gt_boxes`, `titles` and `groups` must have one entry per image ({n}), "
-                         f"but got {[len(x) for x in (maps, boxes, gt_boxes, titles, groups)]}.")
+        raise ValueError(
+            f"`maps`, `boxes`, `gt_boxes`, `titles` and `groups` must have one entry per image ({n}), "
+            f"but got {[len(x) for x in (maps, boxes, gt_boxes, titles, groups)]}."
+        )
     if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
         raise ValueError(f"`columns` must be a positive int, but got {columns!r}.")
     order = list(dict.fromkeys(groups))
-    fig, axes = plt.subplots(max(len(order), 1), columns, figsize=(panel * columns, 2.5 * max(len(order), 1)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        max(len(order), 1),
+        columns,
+        figsize=(panel * columns, 2.5 * max(len(order), 1)),
+        squeeze=False,
+        layout="constrained",
+    )
     for ax in axes.flat:
         ax.axis("off")
     for row, group in enumerate(order):
@@ -398,7 +422,11 @@ def show_grouped_maps(
 
 
 def show_threshold_curves(
-    curves: dict, threshold: float | None = 0.2, *, label: str | None = None, iou_index: int = 0,
+    curves: dict,
+    threshold: float | None = 0.2,
+    *,
+    label: str | None = None,
+    iou_index: int = 0,
     title: str | None = "GT-known box accuracy against the threshold",
 ):
     """Box accuracy against the map threshold, one line per method (Choe et al.'s reading of the threshold).
@@ -438,7 +466,7 @@ def show_threshold_curves(
         ys = 100 * torch.stack([a.curves[iou_index] for a in runs])  # (runs, T)
         mean = ys.mean(0)
         best = int(mean.argmax())  # the first maximum: the smallest threshold on ties
-        line, = ax.plot(tau, mean, label=f"{name} (best {tau[best]:.2f}: {mean[best]:.1f}%)")
+        (line,) = ax.plot(tau, mean, label=f"{name} (best {tau[best]:.2f}: {mean[best]:.1f}%)")
         if len(runs) > 1:
             ax.fill_between(tau, ys.min(0).values, ys.max(0).values, alpha=0.2, color=line.get_color())
         if threshold is not None:
@@ -580,8 +608,10 @@ def show_score_identity(logits: Tensor, map_means: Tensor, errors: dict[str, Ten
     import matplotlib.pyplot as plt
 
     if logits.shape != map_means.shape or logits.ndim != 2:
-        raise ValueError(f"`logits` and `map_means` must be tensors (N, C) of one shape, but got shapes "
-                         f"{tuple(logits.shape)} and {tuple(map_means.shape)}.")
+        raise ValueError(
+            f"`logits` and `map_means` must be tensors (N, C) of one shape, but got shapes "
+            f"{tuple(logits.shape)} and {tuple(map_means.shape)}."
+        )
     if not errors:
         raise ValueError("`errors` must hold at least one {label: residuals} entry, but is empty.")
     if not (isinstance(floor, (int, float)) and 0 < floor < 1):
@@ -599,8 +629,12 @@ def show_score_identity(logits: Tensor, map_means: Tensor, errors: dict[str, Ten
     low = float(np.log10(floor))
     bins = np.linspace(low, 0, 55)
     for label, error in errors.items():
-        hx.hist(np.log10(error.detach().flatten().double().cpu().clamp_min(floor).numpy()), bins=bins, alpha=0.6,
-                label=label)
+        hx.hist(
+            np.log10(error.detach().flatten().double().cpu().clamp_min(floor).numpy()),
+            bins=bins,
+            alpha=0.6,
+            label=label,
+        )
     hx.set_xlabel(f"log10 |S_c - mean M_c| (exact zeros at {low:g})")
     hx.set_ylabel("(image, class) pairs")
     hx.set_title("the residual is rounding")

@@ -261,5 +261,7 @@ def requires_data(*relative: str) -> pytest.MarkDecorator:
             find_data(path)
         except FileNotFoundError:
             missing.append(path)
-    return pytest.mark.skipif(bool(missing), reason=f"real data absent ({', '.join(missing)}): link data -> "
-                                                    f"../shared/data or set $CAMLIB_DATA")
+    return pytest.mark.skipif(
+        bool(missing),
+        reason=f"real data absent ({', '.join(missing)}): link data -> ../shared/data or set $CAMLIB_DATA",
+    )

@@ -12,19 +12,16 @@ import pytest
 import yaml
 from test_notebooks import _glued, _markdown
 
-from camlib.boxes import baselines
-
 from camlib.book import runner
-from camlib.data import synthetic
 from camlib.book.report import read_claims
-from camlib.study.stats import proportion_interval
 from camlib.book.verdicts import Verdict, combine, verdict
+from camlib.boxes import baselines
+from camlib.data import synthetic
+from camlib.study.stats import proportion_interval
 
 APPENDIX = "A1_benchmarks"
 CENTRE_MARGIN = 20  # the appendix's margin: points of accuracy
 SMOKE = yaml.safe_load(runner.notebook_paths(APPENDIX)[0].with_suffix(".yml").read_text())["smoke"]
-
-
 
 
 @pytest.mark.notebook
@@ -56,7 +53,8 @@ def test_a1_centre_box_verdict_follows_from_the_benchmarks(executed):
     assert list(row.parts) == list(parts)
     for name, interval in parts.items():
         assert row.parts[name] == pytest.approx(list(interval[:3]), abs=0.051), name  # the table's shares: 0.1 points
-    expected = combine({name: verdict(e, claim="equal", margin=CENTRE_MARGIN, what=row.effect)
-                        for name, e in parts.items()})
+    expected = combine(
+        {name: verdict(e, claim="equal", margin=CENTRE_MARGIN, what=row.effect) for name, e in parts.items()}
+    )
     assert expected.word == row.verdict == _glued(nb)["claim_centre_box_low_verdict"]
     assert f"| {row.claim} | {row.paper} | {row.study} | **{expected.word}**" in _markdown(nb)

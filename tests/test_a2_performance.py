@@ -23,8 +23,15 @@ def test_a2_box_accuracies_agree_and_are_timed(executed):
     assert g["a2_wsol_same"] == "the same"  # wsolevaluation's convention equals the contours loop
     assert g["a2_runs_speedup"] > 0 and g["a2_runs_labelling"] > 0 and g["a2_chain_speedup"] > 0
     text = _text(nb)
-    for method in ("component tree", "labelling per threshold", "contours loop", "wsolevaluation's convention",
-                   "camlib.components.runs", "OpenCV contours, per map", "whole chain (ms per image)"):
+    for method in (
+        "component tree",
+        "labelling per threshold",
+        "contours loop",
+        "wsolevaluation's convention",
+        "camlib.components.runs",
+        "OpenCV contours, per map",
+        "whole chain (ms per image)",
+    ):
         assert method in text
     assert "| camlib.components.runs |" in text and "| 100% |" in text  # the labelling's boxes are camlib's exactly
     assert "MaxBoxAccV2 over 50,000 maps" in text  # the targets table, graded
@@ -35,8 +42,12 @@ def test_a2_box_accuracies_agree_and_are_timed(executed):
 
 @pytest.mark.notebook
 def test_a2_cost_table_reads_the_chapters_of_a_build(tmp_path):
-    done = {"cells": [], "metadata": {"papermill": {"duration": 90.0, "parameters": {"profile": "default"}}},
-            "nbformat": 4, "nbformat_minor": 5}
+    done = {
+        "cells": [],
+        "metadata": {"papermill": {"duration": 90.0, "parameters": {"profile": "default"}}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (tmp_path / "00_class_activation_maps.ipynb").write_text(json.dumps(done))
     path = runner.notebook_paths("A2")[0]
     out = runner.execute(path, profile="smoke", overrides={"chapters_dir": str(tmp_path)}, output_dir=tmp_path / "out")

@@ -169,8 +169,9 @@ def test_random_box_accuracy_keeps_the_numbers_of_the_notebook_helper(gen, with_
     got = random_box_accuracy(gt, 64, draws=R, generator=torch.Generator().manual_seed(3), sizes=sizes)
     assert got == want and 0 < got < 1
     one = [g[:1] for g in gt]
-    assert random_box_accuracy(torch.cat(one), 64, draws=R, generator=torch.Generator().manual_seed(3), sizes=sizes) \
-        == random_box_accuracy(one, 64, draws=R, generator=torch.Generator().manual_seed(3), sizes=sizes)
+    assert random_box_accuracy(
+        torch.cat(one), 64, draws=R, generator=torch.Generator().manual_seed(3), sizes=sizes
+    ) == random_box_accuracy(one, 64, draws=R, generator=torch.Generator().manual_seed(3), sizes=sizes)
 
 
 # --- bad input --------------------------------------------------------------------------
@@ -179,35 +180,70 @@ def test_random_box_accuracy_keeps_the_numbers_of_the_notebook_helper(gen, with_
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: centre_box(64, (0, 10)), ValueError, r"`box_size` must have 1 <= h <= 64 and 1 <= w <= 64, but got \(0, 10\)"),
+        (
+            lambda: centre_box(64, (0, 10)),
+            ValueError,
+            r"`box_size` must have 1 <= h <= 64 and 1 <= w <= 64, but got \(0, 10\)",
+        ),
         (lambda: centre_box((10, 20), (4, 21)), ValueError, r"`box_size` must have 1 <= h <= 10 and 1 <= w <= 20"),
         (lambda: centre_box(64, 32), TypeError, r"`box_size` must be a pair \(h, w\) of numbers, but got 32"),
-        (lambda: centre_box(None, (1, 1)), TypeError, r"`size` must be an int S or a pair \(H, W\) of ints, but got None"),
+        (
+            lambda: centre_box(None, (1, 1)),
+            TypeError,
+            r"`size` must be an int S or a pair \(H, W\) of ints, but got None",
+        ),
         (lambda: centre_box_accuracy(L(), 64), ValueError, r"`gt_boxes` must hold at least one image, but got none"),
         (lambda: centre_box_accuracy([], 64), ValueError, r"`gt_boxes` must hold at least one image, but got none"),
-        (lambda: centre_box_accuracy([L()], 64), ValueError,
-         r"`gt_boxes` must hold at least one box to take the mean box size, but holds none; pass `box_size`"),
-        (lambda: centre_box_accuracy(3, 64), TypeError,
-         r"`gt_boxes` must be a LongTensor\[N, 4\] or a list of N tensors LongTensor\[G_i, 4\], but got int"),
+        (
+            lambda: centre_box_accuracy([L()], 64),
+            ValueError,
+            r"`gt_boxes` must hold at least one box to take the mean box size, but holds none; pass `box_size`",
+        ),
+        (
+            lambda: centre_box_accuracy(3, 64),
+            TypeError,
+            r"`gt_boxes` must be a LongTensor\[N, 4\] or a list of N tensors LongTensor\[G_i, 4\], but got int",
+        ),
         (lambda: centre_box_accuracy(L([4, 0, 3, 3]), 64), ValueError, r"`gt_boxes` must hold boxes .* but box 0 is"),
-        (lambda: centre_box_accuracy([L([0, 0, 1, 1])], 64, iou_threshold=0), ValueError,
-         r"`iou_threshold` must be in \(0, 1\], but got 0"),
+        (
+            lambda: centre_box_accuracy([L([0, 0, 1, 1])], 64, iou_threshold=0),
+            ValueError,
+            r"`iou_threshold` must be in \(0, 1\], but got 0",
+        ),
         (lambda: center_box_accuracy(L(), (64, 64)), ValueError, r"`gt_boxes` must hold at least one image"),
-        (lambda: best_centre_box_size(L([0, 0, 1, 1]), 64, fractions=[]), ValueError,
-         r"`fractions` must hold at least one fraction, but got none"),
-        (lambda: best_centre_box_size(L([0, 0, 1, 1]), 64, fractions=0.5), TypeError,
-         r"`fractions` must be a sequence of numbers in \(0, 1\], but got 0.5"),
-        (lambda: best_centre_box_size(L([0, 0, 1, 1]), 64, fractions=[0.0]), ValueError,
-         r"`fractions` must hold numbers in \(0, 1\], but got 0.0"),
+        (
+            lambda: best_centre_box_size(L([0, 0, 1, 1]), 64, fractions=[]),
+            ValueError,
+            r"`fractions` must hold at least one fraction, but got none",
+        ),
+        (
+            lambda: best_centre_box_size(L([0, 0, 1, 1]), 64, fractions=0.5),
+            TypeError,
+            r"`fractions` must be a sequence of numbers in \(0, 1\], but got 0.5",
+        ),
+        (
+            lambda: best_centre_box_size(L([0, 0, 1, 1]), 64, fractions=[0.0]),
+            ValueError,
+            r"`fractions` must hold numbers in \(0, 1\], but got 0.0",
+        ),
         (lambda: best_centre_box_size(L([0, 0, 1, 1]), 64, fractions=[1.5]), ValueError, r"`fractions` must be"),
-        (lambda: random_boxes(1, 4, generator=torch.Generator(), sizes=torch.tensor([[5, 1]])), ValueError,
-         r"`sizes` must hold \(h, w\) with 1 <= h <= 4 and 1 <= w <= 4"),
+        (
+            lambda: random_boxes(1, 4, generator=torch.Generator(), sizes=torch.tensor([[5, 1]])),
+            ValueError,
+            r"`sizes` must hold \(h, w\) with 1 <= h <= 4 and 1 <= w <= 4",
+        ),
         (lambda: random_boxes(1, 4, generator=0), TypeError, r"`generator` must be a torch.Generator, but got int"),
         (lambda: random_boxes(-1, 4, generator=torch.Generator()), ValueError, r"`n` must be an int >= 0, but got -1"),
-        (lambda: random_box_accuracy(L([0, 0, 1, 1]), 4, draws=0, generator=torch.Generator()), ValueError,
-         r"`draws` must be an int >= 1, but got 0"),
-        (lambda: random_box_accuracy(L([0, 0, 1, 1]), 4, draws=2, generator=None), TypeError,
-         r"`generator` must be a torch.Generator, but got NoneType"),
+        (
+            lambda: random_box_accuracy(L([0, 0, 1, 1]), 4, draws=0, generator=torch.Generator()),
+            ValueError,
+            r"`draws` must be an int >= 1, but got 0",
+        ),
+        (
+            lambda: random_box_accuracy(L([0, 0, 1, 1]), 4, draws=2, generator=None),
+            TypeError,
+            r"`generator` must be a torch.Generator, but got NoneType",
+        ),
     ],
 )
 def test_bad_arguments(call, error, match):
@@ -223,8 +259,10 @@ def test_random_box_hits_are_random_box_accuracy_per_image(gen):
     from camlib.boxes.baselines import random_box_hits
 
     # a one-pixel image: every random box is the pixel (a hit); the second image has no ground truth
-    assert random_box_hits([L([0, 0, 0, 0]), L()], 1, draws=3, generator=torch.Generator().manual_seed(0)).tolist() \
-        == [1.0, 0.0]
+    assert random_box_hits([L([0, 0, 0, 0]), L()], 1, draws=3, generator=torch.Generator().manual_seed(0)).tolist() == [
+        1.0,
+        0.0,
+    ]
     gt = [some_boxes(gen, int(c)) for c in torch.randint(1, 3, (30,), generator=gen)]
     for sizes in (None, torch.tensor([[30, 20], [50, 50]])):
         hits = random_box_hits(gt, 64, draws=5, generator=torch.Generator().manual_seed(1), sizes=sizes)
@@ -240,7 +278,11 @@ def test_centre_box_hits_are_the_accuracy_image_by_image():
 
     # a 32 x 32 centred box in 64 x 64 is (16, 16, 47, 47): it is image 0's box, misses image 1's corner box,
     # and is one of image 2's two boxes
-    gt = [torch.tensor([[16, 16, 47, 47]]), torch.tensor([[0, 0, 31, 31]]), torch.tensor([[0, 0, 1, 1], [16, 16, 47, 47]])]
+    gt = [
+        torch.tensor([[16, 16, 47, 47]]),
+        torch.tensor([[0, 0, 31, 31]]),
+        torch.tensor([[0, 0, 1, 1], [16, 16, 47, 47]]),
+    ]
     hits = centre_box_hits(gt, 64, box_size=(32, 32))
     assert hits.dtype == torch.bool and hits.tolist() == [True, False, True]
     assert hits.double().mean().item() == centre_box_accuracy(gt, 64, box_size=(32, 32))

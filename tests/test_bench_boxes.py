@@ -22,9 +22,18 @@ def test_writes_one_row_per_operation_and_size(tmp_path, one_thread):
     out = tmp_path / "boxes.jsonl"
     assert _load().main(["--out", str(out), "--sizes", "16", "24", "--maps", "2", "--repeats", "1"]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    ops = ["maxboxacc+v2 tree", "maxboxacc+v2 labelling", "maxboxaccv2 contours loop", "maxboxacc+v2 wsolevaluation",
-           "components measure", "components label+stats", "authors boxes", "boxes runs", "boxes labelling",
-           "boxes contours loop"]
+    ops = [
+        "maxboxacc+v2 tree",
+        "maxboxacc+v2 labelling",
+        "maxboxaccv2 contours loop",
+        "maxboxacc+v2 wsolevaluation",
+        "components measure",
+        "components label+stats",
+        "authors boxes",
+        "boxes runs",
+        "boxes labelling",
+        "boxes contours loop",
+    ]
     assert [(r["operation"], r["size"]) for r in rows] == [(op, s) for s in (16, 24) for op in ops]
     assert all(r["maps"] == 2 and r["seconds_median"] > 0 and r["torch_threads"] == 1 for r in rows)
     tree, labelling, loop, wsol = (r["maxboxaccv2"] for r in rows[:4])

@@ -12,13 +12,25 @@ import numpy as np
 import pytest
 import torch
 
-from camlib.boxes.from_maps import boxes_from_maps
 from camlib.book.perf import smooth_maps
+from camlib.boxes.from_maps import boxes_from_maps
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pipeline.py"
 # A ResNet-18 with 100 classes on 128 x 128 images (4 x 4 CAMs), 2 images: each method in well under a second.
-TINY = ["--device", "cpu", "--arch", "resnet18", "--classes", "100", "--size", "128",
-        "--batches", "2", "--repeats", "1"]
+TINY = [
+    "--device",
+    "cpu",
+    "--arch",
+    "resnet18",
+    "--classes",
+    "100",
+    "--size",
+    "128",
+    "--batches",
+    "2",
+    "--repeats",
+    "1",
+]
 
 
 def _load():
@@ -65,7 +77,7 @@ def test_patch_images_hold_noise_in_one_rectangle(bench):
         rows, cols = image.abs().sum(0).nonzero().unbind(1)
         h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
         assert 16 <= h <= 32 and 16 <= w <= 32  # sides from size // 4 to size // 2
-        assert (image[:, rows.min():rows.max() + 1, cols.min():cols.max() + 1] != 0).all()  # noise fills it
+        assert (image[:, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] != 0).all()  # noise fills it
     assert torch.equal(images, bench.make_images(3, 64, 0, torch.device("cpu"), "patch"))  # seeded
 
 

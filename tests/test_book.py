@@ -14,8 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 PAGES = sorted((ROOT / "book").glob("*.md"))
-NOTEBOOKS = [p for pattern in ("[0-9][0-9]_*.ipynb", "A[0-9]_*.ipynb", "S[0-9]_*.ipynb")
-             for p in sorted((ROOT / "notebooks").glob(pattern))]
+NOTEBOOKS = [
+    p
+    for pattern in ("[0-9][0-9]_*.ipynb", "A[0-9]_*.ipynb", "S[0-9]_*.ipynb")
+    for p in sorted((ROOT / "notebooks").glob(pattern))
+]
 
 
 def _toc_files() -> list[str]:
@@ -68,7 +71,9 @@ def test_every_pasted_glue_value_is_glued_by_its_chapter():
     for page in PAGES:
         text = page.read_text()
         pasted = re.findall(r"\{glue(?::\w+)?\}`([^`:]+\.ipynb)::([A-Za-z0-9_]+)", text)
-        pasted += [(doc, key) for key, doc in re.findall(r"```\{glue(?::\w+)?\} ([A-Za-z0-9_]+)\n:doc: (\S+\.ipynb)", text)]
+        pasted += [
+            (doc, key) for key, doc in re.findall(r"```\{glue(?::\w+)?\} ([A-Za-z0-9_]+)\n:doc: (\S+\.ipynb)", text)
+        ]
         assert pasted or "glue" not in text, f"{page.name} pastes in a form this test does not read"
         for doc, key in pasted:
             notebook = "notebooks/" + Path(doc).name
@@ -87,7 +92,9 @@ def test_no_paper_number_is_typed_outside_camlib_paper():
     for name, text in _sources().items():
         for value, pattern in patterns.items():
             found = pattern.search(text)
-            assert not found, f"{name} types the paper's number {value} ({text[max(0, found.start() - 40):found.end() + 20]!r})"
+            assert not found, (
+                f"{name} types the paper's number {value} ({text[max(0, found.start() - 40) : found.end() + 20]!r})"
+            )
 
 
 def test_chapters_are_downloadable_and_nothing_launches():
@@ -123,12 +130,16 @@ def test_the_cite_page_cites_the_study_and_the_paper():
 
 def test_the_gpu_page_includes_every_paper_profile():
     text = (ROOT / "book" / "gpu.md").read_text()
-    included = re.findall(r"```\{literalinclude\} \.\./(notebooks/\S+\.yml)\n:language: yaml\n:start-at: \"paper:\"\n",
-                          text)
+    included = re.findall(
+        r"```\{literalinclude\} \.\./(notebooks/\S+\.yml)\n:language: yaml\n:start-at: \"paper:\"\n", text
+    )
     for path in included:
         assert "\npaper:" in (ROOT / path).read_text(), path
-    with_values = {p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "notebooks").glob("*.yml"))
-                   if yaml.safe_load(p.read_text()).get("paper")}
+    with_values = {
+        p.relative_to(ROOT).as_posix()
+        for p in sorted((ROOT / "notebooks").glob("*.yml"))
+        if yaml.safe_load(p.read_text()).get("paper")
+    }
     assert set(included) == with_values
     for nb in ("00", "01", "02", "03", "04", "05", "06", "07", "A1", "A2", "S1"):
         assert f"make notebook NB={nb} PROFILE=paper" in text
@@ -151,12 +162,14 @@ def test_figures_are_numbered_per_chapter_and_titles_are_not():
     ext = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ext)
     # Sphinx's book-wide numbers, in document order within each page (chapter 03's are the book's 8th and 9th)
-    env = SimpleNamespace(toc_fignumbers={
-        "book/chapters/03_cub_fine_grained": {"figure": {"b": (9,), "a": (8,)}},
-        "book/chapters/A1_benchmarks": {"figure": {"x": (12,)}},
-        "book/chapters/S1_summary": {"figure": {"s": (1,)}},
-        "book/method": {"figure": {"m": (1,)}, "table": {"t": (3,)}},
-    })
+    env = SimpleNamespace(
+        toc_fignumbers={
+            "book/chapters/03_cub_fine_grained": {"figure": {"b": (9,), "a": (8,)}},
+            "book/chapters/A1_benchmarks": {"figure": {"x": (12,)}},
+            "book/chapters/S1_summary": {"figure": {"s": (1,)}},
+            "book/method": {"figure": {"m": (1,)}, "table": {"t": (3,)}},
+        }
+    )
     assert ext.renumber(None, env) == list(env.toc_fignumbers)
     assert env.toc_fignumbers == {
         "book/chapters/03_cub_fine_grained": {"figure": {"a": ("03", 1), "b": ("03", 2)}},
@@ -181,11 +194,13 @@ def test_every_figure_is_captioned_and_named_after_its_chapter():
             figure = cell.metadata.get("mystnb", {}).get("figure")
             if figure is None:
                 assert path.stem in UNCAPTIONED or not DRAWS.search(cell.source), (
-                    f"{path.name}: cell {cell.id} draws a figure with no caption (metadata mystnb.figure)")
+                    f"{path.name}: cell {cell.id} draws a figure with no caption (metadata mystnb.figure)"
+                )
                 continue
             assert str(figure.get("caption", "")).strip(), f"{path.name}: cell {cell.id} has an empty caption"
             assert re.fullmatch(rf"fig-{path.stem[:2].lower()}-[a-z0-9]+(-[a-z0-9]+)*", figure.get("name", "")), (
-                f"{path.name}: cell {cell.id}'s figure name {figure.get('name')!r} is not fig-{path.stem[:2].lower()}-...")
+                f"{path.name}: cell {cell.id}'s figure name {figure.get('name')!r} is not fig-{path.stem[:2].lower()}-..."
+            )
             names.append(figure["name"])
     assert len(names) == len(set(names)), "two figures share a name"
 

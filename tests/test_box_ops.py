@@ -127,7 +127,9 @@ def test_box_coverage_hand_worked_and_against_pixels(gen):
         m2[r2[i, 1] : r2[i, 3] + 1, r2[i, 0] : r2[i, 2] + 1] = True
         assert fast[i].item() == pytest.approx((m1 & m2).sum().item() / m2.sum().item())
     # coverage is 1 exactly when IoU's intersection is the whole ground-truth box
-    assert (fast == 1).tolist() == [bool(((r1[i, :2] <= r2[i, :2]).all() and (r1[i, 2:] >= r2[i, 2:]).all())) for i in range(50)]
+    assert (fast == 1).tolist() == [
+        bool((r1[i, :2] <= r2[i, :2]).all() and (r1[i, 2:] >= r2[i, 2:]).all()) for i in range(50)
+    ]
 
 
 # --- resize and clip --------------------------------------------------------------------
@@ -231,47 +233,132 @@ def test_box_units_round_trip():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: box_iou(L([0, 0, 1, 1], [5, 0, 4, 3]), L([0, 0, 1, 1])), ValueError,
-         r"`boxes1` must hold boxes \(x1, y1, x2, y2\) with x2 >= x1 and y2 >= y1, but box 1 is \[5, 0, 4, 3\]"),
+        (
+            lambda: box_iou(L([0, 0, 1, 1], [5, 0, 4, 3]), L([0, 0, 1, 1])),
+            ValueError,
+            r"`boxes1` must hold boxes \(x1, y1, x2, y2\) with x2 >= x1 and y2 >= y1, but box 1 is \[5, 0, 4, 3\]",
+        ),
         # zero area in the inclusive convention (x2 = x1 - 1) is refused, not scored 0
         (lambda: box_area(L([4, 0, 3, 3])), ValueError, r"`boxes` must hold boxes .* but box 0 is \[4, 0, 3, 3\]"),
-        (lambda: box_iou(L([0, 0, 1, 1]), torch.tensor([[0.0, 0.0, 1.0, 1.0]])), TypeError,
-         r"`boxes2` must have an integer dtype, but got torch.float32"),
-        (lambda: box_iou(torch.zeros(2, 3, dtype=torch.long), L([0, 0, 1, 1])), ValueError,
-         r"`boxes1` must be a 2-D tensor \(N, 4\), but got shape \(2, 3\)"),
-        (lambda: box_iou(L([0, 0, 1, 1]), L([0, 0, 1, 1]).to("meta")), ValueError,
-         r"`boxes2` must be on the device of `boxes1` \(cpu\), but is on meta"),
+        (
+            lambda: box_iou(L([0, 0, 1, 1]), torch.tensor([[0.0, 0.0, 1.0, 1.0]])),
+            TypeError,
+            r"`boxes2` must have an integer dtype, but got torch.float32",
+        ),
+        (
+            lambda: box_iou(torch.zeros(2, 3, dtype=torch.long), L([0, 0, 1, 1])),
+            ValueError,
+            r"`boxes1` must be a 2-D tensor \(N, 4\), but got shape \(2, 3\)",
+        ),
+        (
+            lambda: box_iou(L([0, 0, 1, 1]), L([0, 0, 1, 1]).to("meta")),
+            ValueError,
+            r"`boxes2` must be on the device of `boxes1` \(cpu\), but is on meta",
+        ),
         (lambda: box_intersection([[0, 0, 1, 1]], L()), TypeError, r"`boxes1` must be a torch.Tensor, but got list"),
-        (lambda: best_iou(L([0, 0, 1, 1]), L([0, 0, 1, 1])), TypeError,
-         r"`gt_boxes` must be a list of N tensors LongTensor\[m_i, 4\], but got Tensor"),
-        (lambda: best_iou(L([0, 0, 1, 1]), [L(), L()]), ValueError,
-         r"`gt_boxes` must hold one LongTensor\[m_i, 4\] per image \(1\), but got 2"),
-        (lambda: best_iou(L([0, 0, 1, 1]), [L([0, 3, 2, 2])]), ValueError, r"`gt_boxes\[0\]` must hold boxes .* but box 0 is"),
-        (lambda: best_iou(L([0, 0, 1, 1])[0], [L()]), ValueError,
-         r"`boxes` must be a tensor \(N, 4\) or \(N, P, 4\), but got shape \(4\)"),
-        (lambda: best_iou(torch.tensor([[[0, 0, 1, 1], [3, 0, 2, 1]]]), [L()]), ValueError,
-         r"`boxes` must hold boxes .* but box \(0, 1\) is \[3, 0, 2, 1\]"),
-        (lambda: box_coverage(L([0, 0, 1, 1]), L([0, 0, 1, 1], [0, 0, 1, 1])), ValueError,
-         r"`gt_boxes` must hold one box per box of `boxes` \(1\), but got 2"),
+        (
+            lambda: best_iou(L([0, 0, 1, 1]), L([0, 0, 1, 1])),
+            TypeError,
+            r"`gt_boxes` must be a list of N tensors LongTensor\[m_i, 4\], but got Tensor",
+        ),
+        (
+            lambda: best_iou(L([0, 0, 1, 1]), [L(), L()]),
+            ValueError,
+            r"`gt_boxes` must hold one LongTensor\[m_i, 4\] per image \(1\), but got 2",
+        ),
+        (
+            lambda: best_iou(L([0, 0, 1, 1]), [L([0, 3, 2, 2])]),
+            ValueError,
+            r"`gt_boxes\[0\]` must hold boxes .* but box 0 is",
+        ),
+        (
+            lambda: best_iou(L([0, 0, 1, 1])[0], [L()]),
+            ValueError,
+            r"`boxes` must be a tensor \(N, 4\) or \(N, P, 4\), but got shape \(4\)",
+        ),
+        (
+            lambda: best_iou(torch.tensor([[[0, 0, 1, 1], [3, 0, 2, 1]]]), [L()]),
+            ValueError,
+            r"`boxes` must hold boxes .* but box \(0, 1\) is \[3, 0, 2, 1\]",
+        ),
+        (
+            lambda: box_coverage(L([0, 0, 1, 1]), L([0, 0, 1, 1], [0, 0, 1, 1])),
+            ValueError,
+            r"`gt_boxes` must hold one box per box of `boxes` \(1\), but got 2",
+        ),
         (lambda: resize_boxes([[0, 0, 1, 1]], 4, 8), TypeError, r"`boxes` must be a torch.Tensor, but got list"),
-        (lambda: resize_boxes(torch.zeros(2, 4), 4, 8), TypeError, r"`boxes` must have an integer dtype, but got torch.float32"),
-        (lambda: resize_boxes(torch.zeros(4).long(), 4, 8), ValueError, r"`boxes` must be a 2-D tensor \(m, 4\), but got shape \(4\)"),
-        (lambda: resize_boxes(torch.zeros(2, 5).long(), 4, 8), ValueError, r"must be a 2-D tensor \(m, 4\), but got shape \(2, 5\)"),
-        (lambda: resize_boxes(L([0, 0, 1, 1]), 0, 8), ValueError, r"`from_size` must have positive sides, but got \(0, 0\)"),
-        (lambda: resize_boxes(L(), 4, None), TypeError, r"`to_size` must be an int S or a pair \(H, W\) of ints, but got None"),
-        (lambda: clip_boxes(L([0, 0, 1, 1]), (4, 2.5)), TypeError, r"`size` must be None, an int or a pair \(H, W\) of ints"),
+        (
+            lambda: resize_boxes(torch.zeros(2, 4), 4, 8),
+            TypeError,
+            r"`boxes` must have an integer dtype, but got torch.float32",
+        ),
+        (
+            lambda: resize_boxes(torch.zeros(4).long(), 4, 8),
+            ValueError,
+            r"`boxes` must be a 2-D tensor \(m, 4\), but got shape \(4\)",
+        ),
+        (
+            lambda: resize_boxes(torch.zeros(2, 5).long(), 4, 8),
+            ValueError,
+            r"must be a 2-D tensor \(m, 4\), but got shape \(2, 5\)",
+        ),
+        (
+            lambda: resize_boxes(L([0, 0, 1, 1]), 0, 8),
+            ValueError,
+            r"`from_size` must have positive sides, but got \(0, 0\)",
+        ),
+        (
+            lambda: resize_boxes(L(), 4, None),
+            TypeError,
+            r"`to_size` must be an int S or a pair \(H, W\) of ints, but got None",
+        ),
+        (
+            lambda: clip_boxes(L([0, 0, 1, 1]), (4, 2.5)),
+            TypeError,
+            r"`size` must be None, an int or a pair \(H, W\) of ints",
+        ),
         (lambda: expand_boxes(L([0, 0, 1, 1]), -0.1, 4), ValueError, r"`margin` must be a number >= 0, but got -0.1"),
         (lambda: expand_boxes(L([0, 0, 1, 1]), True, 4), TypeError, r"`margin` must be a number >= 0, but got True"),
-        (lambda: expand_boxes(L([0, 0, 1, 1], [3, 0, 2, 1]), 0.1, 4), ValueError,
-         r"`boxes` must hold boxes \(x1, y1, x2, y2\) with x2 >= x1 and y2 >= y1, but box 1 is \[3, 0, 2, 1\]"),
-        (lambda: expand_boxes(torch.tensor([[0.0, 0.0, 1.0, 1.0]]), 0.1, 4), TypeError, r"`boxes` must have an integer dtype"),
-        (lambda: boxes_to_unit(torch.tensor([[0.0, 0.0, 1.0, 1.0]]), 4), TypeError, r"`boxes` must have an integer dtype"),
-        (lambda: unit_to_boxes(L([0, 0, 1, 1]), 4), TypeError, r"`unit` must have a floating-point dtype, but got torch.int64"),
-        (lambda: unit_to_boxes(torch.zeros(2, 3), 4), ValueError, r"`unit` must be a 2-D tensor \(N, 4\), but got shape \(2, 3\)"),
-        (lambda: check_boxes("boxes", torch.zeros(2, 2, 3, dtype=torch.long), dims="(N, k, 4)", ndim=None), ValueError,
-         r"`boxes` must have shape \(N, k, 4\) with a last dimension of 4, but got shape \(2, 2, 3\)"),
-        (lambda: check_iou_threshold("iou_threshold", 0), ValueError, r"`iou_threshold` must be in \(0, 1\], but got 0"),
-        (lambda: check_iou_threshold("iou_threshold", True), TypeError, r"`iou_threshold` must be a real number in \(0, 1\]"),
+        (
+            lambda: expand_boxes(L([0, 0, 1, 1], [3, 0, 2, 1]), 0.1, 4),
+            ValueError,
+            r"`boxes` must hold boxes \(x1, y1, x2, y2\) with x2 >= x1 and y2 >= y1, but box 1 is \[3, 0, 2, 1\]",
+        ),
+        (
+            lambda: expand_boxes(torch.tensor([[0.0, 0.0, 1.0, 1.0]]), 0.1, 4),
+            TypeError,
+            r"`boxes` must have an integer dtype",
+        ),
+        (
+            lambda: boxes_to_unit(torch.tensor([[0.0, 0.0, 1.0, 1.0]]), 4),
+            TypeError,
+            r"`boxes` must have an integer dtype",
+        ),
+        (
+            lambda: unit_to_boxes(L([0, 0, 1, 1]), 4),
+            TypeError,
+            r"`unit` must have a floating-point dtype, but got torch.int64",
+        ),
+        (
+            lambda: unit_to_boxes(torch.zeros(2, 3), 4),
+            ValueError,
+            r"`unit` must be a 2-D tensor \(N, 4\), but got shape \(2, 3\)",
+        ),
+        (
+            lambda: check_boxes("boxes", torch.zeros(2, 2, 3, dtype=torch.long), dims="(N, k, 4)", ndim=None),
+            ValueError,
+            r"`boxes` must have shape \(N, k, 4\) with a last dimension of 4, but got shape \(2, 2, 3\)",
+        ),
+        (
+            lambda: check_iou_threshold("iou_threshold", 0),
+            ValueError,
+            r"`iou_threshold` must be in \(0, 1\], but got 0",
+        ),
+        (
+            lambda: check_iou_threshold("iou_threshold", True),
+            TypeError,
+            r"`iou_threshold` must be a real number in \(0, 1\]",
+        ),
     ],
 )
 def test_bad_arguments(call, error, match):

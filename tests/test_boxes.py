@@ -9,7 +9,14 @@ from scipy import ndimage
 from test_components import smooth_maps
 
 import camlib.boxes.from_maps as boxes_module
-from camlib.boxes.from_maps import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
+from camlib.boxes.from_maps import (
+    authors_boxes,
+    boxes_from_maps,
+    boxes_from_masks,
+    component_boxes,
+    foreground,
+    top5_heuristic,
+)
 
 
 def reference_boxes(maps: np.ndarray, threshold: float, mode: str) -> np.ndarray:
@@ -280,7 +287,9 @@ def test_bad_input():
         authors_boxes(torch.rand(3, 3), ())
     with pytest.raises(TypeError, match=r"`thresholds` must be a sequence of ints \(0-255\), but got \(0.1, 0.5\)"):
         authors_boxes(torch.rand(3, 3), (0.1, 0.5))
-    with pytest.raises(ValueError, match=r"`maps` must be a 4-D tensor \(N, k, H, W\) with k >= 3, but got shape \(2, 2"):
+    with pytest.raises(
+        ValueError, match=r"`maps` must be a 4-D tensor \(N, k, H, W\) with k >= 3, but got shape \(2, 2"
+    ):
         top5_heuristic(torch.rand(2, 2, 5, 5), torch.zeros(2, 2, dtype=torch.long))
     with pytest.raises(ValueError, match=r"`classes` must have shape \(2, 3\) \(N, k\) like `maps`, but got \(2, 5\)"):
         top5_heuristic(torch.rand(2, 3, 5, 5), torch.zeros(2, 5, dtype=torch.long))

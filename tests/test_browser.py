@@ -97,8 +97,16 @@ def build_book(root: Path, *options: str) -> tuple[int, str]:
     """``jupyter-book build root *options`` with the environment's binary; its exit status and its log."""
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "JUPYTER_PLATFORM_DIRS": "1"}
-    run = subprocess.run([str(bin_dir / "jupyter-book"), "build", str(root), *options], cwd=root, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, check=False)
+    run = subprocess.run(
+        [str(bin_dir / "jupyter-book"), "build", str(root), *options],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     return run.returncode, ANSI.sub("", run.stdout)
 
 
@@ -141,7 +149,7 @@ def serve(folder: Path):
 
 
 def _excerpts(pattern: re.Pattern, text: str, limit: int = 3) -> list[str]:
-    return [repr(text[max(0, m.start() - 30):m.end() + 30]) for m in list(pattern.finditer(text))[:limit]]
+    return [repr(text[max(0, m.start() - 30) : m.end() + 30]) for m in list(pattern.finditer(text))[:limit]]
 
 
 def read_book(html: Path, pages: list[str], screenshots: Path, query: str = "GAP") -> list[str]:
@@ -158,8 +166,11 @@ def read_book(html: Path, pages: list[str], screenshots: Path, query: str = "GAP
 
     problems: list[str] = []
     seen = {"pages": 0, "images": 0, "formulas": 0}
-    files = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
-                   if not p.relative_to(html).parts[0].startswith("_") and p.name not in NOT_PAGES)
+    files = sorted(
+        p.relative_to(html).as_posix()
+        for p in html.rglob("*.html")
+        if not p.relative_to(html).parts[0].startswith("_") and p.name not in NOT_PAGES
+    )
     expected = {f"{page}.html" for page in pages}
     with serve(html) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -167,12 +178,18 @@ def read_book(html: Path, pages: list[str], screenshots: Path, query: str = "GAP
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(60_000)
             current = [""]  # the page that the listeners report for
-            page.on("console", lambda m: m.type == "error" and problems.append(
-                f"{current[0]}: console error: {m.text} ({m.location.get('url')})"))
+            page.on(
+                "console",
+                lambda m: (
+                    m.type == "error"
+                    and problems.append(f"{current[0]}: console error: {m.text} ({m.location.get('url')})")
+                ),
+            )
             page.on("pageerror", lambda e: problems.append(f"{current[0]}: uncaught JavaScript error: {e}"))
             page.on("requestfailed", lambda r: problems.append(f"{current[0]}: request failed: {r.url} ({r.failure})"))
-            page.on("response", lambda r: r.status >= 400 and problems.append(
-                f"{current[0]}: HTTP {r.status}: {r.url}"))
+            page.on(
+                "response", lambda r: r.status >= 400 and problems.append(f"{current[0]}: HTTP {r.status}: {r.url}")
+            )
             for name in files:
                 current[0] = name
                 redirect = REDIRECT.search((html / name).read_text(errors="replace"))
@@ -299,8 +316,9 @@ def test_the_checker_reports_each_defect_of_a_broken_page(tmp_path):
     warned = "\n".join(build_warnings(log))
     for expected in ("image file not readable", "undefined label: 'no-such-label'", 'bibtex key "no-such-key"'):
         assert expected in warned, f"the build warnings lack {expected!r}:\n{warned}"
-    problems = read_book(tmp_path / "_build" / "html", ["book/intro", "book/absent"], tmp_path / "shots",
-                         query="zyzzyva")
+    problems = read_book(
+        tmp_path / "_build" / "html", ["book/intro", "book/absent"], tmp_path / "shots", query="zyzzyva"
+    )
     report = "\n".join(problems)
     for expected in (
         "book/intro.html: image not loaded: book/missing.png",  # Sphinx keeps the source's path when it finds no file

@@ -107,7 +107,11 @@ def test_code_fingerprint_is_stable_and_short():
     assert code_fingerprint() == first == code_fingerprint(*CODE_MODULES)
     code_fingerprint.cache_clear()
     assert code_fingerprint() == first  # read again from the same files: the same
-    assert code_fingerprint("camlib.study.training") != first != code_fingerprint("camlib.study.training", "camlib.models.heads")
+    assert (
+        code_fingerprint("camlib.study.training")
+        != first
+        != code_fingerprint("camlib.study.training", "camlib.models.heads")
+    )
 
 
 def test_code_fingerprint_changes_with_the_source(probe):
@@ -243,7 +247,11 @@ def test_memoize_computes_once_and_reads_back(tmp_path):
     assert not hit and len(calls) == 1
     again, hit = memoize({"split": "train", "what": "features"}, compute, cache_root=tmp_path)  # same key
     assert hit and len(calls) == 1
-    assert torch.equal(again["pooled"], value["pooled"]) and again["n"] == 4 and torch.equal(again["boxes"][0], value["boxes"][0])
+    assert (
+        torch.equal(again["pooled"], value["pooled"])
+        and again["n"] == 4
+        and torch.equal(again["boxes"][0], value["boxes"][0])
+    )
     memoize({"what": "features", "split": "test"}, compute, cache_root=tmp_path)  # another key
     assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
     _, hit = memoize({"what": "features", "split": "train"}, compute, enabled=False, cache_root=tmp_path)

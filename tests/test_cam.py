@@ -101,7 +101,9 @@ def test_hand_worked_case():
     with_bias = class_activation_maps(features, weight, bias=torch.tensor([0.5, -1.0]))
     assert torch.equal(with_bias, torch.stack([m0 + 0.5, m1 - 1.0])[None])
     # "max": M_0 / 14; M_1 has max 0 <= 0 -> zeros. "minmax": (M_0 - 1) / 13, (M_1 + 3) / 3.
-    assert torch.equal(class_activation_maps(features, weight, normalize="max"), torch.stack([m0 / 14, torch.zeros(2, 2)])[None])
+    assert torch.equal(
+        class_activation_maps(features, weight, normalize="max"), torch.stack([m0 / 14, torch.zeros(2, 2)])[None]
+    )
     torch.testing.assert_close(
         class_activation_maps(features, weight, normalize="minmax"),
         torch.stack([(m0 - 1) / 13, (m1 + 3) / 3])[None],
@@ -223,7 +225,9 @@ def test_normalize_max(gen, dtype):
     positive = hi > 0
     assert torch.equal(out.amax(dim=(-2, -1))[positive], torch.ones(int(positive.sum()), dtype=dtype))
     want = maps.double() / hi.double()[..., None, None]
-    torch.testing.assert_close(out.double()[positive], want[positive], rtol=1e-2 if dtype == torch.bfloat16 else 1e-6, atol=0)
+    torch.testing.assert_close(
+        out.double()[positive], want[positive], rtol=1e-2 if dtype == torch.bfloat16 else 1e-6, atol=0
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
@@ -356,23 +360,55 @@ W = torch.zeros(5, 3)
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(features=torch.zeros(3, 7)), ValueError, r"`features` must be a 4-D tensor \(N, K, h, w\), but got shape \(3, 7\)"),
+        (
+            dict(features=torch.zeros(3, 7)),
+            ValueError,
+            r"`features` must be a 4-D tensor \(N, K, h, w\), but got shape \(3, 7\)",
+        ),
         (dict(features=[[[[1.0]]]]), TypeError, r"`features` must be a torch.Tensor, but got list"),
-        (dict(features=torch.zeros(2, 3, 4, 4, dtype=torch.int64)), TypeError, r"`features` must have a floating-point dtype"),
-        (dict(weight=torch.zeros(5, 3, 1)), ValueError, r"`weight` must be a 2-D tensor \(C, K\), but got shape \(5, 3, 1\)"),
+        (
+            dict(features=torch.zeros(2, 3, 4, 4, dtype=torch.int64)),
+            TypeError,
+            r"`features` must have a floating-point dtype",
+        ),
+        (
+            dict(weight=torch.zeros(5, 3, 1)),
+            ValueError,
+            r"`weight` must be a 2-D tensor \(C, K\), but got shape \(5, 3, 1\)",
+        ),
         (dict(weight=torch.zeros(5, 3).numpy()), TypeError, r"`weight` must be a torch.Tensor"),
         (dict(weight=torch.zeros(5, 3, dtype=torch.int32)), TypeError, r"`weight` must have a floating-point dtype"),
-        (dict(weight=torch.zeros(5, 4)), ValueError, r"`weight` must have shape \(C, K\) with K = 3 .*got shape \(5, 4\)"),
+        (
+            dict(weight=torch.zeros(5, 4)),
+            ValueError,
+            r"`weight` must have shape \(C, K\) with K = 3 .*got shape \(5, 4\)",
+        ),
         (dict(bias=torch.zeros(4)), ValueError, r"`bias` must have shape \(5,\), but got shape \(4,\)"),
         (dict(bias=torch.zeros(1, 5)), ValueError, r"`bias` must be a 1-D tensor \(C,\)"),
         (dict(bias=torch.zeros(5, dtype=torch.int64)), TypeError, r"`bias` must have a floating-point dtype"),
         (dict(bias=1.0), TypeError, r"`bias` must be a torch.Tensor, but got float"),
-        (dict(classes=torch.zeros(3, 1, dtype=torch.long)), ValueError, r"`classes` must have one row per image, shape \(2, k\), but got shape \(3, 1\)"),
+        (
+            dict(classes=torch.zeros(3, 1, dtype=torch.long)),
+            ValueError,
+            r"`classes` must have one row per image, shape \(2, k\), but got shape \(3, 1\)",
+        ),
         (dict(classes=torch.tensor([[0], [5]])), ValueError, r"`classes` must hold indices in \[0, 5\), but got 5"),
         (dict(classes=torch.tensor([[-1], [2]])), ValueError, r"`classes` must hold indices in \[0, 5\), but got -1"),
-        (dict(classes=torch.tensor([[0.0], [1.0]])), TypeError, r"`classes` must have an integer dtype, but got torch.float32"),
-        (dict(classes=torch.tensor([[True], [False]])), TypeError, r"`classes` must have an integer dtype, but got torch.bool"),
-        (dict(classes=torch.tensor([0, 1])), ValueError, r"`classes` must be a 2-D tensor \(N, k\), but got shape \(2\)"),
+        (
+            dict(classes=torch.tensor([[0.0], [1.0]])),
+            TypeError,
+            r"`classes` must have an integer dtype, but got torch.float32",
+        ),
+        (
+            dict(classes=torch.tensor([[True], [False]])),
+            TypeError,
+            r"`classes` must have an integer dtype, but got torch.bool",
+        ),
+        (
+            dict(classes=torch.tensor([0, 1])),
+            ValueError,
+            r"`classes` must be a 2-D tensor \(N, k\), but got shape \(2\)",
+        ),
         (dict(classes=[[0], [1]]), TypeError, r"`classes` must be a torch.Tensor, but got list"),
         (dict(normalize="l2"), ValueError, r"`normalize` must be one of None, 'max', 'minmax', but got 'l2'"),
         (dict(normalize="Max"), ValueError, r"`normalize` must be one of .*but got 'Max'"),
@@ -412,7 +448,9 @@ def test_resize_and_normalize_bad_input():
         normalize_maps(torch.zeros(3, 3, dtype=torch.long), "max")
     with pytest.raises(ValueError, match=r"`normalize` must be one of None, 'max', 'minmax', but got 'sum'"):
         normalize_maps(torch.zeros(3, 3), "sum")
-    with pytest.raises(ValueError, match=r"`maps` must have at least 2 dimensions \(\.\.\., H, W\), but got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"`maps` must have at least 2 dimensions \(\.\.\., H, W\), but got shape \(3,\)"
+    ):
         normalize_maps(torch.zeros(3), "max")
 
 

@@ -17,8 +17,8 @@ from test_notebooks import _glued, _has_data, _markdown, _text
 
 from camlib.book import runner
 from camlib.book.report import read_claims
-from camlib.study.stats import Interval, paired_bootstrap
 from camlib.book.verdicts import Verdict, qualitative, verdict, within_tolerance
+from camlib.study.stats import Interval, paired_bootstrap
 
 CHAPTER = "00_class_activation_maps"
 ABSENT = "n/a (data absent)"
@@ -26,9 +26,9 @@ IDENTITY_TOLERANCE = 100  # the chapter's rule: units of rounding (eps) x the la
 DIFFER_MARGIN = 50  # the chapter's margin: points of 1 - IoU
 MEASURED = ["identity_max_abs_err", "identity_max_abs_err_fp64", "class_region_iou_mean", "top1_classes"]
 
-real_data = pytest.mark.skipif(not _has_data(), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
-
-
+real_data = pytest.mark.skipif(
+    not _has_data(), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA"
+)
 
 
 def _glance(nb) -> str:
@@ -56,7 +56,10 @@ def test_chapter00_on_real_photos(executed):
     glued = _glued(nb)
     # the identity: float32 rounding, and far less in float64
     assert 0 <= glued["identity_max_abs_err"] < 1e-4
-    assert glued["identity_max_abs_err_fp64"] < 1e-10 and glued["identity_max_abs_err_fp64"] < glued["identity_max_abs_err"]
+    assert (
+        glued["identity_max_abs_err_fp64"] < 1e-10
+        and glued["identity_max_abs_err_fp64"] < glued["identity_max_abs_err"]
+    )
     assert glued["identity_logit_scale"] > 1  # real logits, not a vanishing network
     # smoke takes the first two photos by name (img1.jpg, img2.jpg) and their top 3 classes
     assert glued["top1_classes"] == "img1: potter's wheel; img2: palace"
@@ -64,8 +67,12 @@ def test_chapter00_on_real_photos(executed):
     assert len(ious) == 2 * (3 - 1) and all(0 <= v <= 1 for v in ious)
     assert glued["class_region_iou_mean"] == round(sum(ious) / len(ious), 3)
     # the box protocol figure that book/method.md pastes is glued as an image
-    assert any(o.get("metadata", {}).get("scrapbook", {}).get("name") == "fig_box_protocol" and "image/png" in o["data"]
-               for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert any(
+        o.get("metadata", {}).get("scrapbook", {}).get("name") == "fig_box_protocol" and "image/png" in o["data"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
 
 
 @pytest.mark.notebook
@@ -78,7 +85,9 @@ def test_chapter00_verdicts_follow_from_the_numbers(executed):
     assert list(rows) == ["maps_show_evidence", "maps_differ", "identity"]
     assert all(r.chapter == CHAPTER and r.section.startswith("ch00-") for r in rows.values())
     for key in ("maps_show_evidence", "maps_differ", "identity"):
-        assert f"({rows[key].section})=" in "\n".join(c.source for c in nbformat.read(runner.notebook_paths(CHAPTER)[0], 4).cells)
+        assert f"({rows[key].section})=" in "\n".join(
+            c.source for c in nbformat.read(runner.notebook_paths(CHAPTER)[0], 4).cells
+        )
 
     # Fig. 4: the maps differ. The rule, recomputed from the glued per-pair IoUs: a bootstrap of 1 - IoU (points)
     # over the (photo, class) pairs, "greater" with the chapter's margin.
@@ -95,10 +104,15 @@ def test_chapter00_verdicts_follow_from_the_numbers(executed):
     # Sec. 2: the identity, an exact claim: its ready verdict, recomputed from the glued residuals and scale
     identity = rows["identity"]
     assert identity.rule == "" and identity.estimate != identity.estimate  # NaN: no interval for an exact identity
-    tolerance = {dtype: IDENTITY_TOLERANCE * torch.finfo(dtype).eps * glued["identity_logit_scale"]
-                 for dtype in (torch.float32, torch.float64)}
-    expected = within_tolerance({"float32": glued["identity_max_abs_err"], "float64": glued["identity_max_abs_err_fp64"]},
-                                {"float32": tolerance[torch.float32], "float64": tolerance[torch.float64]}, what="r")
+    tolerance = {
+        dtype: IDENTITY_TOLERANCE * torch.finfo(dtype).eps * glued["identity_logit_scale"]
+        for dtype in (torch.float32, torch.float64)
+    }
+    expected = within_tolerance(
+        {"float32": glued["identity_max_abs_err"], "float64": glued["identity_max_abs_err_fp64"]},
+        {"float32": tolerance[torch.float32], "float64": tolerance[torch.float64]},
+        what="r",
+    )
     assert expected.word == identity.verdict == glued["claim_identity_verdict"]
     assert f"float32 {glued['identity_max_abs_err']:.2g} <= {tolerance[torch.float32]:.2g}" in identity.reason
     _shown(nb, identity, expected.word)

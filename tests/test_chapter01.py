@@ -6,12 +6,8 @@ from __future__ import annotations
 import pytest
 from test_notebooks import _claims, _glued, _has, _multiple, _text
 
-from camlib.study.stats import seed_interval
-
 from camlib.book.verdicts import Verdict, verdict
-
-
-
+from camlib.study.stats import seed_interval
 
 CUB = "cub-200-2011-50cls/CUB_200_2011"
 
@@ -40,8 +36,14 @@ def test_chapter01_verdicts_follow_the_rule_from_the_glued_numbers(executed):
     nb = executed("01")
     g, text = _glued(nb), _text(nb)
     claims = _claims(nb)
-    controlled = {"gap_gmp_cls", "gap_gmp_loc", "gap_gmp_maxboxaccv2", "gap_gmp_coverage", "cam_backprop_loc",
-                  "gap_vs_baseline"}
+    controlled = {
+        "gap_gmp_cls",
+        "gap_gmp_loc",
+        "gap_gmp_maxboxaccv2",
+        "gap_gmp_coverage",
+        "cam_backprop_loc",
+        "gap_vs_baseline",
+    }
     real = {"real_gap_gmp_cls", "real_gap_gmp_loc", "real_gap_vs_centre"}
     assert set(claims) == controlled | (real if _has(CUB) else set())
     for c in claims.values():

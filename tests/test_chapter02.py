@@ -19,18 +19,12 @@ APPROACH = 5.0  # the chapter's stated margin: weak supervision "approaches" ful
 STILL = "still improving at the last epoch: "  # camlib.study.experiments.convergence's words  # the reason of a comparison whose networks did not converge
 
 
-
-
-
-
 def _ilsvrc_invariants(g: dict, prefix: str, step: float) -> None:
     """A localization error is never below the classification error, top-5 never above top-1."""
     for key in ("cls_top1_err", "cls_top5_err", "loc_top1_err", "loc_top5_err"):
         assert 0 <= g[prefix + key] <= 100 and _multiple(g[prefix + key], step), key
     assert g[prefix + "cls_top5_err"] <= g[prefix + "cls_top1_err"] <= g[prefix + "loc_top1_err"]
     assert g[prefix + "cls_top5_err"] <= g[prefix + "loc_top5_err"] <= g[prefix + "loc_top1_err"]
-
-
 
 
 def _shown(nb, claim) -> None:
@@ -64,21 +58,34 @@ def _check_controlled(g: dict, claims: dict) -> None:
     # smoke trains one epoch: every network counts as still improving, and its comparison is inconclusive
     assert not weak_full.converged and re.fullmatch(
         STILL + r"weak \(GAP\) \(held-out accuracy \d\.\d\d, one epoch only\), "
-        r"full \(box regression\) \(held-out accuracy \d\.\d\d, one epoch only\)", weak_full.reason)
-    expected = verdict((weak_full.estimate, weak_full.low, weak_full.high), claim="equal", margin=APPROACH,
-                       what="weak − full top-1 loc error, points", converged=False, why_not_converged=weak_full.reason)
+        r"full \(box regression\) \(held-out accuracy \d\.\d\d, one epoch only\)",
+        weak_full.reason,
+    )
+    expected = verdict(
+        (weak_full.estimate, weak_full.low, weak_full.high),
+        claim="equal",
+        margin=APPROACH,
+        what="weak − full top-1 loc error, points",
+        converged=False,
+        why_not_converged=weak_full.reason,
+    )
     assert (weak_full.verdict, weak_full.reason) == tuple(expected)
     assert weak_full.low <= weak_full.estimate <= weak_full.high
     # the surgery: one part per backbone (smoke: AlexNet), GAP − FC, combined; the paper's effect is Table 1's
     surgery = claims["surgery"]
     assert list(surgery.parts) == ["AlexNet"] and surgery.paper_effect == pytest.approx(
-        paper.difference("table1", ("AlexNet-GAP", "AlexNet"), "cls_top1_err"))
+        paper.difference("table1", ("AlexNet-GAP", "AlexNet"), "cls_top1_err")
+    )
     assert not surgery.converged and surgery.reason.startswith(STILL + "AlexNet-FC (held-out accuracy ")
     assert "AlexNet-GAP (held-out accuracy " in surgery.reason and surgery.verdict == "inconclusive"
     # converged, the parts would decide by the rule: recomputed here from the row's intervals
-    expected = combine({name: verdict(tuple(p), what="GAP − FC top-1 cls error, points")
-                        for name, p in surgery.parts.items()})
-    assert expected.word in ("reproduced", "partly reproduced", "not reproduced", "not resolved") and surgery.rule == "greater"
+    expected = combine(
+        {name: verdict(tuple(p), what="GAP − FC top-1 cls error, points") for name, p in surgery.parts.items()}
+    )
+    assert (
+        expected.word in ("reproduced", "partly reproduced", "not reproduced", "not resolved")
+        and surgery.rule == "greater"
+    )
     # the resolution sweep: a trend over all the grids (smoke: 8 and 16), the slope of the glued means per doubling
     resolution = claims["resolution"]
     assert resolution.effect == "GT-known loc slope over grids 8×8, 16×16, points per doubling"
@@ -95,15 +102,18 @@ def _check_controlled(g: dict, claims: dict) -> None:
     strongest = max(g["centre_box_gt_known"], g["random_box_gt_known"])
     assert baseline.estimate == pytest.approx(g["weak_gt_known_loc"] - strongest, abs=0.11)
     assert baseline.rule == "greater" and baseline.low <= baseline.estimate <= baseline.high
-    assert baseline.effect.startswith("weak CAM − centred box" if g["centre_box_gt_known"] >= g["random_box_gt_known"]
-                                      else "weak CAM − random box")
+    assert baseline.effect.startswith(
+        "weak CAM − centred box" if g["centre_box_gt_known"] >= g["random_box_gt_known"] else "weak CAM − random box"
+    )
     assert not baseline.converged and baseline.reason.startswith(STILL + "weak (GAP) (held-out accuracy ")
     assert baseline.verdict == verdict((baseline.estimate, baseline.low, baseline.high), converged=False).word
 
 
 @pytest.mark.notebook
 @pytest.mark.realdata
-@pytest.mark.skipif(not _has("imagenet-val-1300"), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
+@pytest.mark.skipif(
+    not _has("imagenet-val-1300"), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA"
+)
 def test_chapter02_on_the_ilsvrc_subset(executed):
     nb = executed("02")
     g, claims = _glued(nb), _claims(nb)
@@ -124,11 +134,13 @@ def test_chapter02_on_the_ilsvrc_subset(executed):
     heuristic = claims["heuristic"]
     assert heuristic.estimate == pytest.approx(g["real_loc_top5_err"] - g["real_loc_top5_err_heuristic"], abs=0.11)
     assert heuristic.paper_effect == pytest.approx(
-        paper.difference("table3", ("GoogLeNet-GAP", "GoogLeNet-GAP (heuristics)"), "loc_top5_err"))
+        paper.difference("table3", ("GoogLeNet-GAP", "GoogLeNet-GAP (heuristics)"), "loc_top5_err")
+    )
     assert heuristic.verdict == verdict((heuristic.estimate, heuristic.low, heuristic.high)).word
     authors = claims["heuristic_authors"]
-    assert authors.estimate == pytest.approx(g["real_authors_loc_top5_err"] - g["real_authors_loc_top5_err_heuristic"],
-                                             abs=0.11)
+    assert authors.estimate == pytest.approx(
+        g["real_authors_loc_top5_err"] - g["real_authors_loc_top5_err_heuristic"], abs=0.11
+    )
     # backprop − CAM on the first 20 images: backprop's glued error minus CAM's on the same images
     backprop = claims["backprop"]
     assert backprop.low <= backprop.estimate <= backprop.high and backprop.rule == "greater"
@@ -137,8 +149,10 @@ def test_chapter02_on_the_ilsvrc_subset(executed):
     assert g["backprop_calibration_images"] == [10, 10]
     own = g["backprop_own_threshold"]
     assert set(own) == {"CAM", "backprop"} and all(0 <= t < 1 and _multiple(p, 10.0) for t, p in own.values())
-    fixed, calibrated = backprop.parts["paper protocol (20%), top-1 loc error"], backprop.parts[
-        "own best thresholds, GT-known"]
+    fixed, calibrated = (
+        backprop.parts["paper protocol (20%), top-1 loc error"],
+        backprop.parts["own best thresholds, GT-known"],
+    )
     assert fixed == [backprop.estimate, backprop.low, backprop.high]
     assert calibrated[0] == pytest.approx(own["CAM"][1] - own["backprop"][1], abs=1e-6)
     assert backprop.verdict == combine({"fixed": verdict(tuple(fixed)), "own": verdict(tuple(calibrated))}).word

@@ -21,16 +21,30 @@ from camlib.book.verdicts import Verdict, combine, verdict
 CHAPTER = "03_cub_fine_grained"
 ABSENT = "n/a (data absent)"
 CROP_MARGIN, LOC_MARGIN = 1.0, 5.0  # the margins the chapter states before its results (points)
-REAL = ["cub_acc_full", "cub_acc_cam_crop", "cub_acc_gt_crop", "cub_cam_box_acc_iou50", "cub_random_box_acc_iou50",
-        "cub_centre_box_acc_iou50", "cub_crop_gain", "cub_svm_identity_max_abs_err", "cub_strongest_baseline"]
-CONTROLLED = ["fg_acc_full", "fg_acc_cam_crop", "fg_acc_gt_crop", "fg_cam_box_acc_iou50", "fg_random_box_acc_iou50",
-              "fg_centre_box_acc_iou50", "fg_large_acc_full", "fg_large_acc_cam_crop", "fg_large_cam_box_acc_iou50",
-              "fg_large_centre_box_acc_iou50"]
+REAL = [
+    "cub_acc_full",
+    "cub_acc_cam_crop",
+    "cub_acc_gt_crop",
+    "cub_cam_box_acc_iou50",
+    "cub_random_box_acc_iou50",
+    "cub_centre_box_acc_iou50",
+    "cub_crop_gain",
+    "cub_svm_identity_max_abs_err",
+    "cub_strongest_baseline",
+]
+CONTROLLED = [
+    "fg_acc_full",
+    "fg_acc_cam_crop",
+    "fg_acc_gt_crop",
+    "fg_cam_box_acc_iou50",
+    "fg_random_box_acc_iou50",
+    "fg_centre_box_acc_iou50",
+    "fg_large_acc_full",
+    "fg_large_acc_cam_crop",
+    "fg_large_cam_box_acc_iou50",
+    "fg_large_centre_box_acc_iou50",
+]
 CENTRE_FITTED = "centre box of the best training size"  # the centred box fitted on the training boxes
-
-
-
-
 
 
 def _claims(nb) -> dict:
@@ -53,11 +67,13 @@ def _check_controlled(nb, glued, rows) -> None:
         assert isinstance(glued[key], float) and 0 <= glued[key] <= 100 and _multiple(glued[key], 100 / 48), key
     row = rows["fg_crop"]
     assert row.margin == CROP_MARGIN
-    assert row.paper_effect == pytest.approx(camlib.book.paper.difference("table4", ("CAM crop", "full image"), "accuracy"))
-    (small, s), (large, l) = list(row.parts.items())[0], list(row.parts.items())[-1]
+    assert row.paper_effect == pytest.approx(
+        camlib.book.paper.difference("table4", ("CAM crop", "full image"), "accuracy")
+    )
+    (small, s), (large, big) = list(row.parts.items())[0], list(row.parts.items())[-1]
     # each size's effect is its CAM crop accuracy minus its whole image accuracy (rounded numbers: within 0.1)
     assert s[0] == pytest.approx(glued["fg_acc_cam_crop"] - glued["fg_acc_full"], abs=0.11), small
-    assert l[0] == pytest.approx(glued["fg_large_acc_cam_crop"] - glued["fg_large_acc_full"], abs=0.11), large
+    assert big[0] == pytest.approx(glued["fg_large_acc_cam_crop"] - glued["fg_large_acc_full"], abs=0.11), large
     assert all(p[1] <= p[0] <= p[2] for p in row.parts.values())
     # smoke trains the controlled network for one epoch: it cannot have shown that it converged
     assert glued["fg_still_improving"] is True
@@ -69,7 +85,9 @@ def _check_controlled(nb, glued, rows) -> None:
     # per size, the page says where a centred box localizes the object better than the CAM box
     large_centre_wins = glued["fg_large_centre_box_acc_iou50"] > glued["fg_large_cam_box_acc_iou50"]
     sizes = [line for line in _markdown(nb).splitlines() if "Objects localized (IoU >= 0.5) by size" in line]
-    assert len(sizes) == 1 and sizes[0].rstrip(".").endswith("(**the centred box localizes better**)") == large_centre_wins
+    assert (
+        len(sizes) == 1 and sizes[0].rstrip(".").endswith("(**the centred box localizes better**)") == large_centre_wins
+    )
 
     # the CAM box against the strongest baseline, per size
     loc = rows["fg_loc_baseline"]
@@ -78,8 +96,9 @@ def _check_controlled(nb, glued, rows) -> None:
     assert len(strongest) == len(loc.parts)
     large = list(loc.parts.values())[-1]
     if strongest[-1] == CENTRE_FITTED:  # the large objects' effect is their CAM box minus the fitted centre box
-        assert large[0] == pytest.approx(glued["fg_large_cam_box_acc_iou50"] - glued["fg_large_centre_box_acc_iou50"],
-                                         abs=0.11)
+        assert large[0] == pytest.approx(
+            glued["fg_large_cam_box_acc_iou50"] - glued["fg_large_centre_box_acc_iou50"], abs=0.11
+        )
     assert glued["fg_large_centre_box_acc_iou50"] <= glued["fg_large_cam_box_acc_iou50"] - large[0] + 0.11
     word = combine({n: verdict(tuple(p), margin=LOC_MARGIN, converged=converged) for n, p in loc.parts.items()}).word
     assert loc.verdict == word
@@ -88,13 +107,21 @@ def _check_controlled(nb, glued, rows) -> None:
 
 @pytest.mark.notebook
 @pytest.mark.realdata
-@pytest.mark.skipif(not _has("cub-200-2011-50cls/CUB_200_2011"), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
+@pytest.mark.skipif(
+    not _has("cub-200-2011-50cls/CUB_200_2011"),
+    reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA",
+)
 def test_chapter03_on_the_cub_subset(executed):
     nb = executed(CHAPTER)
     glued = _glued(nb)
     # smoke: 4 species x 4 test images = 16, so accuracies are multiples of 100 / 16 = 6.25 (rounded to 0.1)
-    for key in ("cub_acc_full", "cub_acc_cam_crop", "cub_acc_gt_crop", "cub_cam_box_acc_iou50",
-                "cub_centre_box_acc_iou50"):
+    for key in (
+        "cub_acc_full",
+        "cub_acc_cam_crop",
+        "cub_acc_gt_crop",
+        "cub_cam_box_acc_iou50",
+        "cub_centre_box_acc_iou50",
+    ):
         assert 0 <= glued[key] <= 100 and _multiple(glued[key], 6.25), key
     # uniform corners: chance is low; 5 draws per image: multiples of 100 / 80 = 1.25
     assert 0 <= glued["cub_random_box_acc_iou50"] < 25 and _multiple(glued["cub_random_box_acc_iou50"], 1.25)
@@ -106,7 +133,9 @@ def test_chapter03_on_the_cub_subset(executed):
     crop = rows["cub_crop"]
     assert crop.margin == CROP_MARGIN and crop.low <= crop.estimate <= crop.high
     assert crop.estimate == pytest.approx(glued["cub_acc_cam_crop"] - glued["cub_acc_full"], abs=0.11)
-    assert crop.paper_effect == pytest.approx(camlib.book.paper.difference("table4", ("CAM crop", "full image"), "accuracy"))
+    assert crop.paper_effect == pytest.approx(
+        camlib.book.paper.difference("table4", ("CAM crop", "full image"), "accuracy")
+    )
     assert f"{crop.estimate:+.1f}" in glued["cub_crop_gain"]
     word = verdict((crop.estimate, crop.low, crop.high), claim="greater", margin=CROP_MARGIN).word
     assert crop.verdict == word
@@ -128,8 +157,9 @@ def test_chapter03_on_the_cub_subset(executed):
     assert strongest in base.study and strongest in base.reason
     if strongest == CENTRE_FITTED:
         assert glued["cub_centre_box_acc_iou50"] >= glued["cub_random_box_acc_iou50"]
-        assert base.estimate == pytest.approx(glued["cub_cam_box_acc_iou50"] - glued["cub_centre_box_acc_iou50"],
-                                              abs=0.11)
+        assert base.estimate == pytest.approx(
+            glued["cub_cam_box_acc_iou50"] - glued["cub_centre_box_acc_iou50"], abs=0.11
+        )
     # the strongest baseline is at least as strong as each glued one: the effect is at most CAM - each
     for key in ("cub_centre_box_acc_iou50", "cub_random_box_acc_iou50"):
         assert base.estimate <= glued["cub_cam_box_acc_iou50"] - glued[key] + 0.11, key

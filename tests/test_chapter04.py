@@ -62,8 +62,10 @@ def test_chapter04_on_coco(executed):
     hits, n = g["concept_pointing"], g["concept_pairs"]
     assert set(hits) == METHODS and n >= 1
     assert all(_multiple(hits[k], 100 / n) for k in ("CAM point", "centre point", "CAM box", "centre box"))
-    for key, method, bases in (("concepts", "CAM point", ("centre point", "random point")),
-                               ("concepts_box", "CAM box", ("centre box", "random box"))):
+    for key, method, bases in (
+        ("concepts", "CAM point", ("centre point", "random point")),
+        ("concepts_box", "CAM box", ("centre box", "random box")),
+    ):
         row = claims[key]
         assert row.estimate == pytest.approx(hits[method] - max(hits[b] for b in bases), abs=1e-3)
         assert row.verdict == verdict((row.estimate, row.low, row.high)).word

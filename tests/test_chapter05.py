@@ -35,8 +35,9 @@ def _check_controlled(nb, claims) -> None:
 
 @pytest.mark.notebook
 @pytest.mark.realdata
-@pytest.mark.skipif(not (_has("icdar2015") and _has("coco-mini") and _has("cub-200-2011-50cls")),
-                    reason="real data absent")
+@pytest.mark.skipif(
+    not (_has("icdar2015") and _has("coco-mini") and _has("cub-200-2011-50cls")), reason="real data absent"
+)
 def test_chapter05_on_icdar(executed):
     nb = executed("05")
     g, claims = _glued(nb), _check_rows(nb)

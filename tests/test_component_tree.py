@@ -7,13 +7,12 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from conftest import requires_data
 from scipy import ndimage
 
 import camlib
 from camlib.components.tree import sweep_best_iou
 from camlib.metrics.accuracy import BoxAccAccumulator, threshold_grid, update_box_accuracies
-
-from conftest import requires_data
 
 
 def _iou(a, b) -> float:
@@ -57,8 +56,15 @@ def _random_case(rng, N, H, W, kind):
     levels[:, 0] = 0.0
     G = 3
     x1, y1 = rng.integers(0, W, (N, G)), rng.integers(0, H, (N, G))
-    gt = np.stack([x1, y1, np.minimum(x1 + rng.integers(0, W, (N, G)), W - 1),
-                   np.minimum(y1 + rng.integers(0, H, (N, G)), H - 1)], axis=2)
+    gt = np.stack(
+        [
+            x1,
+            y1,
+            np.minimum(x1 + rng.integers(0, W, (N, G)), W - 1),
+            np.minimum(y1 + rng.integers(0, H, (N, G)), H - 1),
+        ],
+        axis=2,
+    )
     valid = rng.random((N, G)) < 0.7
     valid[0] = False  # an image with no box: -1 everywhere
     return values, levels, gt, valid
@@ -88,10 +94,7 @@ def test_matches_a_labelling_per_level_on_random_maps(shape, kind, all_component
 def test_hand_made_levels():
     # 4 x 4. Level 0: five pixels joined along the diagonal, and the lone 1 at (1, 3); level 1: two 2-pixel
     # blobs tie on area, the first in row-major order wins; level 2: one pixel; level 3: nothing, box (0, 0, 0, 0).
-    v = np.array([[2, 2, 0, 0],
-                  [0, 0, 1, 0],
-                  [0, 0, 0, 3],
-                  [0, 1, 0, 2]], dtype=float).ravel()[None]
+    v = np.array([[2, 2, 0, 0], [0, 0, 1, 0], [0, 0, 0, 3], [0, 1, 0, 2]], dtype=float).ravel()[None]
     levels = np.array([[0.0, 1.0, 2.0, 3.0]])
     gt = np.array([[[0, 0, 1, 0]]])  # the top-left blob
     largest = sweep_best_iou(v, levels, 4, gt, np.array([[True]]))[0]
@@ -111,9 +114,12 @@ def test_bad_input():
 
 
 def _accumulate(maps, gt_boxes, backend, quantize, thresholds):
-    accs = [BoxAccAccumulator((0.5,), thresholds=thresholds, quantize=quantize, backend=backend),
-            BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, thresholds=thresholds, quantize=quantize,
-                              backend=backend)]
+    accs = [
+        BoxAccAccumulator((0.5,), thresholds=thresholds, quantize=quantize, backend=backend),
+        BoxAccAccumulator(
+            (0.3, 0.5, 0.7), all_components=True, thresholds=thresholds, quantize=quantize, backend=backend
+        ),
+    ]
     update_box_accuracies(accs, maps, gt_boxes)
     return [acc.compute() for acc in accs]
 
@@ -121,8 +127,9 @@ def _accumulate(maps, gt_boxes, backend, quantize, thresholds):
 @pytest.mark.parametrize("quantize", [False, True])
 def test_accumulators_agree_with_labelling_backends(quantize):
     g = torch.Generator().manual_seed(3)
-    maps = torch.nn.functional.interpolate(torch.rand(12, 1, 7, 7, generator=g), size=(40, 48),
-                                           mode="bilinear", align_corners=False)[:, 0].double()
+    maps = torch.nn.functional.interpolate(
+        torch.rand(12, 1, 7, 7, generator=g), size=(40, 48), mode="bilinear", align_corners=False
+    )[:, 0].double()
     maps[3] = 0.5  # a constant map: nothing is foreground
     gt_boxes = []  # the box around each map's top 30% (a crude object), shifted by 0-3 pixels
     for i, m in enumerate(maps):
@@ -139,8 +146,11 @@ def test_accumulators_agree_with_labelling_backends(quantize):
 
 
 def test_unknown_backend_is_named():
-    with pytest.raises(ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', 'tree', "
-                                         r"but got 'fast'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', 'tree', "
+        r"but got 'fast'",
+    ):
         BoxAccAccumulator(backend="fast")
 
 

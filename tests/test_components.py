@@ -67,6 +67,7 @@ BACKENDS = ["torch", "scipy", "opencv"]
 def test_hand_made_cases(backend, device):
     if backend == "opencv" and device != "cpu":
         pytest.skip("OpenCV labels CPU masks only")
+
     def label(rows):
         return connected_components(torch.tensor(rows, dtype=torch.bool, device=device), backend=backend).tolist()
 
@@ -256,7 +257,9 @@ def test_bad_input():
         connected_components(np.zeros((3, 3), dtype=bool))
     with pytest.raises(ValueError, match=r"`masks` must have at least 2 dimensions \(..., H, W\), but got shape \(3,"):
         connected_components(torch.zeros(3, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', but got 'cuda'"):
+    with pytest.raises(
+        ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', but got 'cuda'"
+    ):
         connected_components(torch.zeros(3, 3, dtype=torch.bool), backend="cuda")
     with pytest.raises(TypeError, match=r"`labels` must have an integer dtype, but got torch.bool"):
         component_stats(torch.zeros(3, 3, dtype=torch.bool))

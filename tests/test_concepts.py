@@ -18,17 +18,21 @@ from camlib.study.svm import fit_linear_svm
 
 
 def test_whole_words_plurals_and_phrases():
-    captions = [["A category of things."],          # 'cat' inside a word: no
-                ["Three buses and two benches."],   # plurals with -es
-                ["The knives are on the table"],    # a listed irregular plural
-                ["A TRAFFIC   Light at night."],    # a phrase, any case and spacing
-                ["", "People watch a kitten."]]     # any of the captions
+    captions = [
+        ["A category of things."],  # 'cat' inside a word: no
+        ["Three buses and two benches."],  # plurals with -es
+        ["The knives are on the table"],  # a listed irregular plural
+        ["A TRAFFIC   Light at night."],  # a phrase, any case and spacing
+        ["", "People watch a kitten."],
+    ]  # any of the captions
     labels = caption_labels(captions, ["cat", "bus", "bench", "knife", "traffic light", "person", "dining table"])
-    assert labels.int().tolist() == [[0, 0, 0, 0, 0, 0, 0],
-                                     [0, 1, 1, 0, 0, 0, 0],
-                                     [0, 0, 0, 1, 0, 0, 1],
-                                     [0, 0, 0, 0, 1, 0, 0],
-                                     [1, 0, 0, 0, 0, 1, 0]]
+    assert labels.int().tolist() == [
+        [0, 0, 0, 0, 0, 0, 0],
+        [0, 1, 1, 0, 0, 0, 0],
+        [0, 0, 0, 1, 0, 0, 1],
+        [0, 0, 0, 0, 1, 0, 0],
+        [1, 0, 0, 0, 0, 1, 0],
+    ]
     with pytest.raises(ValueError, match=r"`concepts` must be keys of `synonyms`, but got \['unicorn'\]"):
         caption_labels(captions, ["unicorn"])
     assert caption_labels([["a unicorn"]], ["horse"], {"horse": ("horse", "unicorn")}).tolist() == [[True]]
@@ -61,16 +65,26 @@ def test_the_imagenet_table_names_real_imagenet_classes():
     from camlib.study.concepts import IMAGENET_FOR_COCO
 
     names = imagenet_categories()
-    assert set(IMAGENET_FOR_COCO) <= set(COCO_SYNONYMS) and all(0 <= k < 1000 for ks in IMAGENET_FOR_COCO.values()
-                                                                  for k in ks)
+    assert set(IMAGENET_FOR_COCO) <= set(COCO_SYNONYMS) and all(
+        0 <= k < 1000 for ks in IMAGENET_FOR_COCO.values() for k in ks
+    )
     # spot checks of the indices against torchvision's ImageNet names
-    assert (names[151], names[268], names[281], names[285]) == ("Chihuahua", "Mexican hairless", "tabby", "Egyptian cat")
+    assert (names[151], names[268], names[281], names[285]) == (
+        "Chihuahua",
+        "Mexican hairless",
+        "tabby",
+        "Egyptian cat",
+    )
     assert [names[k] for k in IMAGENET_FOR_COCO["airplane"]] == ["airliner", "warplane"]
     assert [names[k] for k in IMAGENET_FOR_COCO["banana"] + IMAGENET_FOR_COCO["pizza"]] == ["banana", "pizza"]
-    assert names[IMAGENET_FOR_COCO["dining table"][0]] == "dining table" and names[IMAGENET_FOR_COCO["tv"][0]] == "television"
+    assert (
+        names[IMAGENET_FOR_COCO["dining table"][0]] == "dining table"
+        and names[IMAGENET_FOR_COCO["tv"][0]] == "television"
+    )
 
 
 # --- concept detectors from weak labels ---------------------------------------------------
+
 
 def blobs(n=80, positives=16, k=5, shift=1.5, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -117,13 +131,16 @@ def test_no_mining_is_one_svm_on_all_negatives():
     torch.testing.assert_close(svm.weight, ref.weight)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"start": 0}, r"`start` must be a positive number"),
-    ({"rounds": -1}, r"`rounds` must be an int >= 0"),
-    ({"positive": torch.arange(80) < 2}, r"at least `folds` = 3 positives and negatives, but got 2 and 78"),
-    ({"positive": torch.ones(80, dtype=torch.long)}, r"`positive` must be a BoolTensor\[N\]"),
-    ({"positive": torch.ones(7, dtype=torch.bool)}, r"one label per row of `pooled` \(80\), but got 7"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"start": 0}, r"`start` must be a positive number"),
+        ({"rounds": -1}, r"`rounds` must be an int >= 0"),
+        ({"positive": torch.arange(80) < 2}, r"at least `folds` = 3 positives and negatives, but got 2 and 78"),
+        ({"positive": torch.ones(80, dtype=torch.long)}, r"`positive` must be a BoolTensor\[N\]"),
+        ({"positive": torch.ones(7, dtype=torch.bool)}, r"one label per row of `pooled` \(80\), but got 7"),
+    ],
+)
 def test_mining_errors(kwargs, message):
     x, y = blobs()
     positive = kwargs.pop("positive", y)
@@ -203,8 +220,14 @@ def test_concept_pointing_by_hand():
     assert pairs.hits["centre box"].tolist() == [0.0] * 6 and pairs.hits["random box"].tolist() == [0.0] * 6
     assert pairs.hits["centre point"].tolist() == [0.0] * 6  # (4, 4) is outside the box
     assert pairs.hits["random point"].tolist() == [9 / 64] * 6
-    masks = [{i: torch.zeros(8, 8, dtype=torch.bool).index_put_((torch.tensor([4]), torch.tensor([4])),
-                                                                 torch.tensor(True)) for i in positives}]
+    masks = [
+        {
+            i: torch.zeros(8, 8, dtype=torch.bool).index_put_(
+                (torch.tensor([4]), torch.tensor([4])), torch.tensor(True)
+            )
+            for i in positives
+        }
+    ]
     on_masks = concept_pointing([det], f, masks, size=(8, 8))
     assert sorted(on_masks.hits) == ["CAM point", "centre point", "random point"]
     assert on_masks.hits["centre point"].tolist() == [1.0] * 6
@@ -215,11 +238,20 @@ def test_concept_pointing_by_hand():
 def test_the_box_baselines_take_the_cam_box_size():
     from camlib.study.concepts import ConceptDetector
 
-    det = ConceptDetector("c", torch.tensor([True, True]), torch.zeros(2, dtype=torch.float64), torch.tensor([0, 0]),
-                          torch.ones(1, 1), torch.zeros(1), [1.0], [1], [1])
+    det = ConceptDetector(
+        "c",
+        torch.tensor([True, True]),
+        torch.zeros(2, dtype=torch.float64),
+        torch.tensor([0, 0]),
+        torch.ones(1, 1),
+        torch.zeros(1),
+        [1.0],
+        [1],
+        [1],
+    )
     f = torch.zeros(2, 1, 8, 8)
-    f[0, 0] = 1.0                  # image 0: the CAM box is the whole image
-    f[1, 0, :4, :4] = 1.0          # image 1: a 4 x 4 CAM box in the corner
+    f[0, 0] = 1.0  # image 0: the CAM box is the whole image
+    f[1, 0, :4, :4] = 1.0  # image 1: a 4 x 4 CAM box in the corner
     targets = [{0: torch.tensor([[0, 0, 7, 7]]), 1: torch.tensor([[0, 0, 3, 3]])}]
     pairs = concept_pointing([det], f, targets, size=(8, 8), random_draws=2000)
     assert pairs.hits["CAM box"].tolist() == [1.0, 1.0]
@@ -248,8 +280,9 @@ def test_summary_rows_and_the_tagged_controlled_run():
     fmaps = torch.zeros(N, C, 2, 2)
     fmaps[:, 0, 0, :] = 1.0  # feature 0 lives on the top half, feature 1 on the bottom half
     fmaps[:, 1, 1, :] = 1.0
-    dets, pairs = tagged_concept_pointing(pooled, fmaps, present, masks, categories, miss=0.2, false=0.0, seed=3,
-                                          folds=3)
+    dets, pairs = tagged_concept_pointing(
+        pooled, fmaps, present, masks, categories, miss=0.2, false=0.0, seed=3, folds=3
+    )
     tags = noisy_tags(present, miss=0.2, false=0.0, seed=3)
     ref = [cross_validated_detector(pooled, tags[:, c], str(c), folds=3, seed=3) for c in range(C)]
     for d, r in zip(dets, ref):

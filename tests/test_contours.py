@@ -29,7 +29,13 @@ from scipy import ndimage
 import camlib
 import camlib.book.perf
 from camlib.components.contours import contour_boxes
-from camlib.metrics.accuracy import BoxAccAccumulator, max_box_acc, max_box_acc_v2, threshold_grid, update_box_accuracies
+from camlib.metrics.accuracy import (
+    BoxAccAccumulator,
+    max_box_acc,
+    max_box_acc_v2,
+    threshold_grid,
+    update_box_accuracies,
+)
 
 CROSS = ndimage.generate_binary_structure(2, 1)
 
@@ -194,8 +200,9 @@ def test_shared_update_equals_separate_updates_and_levels_are_traced_once():
     two = BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, thresholds=grid, convention="wsolevaluation")
     update_box_accuracies([one, two], maps, gt)
     assert torch.equal(one.compute().curves, max_box_acc(maps, gt, thresholds=grid, convention="wsolevaluation").curves)
-    assert torch.equal(two.compute().curves,
-                       max_box_acc_v2(maps, gt, thresholds=grid, convention="wsolevaluation").curves)
+    assert torch.equal(
+        two.compute().curves, max_box_acc_v2(maps, gt, thresholds=grid, convention="wsolevaluation").curves
+    )
 
 
 def test_bad_arguments_name_the_convention():
@@ -206,7 +213,10 @@ def test_bad_arguments_name_the_convention():
     with pytest.raises(ValueError, match="convention"):
         BoxAccAccumulator(convention="choe")
     with pytest.raises(ValueError, match="share thresholds, quantize, convention"):
-        update_box_accuracies([BoxAccAccumulator(quantize=True), BoxAccAccumulator(convention="wsolevaluation")],
-                              torch.rand(1, 8, 8), [torch.tensor([[0, 0, 3, 3]])])
+        update_box_accuracies(
+            [BoxAccAccumulator(quantize=True), BoxAccAccumulator(convention="wsolevaluation")],
+            torch.rand(1, 8, 8),
+            [torch.tensor([[0, 0, 3, 3]])],
+        )
     assert BoxAccAccumulator(convention="wsolevaluation").quantize is True
     assert BoxAccAccumulator().quantize is False

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from camlib.study.crops import BoxCrops, crop_resize
 from camlib.data import PreprocessWithBoxes
 from camlib.data.common import AnnotatedImages, Record
+from camlib.study.crops import BoxCrops, crop_resize
 
 
 @pytest.fixture
@@ -60,7 +60,9 @@ def test_box_crops_spec_changes_with_boxes_and_margin(reader):
     assert a == BoxCrops(reader).spec()
     assert a != BoxCrops(reader, margin=0.1).spec()
     assert a != BoxCrops(reader, torch.tensor([[0, 0, 5, 5]])).spec()
-    assert BoxCrops(reader, torch.tensor([[0, 0, 5, 5]])).spec() != BoxCrops(reader, torch.tensor([[0, 0, 5, 6]])).spec()
+    assert (
+        BoxCrops(reader, torch.tensor([[0, 0, 5, 5]])).spec() != BoxCrops(reader, torch.tensor([[0, 0, 5, 6]])).spec()
+    )
 
 
 def test_crop_resize_identities(gen):

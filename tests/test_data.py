@@ -65,8 +65,10 @@ def test_missing_folder(tmp_path, no_env):
     with pytest.raises(FileNotFoundError, match=re.escape(f"{looked_at} does not exist")) as info:
         find_data("cam-samples", root=root)
     message = str(info.value)
-    assert message == (f"Could not find the data 'cam-samples': {looked_at} does not exist. "
-                       f"Put the data under the data root given, {root}, or give another root.")
+    assert message == (
+        f"Could not find the data 'cam-samples': {looked_at} does not exist. "
+        f"Put the data under the data root given, {root}, or give another root."
+    )
     assert "$CAMLIB_DATA" not in message and "data/" not in message  # the root was given: no advice on the defaults
 
 
@@ -99,7 +101,9 @@ def test_absolute_path_taken_as_is(samples, monkeypatch):
     assert find_data(samples, root="/ignored") == samples
     assert find_data(str(samples), expect=["a.png"]) == samples
     missing = samples.parent / "gone"
-    with pytest.raises(FileNotFoundError, match=re.escape(f"Could not find the data {str(missing)!r}: {missing} does not exist")) as info:
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"Could not find the data {str(missing)!r}: {missing} does not exist")
+    ) as info:
         find_data(missing, root=samples.parent)
     assert str(info.value).endswith("An absolute path is taken as it is, not looked up under the data roots: check it.")
     assert "$CAMLIB_DATA" not in str(info.value) and "data/" not in str(info.value)
@@ -127,7 +131,9 @@ def test_read_image_grey_is_rgb(tmp_path):
 
 def test_read_image_missing(tmp_path):
     path = tmp_path / "nope.jpg"
-    with pytest.raises(FileNotFoundError, match=re.escape(f"`path` must be an image file, but {str(path)!r} does not exist")):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"`path` must be an image file, but {str(path)!r} does not exist")
+    ):
         read_image(path)
     with pytest.raises(FileNotFoundError, match=r"`path` must be an image file"):
         read_image(tmp_path)  # a folder is not an image file

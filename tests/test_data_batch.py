@@ -176,8 +176,10 @@ def test_to_moves_the_tensors_and_keeps_the_rest(device):
 def test_pil_images_stay_a_list_and_are_not_moved():
     from PIL import Image
 
-    items = [Item(Image.new("RGB", (4, 2)), 0, NO_BOXES, "a", (2, 4)),
-             Item(Image.new("RGB", (3, 3)), 1, NO_BOXES, "b", (3, 3))]
+    items = [
+        Item(Image.new("RGB", (4, 2)), 0, NO_BOXES, "a", (2, 4)),
+        Item(Image.new("RGB", (3, 3)), 1, NO_BOXES, "b", (3, 3)),
+    ]
     batch = collate(items)
     assert isinstance(batch.images, list) and batch.to("cpu").images is batch.images
 
@@ -185,8 +187,9 @@ def test_pil_images_stay_a_list_and_are_not_moved():
 @pytest.mark.parametrize("workers", [0, 2])
 def test_data_loader_of_synthetic_items(workers):
     # With workers, the batches are pickled back to the main process.
-    loader = DataLoader(Localization(6, seed=0, image_size=32, scale=(0.4, 0.8)), batch_size=4, collate_fn=collate,
-                        num_workers=workers)
+    loader = DataLoader(
+        Localization(6, seed=0, image_size=32, scale=(0.4, 0.8)), batch_size=4, collate_fn=collate, num_workers=workers
+    )
     batches = list(loader)
     assert [len(b) for b in batches] == [4, 2] and all(isinstance(b, Batch) for b in batches)
     assert torch.equal(batches[1].images[0], Localization(6, seed=0, image_size=32, scale=(0.4, 0.8))[4].image)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import requires_data
 import torch
+from conftest import requires_data
 from PIL import Image
 
 from camlib.data import COCO, collate
@@ -21,23 +21,52 @@ def _write_coco(root, *, split="val2017", instances=None, captions=True):
     Image.new("RGB", (10, 8)).save(root / split / "a.png")
     Image.new("RGB", (3, 4)).save(root / split / "b.png")
     data = instances or {
-        "images": [{"id": 7, "file_name": "b.png", "height": 4, "width": 3},
-                   {"id": 5, "file_name": "a.png", "height": 8, "width": 10}],
-        "categories": [{"id": 3, "name": "car", "supercategory": "vehicle"},
-                       {"id": 1, "name": "person", "supercategory": "person"}],
+        "images": [
+            {"id": 7, "file_name": "b.png", "height": 4, "width": 3},
+            {"id": 5, "file_name": "a.png", "height": 8, "width": 10},
+        ],
+        "categories": [
+            {"id": 3, "name": "car", "supercategory": "vehicle"},
+            {"id": 1, "name": "person", "supercategory": "person"},
+        ],
         "annotations": [
-            {"id": 1, "image_id": 5, "category_id": 1, "bbox": [2.0, 2.0, 4.0, 4.0], "area": 16.0, "iscrowd": 0,
-             "segmentation": [[2, 2, 6, 2, 6, 6, 2, 6]]},
-            {"id": 2, "image_id": 5, "category_id": 3, "bbox": [7.5, 0.2, 1.0, 2.0], "area": 2.0, "iscrowd": 0,
-             "segmentation": [[7.5, 0.2, 8.5, 0.2, 8.5, 2.2, 7.5, 2.2]]},
-            {"id": 3, "image_id": 7, "category_id": 1, "bbox": [0.0, 0.0, 2.0, 4.0], "area": 3.0, "iscrowd": 1,
-             "segmentation": {"size": [4, 3], "counts": [2, 3, 7]}},
+            {
+                "id": 1,
+                "image_id": 5,
+                "category_id": 1,
+                "bbox": [2.0, 2.0, 4.0, 4.0],
+                "area": 16.0,
+                "iscrowd": 0,
+                "segmentation": [[2, 2, 6, 2, 6, 6, 2, 6]],
+            },
+            {
+                "id": 2,
+                "image_id": 5,
+                "category_id": 3,
+                "bbox": [7.5, 0.2, 1.0, 2.0],
+                "area": 2.0,
+                "iscrowd": 0,
+                "segmentation": [[7.5, 0.2, 8.5, 0.2, 8.5, 2.2, 7.5, 2.2]],
+            },
+            {
+                "id": 3,
+                "image_id": 7,
+                "category_id": 1,
+                "bbox": [0.0, 0.0, 2.0, 4.0],
+                "area": 3.0,
+                "iscrowd": 1,
+                "segmentation": {"size": [4, 3], "counts": [2, 3, 7]},
+            },
         ],
     }
     (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
     if captions:
-        caps = {"annotations": [{"id": 1, "image_id": 5, "caption": " A person by a car. "},
-                                {"id": 2, "image_id": 5, "caption": "Someone standing."}]}
+        caps = {
+            "annotations": [
+                {"id": 1, "image_id": 5, "caption": " A person by a car. "},
+                {"id": 2, "image_id": 5, "caption": "Someone standing."},
+            ]
+        }
         (root / "annotations" / f"captions_{split}.json").write_text(json.dumps(caps))
     return root
 
@@ -76,8 +105,11 @@ def test_reads_images_instances_masks_and_captions(tmp_path):
 
 
 def test_refuses_what_coco_does_not_define(tmp_path):
-    base = {"images": [{"id": 5, "file_name": "a.png", "height": 8, "width": 10}],
-            "categories": [{"id": 1, "name": "person"}], "annotations": []}
+    base = {
+        "images": [{"id": 5, "file_name": "a.png", "height": 8, "width": 10}],
+        "categories": [{"id": 1, "name": "person"}],
+        "annotations": [],
+    }
     bad_image = {**base, "annotations": [{"id": 9, "image_id": 6, "category_id": 1, "bbox": [0, 0, 1, 1]}]}
     with pytest.raises(ValueError, match=r"annotation 9 names image 6, which the file does not list"):
         COCO(_write_coco(tmp_path / "a", instances=bad_image), captions=False)
@@ -85,8 +117,11 @@ def test_refuses_what_coco_does_not_define(tmp_path):
     with pytest.raises(ValueError, match=r"annotation 9 names category 2, which the file does not list"):
         COCO(_write_coco(tmp_path / "b", instances=bad_category), captions=False)
     root = _write_coco(tmp_path / "c", instances={"images": []}, captions=False)
-    with pytest.raises(ValueError, match=r"must hold COCO's keys \['images', 'annotations', 'categories'\], but it "
-                                         r"lacks \['annotations', 'categories'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"must hold COCO's keys \['images', 'annotations', 'categories'\], but it "
+        r"lacks \['annotations', 'categories'\]",
+    ):
         COCO(root, captions=False)
     root = _write_coco(tmp_path / "d")
     (root / "annotations" / "captions_val2017.json").write_text("{not json")

@@ -156,7 +156,11 @@ def test_read_lines(tmp_path):
         ("1 a.jpg\n2 inf\n", lambda line: line.decimal(1), " ('inf' is not a finite number)"),
         ("1 a.jpg\n2 nan\n", lambda line: line.decimal(1), " ('nan' is not a finite number)"),
         ("1 a.jpg\n2 x\n", lambda line: line.decimal(1), " ('x' is not a finite number)"),
-        ("1 a.jpg\n2 b\n", lambda line: line.box([5, 0, 4, 0]), " (a box with 0 <= x1 <= x2 and 0 <= y1 <= y2, not (5, 0, 4, 0))"),
+        (
+            "1 a.jpg\n2 b\n",
+            lambda line: line.box([5, 0, 4, 0]),
+            " (a box with 0 <= x1 <= x2 and 0 <= y1 <= y2, not (5, 0, 4, 0))",
+        ),
     ],
 )
 def test_malformed_line_names_file_and_line(tmp_path, text, parse, why):

@@ -137,7 +137,11 @@ BOX = "`<image_id> <x> <y> <width> <height>` with a positive width and height"
         ("bounding_boxes.txt", "6 1.0 2.0 three 3.0", BOX + " ('three' is not a finite number)"),
         ("train_test_split.txt", "6 2", "`<image_id> <is_training_image>` (0 or 1)"),
         ("image_class_labels.txt", "six 1", "`<image_id> <class_id>` ('six' is not an integer)"),
-        ("images.txt", "5 003.Sooty_Albatross/again.jpg", "`<image_id> <image path>` (each image once; image 5 is on an earlier line too)"),
+        (
+            "images.txt",
+            "5 003.Sooty_Albatross/again.jpg",
+            "`<image_id> <image path>` (each image once; image 5 is on an earlier line too)",
+        ),
         ("classes.txt", "4", "`<class_id> <class name>`"),
     ],
 )
@@ -145,7 +149,9 @@ def test_malformed_line(cub, name, line, expected):
     path = cub / name
     path.write_text(path.read_text() + line + "\n")
     number = len(path.read_text().splitlines())
-    with pytest.raises(ValueError, match=re.escape(f"Malformed line {number} of {str(path)!r}: expected {expected}, but got {line!r}")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"Malformed line {number} of {str(path)!r}: expected {expected}, but got {line!r}")
+    ):
         CUB(cub, split="all")
 
 
@@ -195,12 +201,15 @@ def test_part_locations_by_image_and_part(cub):
     assert everything.parts(1).tolist()[0] == [1.0, 1.0, 1.0] and everything.parts(2).sum() == 0
 
 
-@pytest.mark.parametrize(("locs", "message"), [
-    ("1 9 1.0 1.0 1\n", r"a part id of parts.txt, not 9"),
-    ("1 1 1.0 1.0 2\n", r"visible 0 or 1"),
-    ("1 1 1.0 1.0 0\n1 1 2.0 2.0 1\n", r"line 2 .*each part once per image; part 1 of image 1"),
-    ("1 1 1.0 one 1\n", r"'one' is not a finite number"),
-])
+@pytest.mark.parametrize(
+    ("locs", "message"),
+    [
+        ("1 9 1.0 1.0 1\n", r"a part id of parts.txt, not 9"),
+        ("1 1 1.0 1.0 2\n", r"visible 0 or 1"),
+        ("1 1 1.0 1.0 0\n1 1 2.0 2.0 1\n", r"line 2 .*each part once per image; part 1 of image 1"),
+        ("1 1 1.0 one 1\n", r"'one' is not a finite number"),
+    ],
+)
 def test_part_errors_name_the_line(cub, locs, message):
     _write_parts(cub, locs)
     with pytest.raises(ValueError, match=message):

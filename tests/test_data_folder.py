@@ -13,7 +13,12 @@ from camlib.data import ImageFolder, PreprocessWithBoxes
 
 def make_folder(root: Path) -> Path:
     """cat/a.png (20 x 10), cat/sub/b.jpg (8 x 8), dog/c.PNG (6 x 4), plus files that are not images."""
-    for name, size in {"cat/a.png": (20, 10), "cat/sub/b.jpg": (8, 8), "dog/c.PNG": (6, 4), ".hidden/x.png": (2, 2)}.items():
+    for name, size in {
+        "cat/a.png": (20, 10),
+        "cat/sub/b.jpg": (8, 8),
+        "dog/c.PNG": (6, 4),
+        ".hidden/x.png": (2, 2),
+    }.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", size, (1, 2, 3)).save(root / name, format="PNG" if name.lower().endswith("png") else "JPEG")
     (root / "dog/notes.txt").write_text("not an image")
@@ -61,7 +66,9 @@ def test_missing_folder(tmp_path):
 def test_folder_without_images(tmp_path):
     (tmp_path / "root/cat").mkdir(parents=True)
     (tmp_path / "root/cat/readme.txt").write_text("no images here")
-    with pytest.raises(FileNotFoundError, match=re.escape(f"Could not find any image in {tmp_path / 'root'} (one sub-folder")) as info:
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"Could not find any image in {tmp_path / 'root'} (one sub-folder")
+    ) as info:
         ImageFolder(tmp_path / "root")
     assert str(info.value).endswith("it has 1 class folder and no image in it.")  # one folder: singular
     (tmp_path / "root/dog").mkdir()
@@ -88,9 +95,13 @@ def test_images_beside_empty_class_folders_are_counted(tmp_path):
     root = tmp_path / "mixed"
     (root / "cat").mkdir(parents=True)
     Image.new("RGB", (2, 2)).save(root / "a.png")
-    with pytest.raises(FileNotFoundError, match=re.escape(
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
             "it has 1 class folder and no image in it, and 1 image directly in it, outside any class folder. "
-            f"Put each class's images in a sub-folder of its own, {root}/<class>/<image>")):
+            f"Put each class's images in a sub-folder of its own, {root}/<class>/<image>"
+        ),
+    ):
         ImageFolder(root)
 
 
@@ -110,7 +121,7 @@ def test_missing_boxes_file(folder):
     [
         ("cat/a.png,1,2,3", ""),
         ("cat/a.png,1,2,3,four", " ('four' is not an integer)"),
-        ("cat/zzz.png,1,2,3,4", f" (the id of an image under {{root}}, such as 'cat/a.png')"),
+        ("cat/zzz.png,1,2,3,4", " (the id of an image under {root}, such as 'cat/a.png')"),
     ],
 )
 def test_malformed_boxes_line(folder, line, why):

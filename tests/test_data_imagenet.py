@@ -146,14 +146,20 @@ CSV_EXPECTED = "`ImageId,PredictionString` with `wnid x1 y1 x2 y2` repeated"
         ("ILSVRC2012_val_00000009,n02951358 1 2 3", " (five fields per box)"),
         ("ILSVRC2012_val_00000009,n02951358 1 2 3 x", " ('x' is not an integer)"),
         ("ILSVRC2012_val_00000009,n02951358 1 2 3 4,extra", ""),
-        ("ILSVRC2012_val_00000009,n02951358 5 2 3 4", " (a box with 0 <= x1 <= x2 and 0 <= y1 <= y2, not (5, 2, 3, 4))"),
+        (
+            "ILSVRC2012_val_00000009,n02951358 5 2 3 4",
+            " (a box with 0 <= x1 <= x2 and 0 <= y1 <= y2, not (5, 2, 3, 4))",
+        ),
         ("ILSVRC2012_val_00000009,", " (at least one box)"),
         (
             "ILSVRC2012_val_00000009,n02951358 1 2 3 4 n01440764 1 2 3 4",
             " (the boxes of one image to name one class, not n01440764, n02951358)",
         ),
         ("ILSVRC2012_val_00000009,n99999999 1 2 3 4", " (a class listed in LOC_synset_mapping.txt, not 'n99999999')"),
-        ("ILSVRC2012_val_00000001,n01443537 1 2 3 4", " (each image on one line; ILSVRC2012_val_00000001 is also on line 3)"),
+        (
+            "ILSVRC2012_val_00000001,n01443537 1 2 3 4",
+            " (each image on one line; ILSVRC2012_val_00000001 is also on line 3)",
+        ),
     ],
 )
 def test_malformed_csv_line(kaggle, line, why):
@@ -178,7 +184,10 @@ def test_csv_header(kaggle):
         (("<xmin>1</xmin>", "<xmin>one</xmin>"), "expected a number in <xmin>, not 'one'"),
         (("<xmin>1</xmin>", ""), "expected a number in <xmin>, not None"),
         (("<xmin>1</xmin>", "<xmin>1.5</xmin>"), "expected an integer in <xmin>, not '1.5'"),
-        (("<xmin>1</xmin>", "<xmin>7</xmin>"), "expected a box with 0 <= xmin <= xmax and 0 <= ymin <= ymax, not (7, 2, 5, 6)"),
+        (
+            ("<xmin>1</xmin>", "<xmin>7</xmin>"),
+            "expected a box with 0 <= xmin <= xmax and 0 <= ymin <= ymax, not (7, 2, 5, 6)",
+        ),
         (("n01443537", "n12345678"), "expected a class listed in LOC_synset_mapping.txt, not 'n12345678'"),
         (("<width>16</width>", "<width>0</width>"), "expected a positive <width> and <height> in <size>, not 0 x 12"),
         (("<folder>val</folder>", "<folder>val</fold>"), "mismatched tag: line 2, column 13"),
@@ -202,7 +211,10 @@ def test_read_synsets(tmp_path):
     path.write_text("n01440764 tench, Tinca tinca\n\nn01443537   goldfish\n")
     assert read_synsets(path) == (["n01440764", "n01443537"], ["tench, Tinca tinca", "goldfish"])
     path.write_text("n01440764 tench\nn01443537\n")
-    with pytest.raises(ValueError, match=re.escape(f"Malformed line 2 of {str(path)!r}: expected `<wnid> <names>`, but got 'n01443537'")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"Malformed line 2 of {str(path)!r}: expected `<wnid> <names>`, but got 'n01443537'"),
+    ):
         read_synsets(path)
     path.write_text("n01440764 tench\nn01443537 goldfish\nn01440764 tench again\n")
     message = "expected `<wnid> <names>` (n01440764 is already on line 1), but got 'n01440764 tench again'"

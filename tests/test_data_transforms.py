@@ -62,8 +62,16 @@ def test_preprocess_with_boxes_matches_its_parts():
     "call, error, match",
     [
         (lambda: PreprocessWithBoxes(0), ValueError, r"`size` must have positive sides, but got \(0, 0\)"),
-        (lambda: PreprocessWithBoxes(224, "bgr"), ValueError, r"`convention` must be one of 'torchvision', 'caffe', but got 'bgr'"),
-        (lambda: PreprocessWithBoxes(4)(torch.zeros(3, 4, 4), boxes()), TypeError, r"`image` must be a PIL.Image.Image, but got Tensor"),
+        (
+            lambda: PreprocessWithBoxes(224, "bgr"),
+            ValueError,
+            r"`convention` must be one of 'torchvision', 'caffe', but got 'bgr'",
+        ),
+        (
+            lambda: PreprocessWithBoxes(4)(torch.zeros(3, 4, 4), boxes()),
+            TypeError,
+            r"`image` must be a PIL.Image.Image, but got Tensor",
+        ),
     ],
 )
 def test_bad_arguments(call, error, match):

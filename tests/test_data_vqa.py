@@ -15,12 +15,21 @@ def _write(root, *, version=2, split="val2014", drop_annotation=False):
     (root / split).mkdir(parents=True)
     for image_id in (42, 7):
         Image.new("RGB", (8, 6)).save(root / split / f"COCO_{split}_{image_id:012d}.jpg")
-    questions = [{"image_id": 42, "question": "What colour is the cat?", "question_id": 420},
-                 {"image_id": 7, "question": "How many dogs?", "question_id": 70},
-                 {"image_id": 42, "question": "Is it raining?", "question_id": 421}]
+    questions = [
+        {"image_id": 42, "question": "What colour is the cat?", "question_id": 420},
+        {"image_id": 7, "question": "How many dogs?", "question_id": 70},
+        {"image_id": 42, "question": "Is it raining?", "question_id": 421},
+    ]
     answers = {420: "white", 70: "2", 421: "no"}
-    annotations = [{"question_id": q, "image_id": 42 if q != 70 else 7, "multiple_choice_answer": a,
-                    "answers": [{"answer": a, "answer_id": k} for k in range(1, 11)]} for q, a in answers.items()]
+    annotations = [
+        {
+            "question_id": q,
+            "image_id": 42 if q != 70 else 7,
+            "multiple_choice_answer": a,
+            "answers": [{"answer": a, "answer_id": k} for k in range(1, 11)],
+        }
+        for q, a in answers.items()
+    ]
     annotations.append({"question_id": 71, "image_id": 7, "multiple_choice_answer": "2", "answers": []})
     if drop_annotation:
         annotations = annotations[1:]

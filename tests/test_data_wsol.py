@@ -58,15 +58,20 @@ def test_same_boxes_as_the_cub_reader_up_to_its_convention(tmp_path):
     (root / "images/001.A").mkdir(parents=True)
     Image.new("RGB", (50, 40)).save(root / "images/001.A/a.jpg")
     for name, text in {
-        "images.txt": "1 001.A/a.jpg", "image_class_labels.txt": "1 1", "train_test_split.txt": "1 0",
-        "bounding_boxes.txt": "1 10.0 5.0 20.0 30.0", "classes.txt": "1 001.A",
+        "images.txt": "1 001.A/a.jpg",
+        "image_class_labels.txt": "1 1",
+        "train_test_split.txt": "1 0",
+        "bounding_boxes.txt": "1 10.0 5.0 20.0 30.0",
+        "classes.txt": "1 001.A",
     }.items():
         (root / name).write_text(text + "\n")
     meta = tmp_path / "metadata"
     meta.mkdir()
     for name, text in {
-        "image_ids.txt": "001.A/a.jpg", "class_labels.txt": "001.A/a.jpg,0",
-        "image_sizes.txt": "001.A/a.jpg,50,40", "localization.txt": "001.A/a.jpg,10,5,30,35",
+        "image_ids.txt": "001.A/a.jpg",
+        "class_labels.txt": "001.A/a.jpg,0",
+        "image_sizes.txt": "001.A/a.jpg,50,40",
+        "localization.txt": "001.A/a.jpg,10,5,30,35",
     }.items():
         (meta / name).write_text(text + "\n")
     cub, wsol = CUB(root, split="test")[0], WSOLDataset(meta, root / "images")[0]
@@ -81,7 +86,9 @@ def test_relative_folders_under_data_root(wsol, tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path / 'metadata'} does not exist")) as info:
         WSOLDataset(tmp_path / "metadata", tmp_path / "images")
-    assert "wsolevaluation's metadata: image_ids.txt, class_labels.txt, image_sizes.txt, localization.txt" in str(info.value)
+    assert "wsolevaluation's metadata: image_ids.txt, class_labels.txt, image_sizes.txt, localization.txt" in str(
+        info.value
+    )
 
 
 def test_incomplete_folder(wsol):
@@ -109,7 +116,11 @@ BOXES = "`<path>,<x1>,<y1>,<x2>,<y2>`"
     [
         ("localization.txt", "a/1.png,a/1_mask.png,ignore.png", BOXES),  # OpenImages' masks
         ("localization.txt", "a/1.png,1,2,3,x", BOXES + " ('x' is not an integer)"),
-        ("localization.txt", "a/1.png,1,2,0,3", BOXES + " (a box with 0 <= x1 <= x2 and 0 <= y1 <= y2, not (1, 2, 0, 3))"),
+        (
+            "localization.txt",
+            "a/1.png,1,2,0,3",
+            BOXES + " (a box with 0 <= x1 <= x2 and 0 <= y1 <= y2, not (1, 2, 0, 3))",
+        ),
         ("localization.txt", "z/9.png,1,2,3,4", BOXES + " (a box of an image listed in image_ids.txt)"),
         ("class_labels.txt", "a/1.png,-1", "`<path>,<label>` (a label >= 0)"),
         ("class_labels.txt", "a/1.png", "`<path>,<label>`"),
@@ -123,7 +134,9 @@ def test_malformed_line(wsol, name, line, expected):
     path = meta / name
     path.write_text(path.read_text() + line + "\n")
     number = len(path.read_text().splitlines())
-    with pytest.raises(ValueError, match=re.escape(f"Malformed line {number} of {str(path)!r}: expected {expected}, but got {line!r}")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"Malformed line {number} of {str(path)!r}: expected {expected}, but got {line!r}")
+    ):
         WSOLDataset(meta, images)
 
 

@@ -29,15 +29,22 @@ def _reasons(boxes, gt, predicted=None, labels=None, **kwargs):
 
 
 def test_each_reason_on_a_hand_made_case():
-    boxes = [[0, 0, 9, 9],      # the object itself: IoU 1
-             [0, 0, 3, 3],      # 16 of its 100 pixels: IoU 0.16, smaller
-             [0, 0, 19, 19],    # 400 pixels around it: IoU 100 / 400 = 0.25, larger
-             [0, 0, 19, 19],    # the same, in an image with a second, distant object
-             [0, 0, 9, 9]]      # a perfect box for a wrong class
+    boxes = [
+        [0, 0, 9, 9],  # the object itself: IoU 1
+        [0, 0, 3, 3],  # 16 of its 100 pixels: IoU 0.16, smaller
+        [0, 0, 19, 19],  # 400 pixels around it: IoU 100 / 400 = 0.25, larger
+        [0, 0, 19, 19],  # the same, in an image with a second, distant object
+        [0, 0, 9, 9],
+    ]  # a perfect box for a wrong class
     gt = [OBJECT, OBJECT, OBJECT, torch.tensor([[0, 0, 9, 9], [30, 30, 39, 39]]), OBJECT]
     got = _reasons(boxes, gt, predicted=[1, 1, 1, 1, 2], labels=[1, 1, 1, 1, 1])
-    assert got == ["localized", "box too small", "box too large, one object", "box too large, several objects",
-                   "wrong class"]
+    assert got == [
+        "localized",
+        "box too small",
+        "box too large, one object",
+        "box too large, several objects",
+        "wrong class",
+    ]
     assert set(got) == set(REASONS)
 
 
@@ -126,16 +133,13 @@ class Logits(nn.Module):
 def _batches(logits: torch.Tensor, labels: list[int], size: int = 2) -> list[Batch]:
     images = logits[:, None, None, :].expand(-1, 3, 1, -1)  # (N, 3, 1, C): the logits in the first row
     labels = torch.tensor(labels)
-    return [Batch(images[i:i + size], labels[i:i + size]) for i in range(0, len(labels), size)]
+    return [Batch(images[i : i + size], labels[i : i + size]) for i in range(0, len(labels), size)]
 
 
 @pytest.mark.parametrize("wrap", [False, True], ids=["tensor", "box-net-output"])
 def test_classification_errors_hand_worked(wrap):
     # 6 classes; the label's rank: 1st, 2nd, 6th, 5th -> top-1 wrong on 3 of 4, top-5 wrong on 1 of 4
-    logits = torch.tensor([[9.0, 1, 2, 3, 4, 5],
-                           [5.0, 9, 1, 2, 3, 4],
-                           [1.0, 2, 3, 4, 5, 9],
-                           [5.0, 4, 3, 2, 1, 9]])
+    logits = torch.tensor([[9.0, 1, 2, 3, 4, 5], [5.0, 9, 1, 2, 3, 4], [1.0, 2, 3, 4, 5, 9], [5.0, 4, 3, 2, 1, 9]])
     labels = [0, 0, 0, 3]
     net = Logits(wrap).train()
     net.drop.eval()  # a mixed state, restored as it was

@@ -14,8 +14,7 @@ def _random_scenes(n=12, seed=0):
     g = torch.Generator().manual_seed(seed)
     regions = torch.rand(n, 6, 7, generator=g) > 0.6
     regions[3] = False  # one empty region
-    cats = [torch.randint(0, 4, (int(torch.randint(1, 4, (1,), generator=g)),), generator=g).tolist()
-            for _ in range(n)]
+    cats = [torch.randint(0, 4, (int(torch.randint(1, 4, (1,), generator=g)),), generator=g).tolist() for _ in range(n)]
     masks = [torch.rand(len(c), 6, 7, generator=g) > 0.7 for c in cats]
     return regions, masks, cats
 

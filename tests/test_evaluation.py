@@ -25,17 +25,22 @@ def identity_net(num_classes: int = 3, bias: tuple[float, ...] | None = None) ->
 
 def real_batch(images, labels, boxes) -> Batch:
     n = len(labels)
-    return Batch(images, torch.tensor(labels), boxes=[torch.tensor(b) for b in boxes],
-                 image_ids=[f"im{i}" for i in range(n)], sizes=torch.full((n, 2), images.shape[-1]))
+    return Batch(
+        images,
+        torch.tensor(labels),
+        boxes=[torch.tensor(b) for b in boxes],
+        image_ids=[f"im{i}" for i in range(n)],
+        sizes=torch.full((n, 2), images.shape[-1]),
+    )
 
 
 def test_hand_worked_errors():
     # 3 classes, 10x10 images; map c is channel c.
     x = torch.zeros(2, 3, 10, 10)
-    x[0, 0, 2:6, 2:6] = 1.0   # image 0: class 0 wins (mean 0.16); its box (2,2,5,5) is the ground truth
-    x[0, 1, 0:2, 0:2] = 1.0   # class 1 (mean 0.04)
+    x[0, 0, 2:6, 2:6] = 1.0  # image 0: class 0 wins (mean 0.16); its box (2,2,5,5) is the ground truth
+    x[0, 1, 0:2, 0:2] = 1.0  # class 1 (mean 0.04)
     x[1, 2, 0:10, 0:5] = 1.0  # image 1: class 2 wins (mean 0.5) but the label is 1
-    x[1, 1, 5:9, 5:9] = 1.0   # class 1 second (mean 0.16), its box (5,5,8,8) vs gt (5,5,9,9): IoU 16/25 = 0.64
+    x[1, 1, 5:9, 5:9] = 1.0  # class 1 second (mean 0.16), its box (5,5,8,8) vs gt (5,5,9,9): IoU 16/25 = 0.64
     batch = real_batch(x, [0, 1], [[[2, 2, 5, 5]], [[5, 5, 9, 9]]])
     r = evaluate_localization(identity_net(), [batch], top_k=3, quantize=False)
     assert r.classes.tolist() == [[0, 1, 2], [2, 1, 0]]
@@ -115,13 +120,17 @@ def test_agrees_with_a_per_image_loop(loader, method):
         torch.manual_seed(0)
         net = build_model("vgg-small", num_classes=6, input_size=32, resolution=8, channels=4).eval()
     if method == "cam":
+
         def maps_fn(x, c):
             return camlib.compute_cams(net, x, c, size=32).maps
     else:
+
         def maps_fn(x, c):
             return camlib.gradient_saliency(net, x, c)
-    r = evaluate_localization(net, loader, method=method, top_k=3, heuristic="thresholds", keep_maps=True,
-                              wsolevaluation=True)
+
+    r = evaluate_localization(
+        net, loader, method=method, top_k=3, heuristic="thresholds", keep_maps=True, wsolevaluation=True
+    )
     ref = reference(net, loader, maps_fn, 3)
     assert len(r) == 7
     assert torch.equal(r.classes, torch.stack([row[0] for row in ref]))
@@ -197,7 +206,8 @@ def test_box_accuracy_can_be_skipped():
 def test_box_thresholds_set_the_grid():
     x = torch.zeros(1, 3, 6, 6)
     x[0, 0, 1:3, 1:3] = 1.0
-    r = evaluate_localization(identity_net(), [real_batch(x, [0], [[[1, 1, 2, 2]]])], top_k=1,
-                              box_thresholds=[0.0, 0.5])
+    r = evaluate_localization(
+        identity_net(), [real_batch(x, [0], [[[1, 1, 2, 2]]])], top_k=1, box_thresholds=[0.0, 0.5]
+    )
     assert r.box_acc.thresholds.tolist() == [0.0, 0.5] and r.box_acc_v2.thresholds.tolist() == [0.0, 0.5]
     assert r.box_acc.curves.tolist() == [[1.0, 1.0]]  # the block is the only foreground at either threshold

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from camlib.study import experiments as X
 from camlib.data.synthetic import Localization
+from camlib.study import experiments as X
 
 
 def _run(name: str, seed: int, **summary) -> X.Run:
@@ -19,8 +19,12 @@ def _run(name: str, seed: int, **summary) -> X.Run:
 
 
 def test_seed_effect_pairs_the_seeds():
-    runs = [_run("GAP CAM", 0, err=8.0), _run("GMP CAM", 0, err=10.0), _run("GAP CAM", 1, err=8.0),
-            _run("GMP CAM", 1, err=12.0)]
+    runs = [
+        _run("GAP CAM", 0, err=8.0),
+        _run("GMP CAM", 0, err=10.0),
+        _run("GAP CAM", 1, err=8.0),
+        _run("GMP CAM", 1, err=12.0),
+    ]
     # differences 2 and 4: mean 3; s = sqrt(2) = 1.414; t(0.975, 1) = 12.706; half-width 12.706 * 1.414 / 1.414
     e = X.seed_effect(runs, "err", minus="GAP CAM", plus="GMP CAM")
     assert e.estimate == 3.0 and e.n == 2
@@ -31,18 +35,23 @@ def test_seed_effect_pairs_the_seeds():
 
 def test_seed_effect_refuses_unknown_methods_and_unpaired_seeds():
     runs = [_run("GAP CAM", 0, err=1.0), _run("GMP CAM", 1, err=2.0)]
-    with pytest.raises(ValueError, match=r"`plus` must name a method of the runs \['GAP CAM', 'GMP CAM'\], but got 'X'"):
+    with pytest.raises(
+        ValueError, match=r"`plus` must name a method of the runs \['GAP CAM', 'GMP CAM'\], but got 'X'"
+    ):
         X.seed_effect(runs, "err", minus="GAP CAM", plus="X")
     with pytest.raises(ValueError, match=r"the same seeds for 'GAP CAM' and 'GMP CAM', but got \[0\] and \[1\]"):
         X.seed_effect(runs, "err", minus="GAP CAM", plus="GMP CAM")
 
 
-@pytest.mark.parametrize(("accuracies", "expected"), [
-    ([0.5], True),                   # one epoch: nothing to compare, not converged
-    ([0.5, 0.6, 0.62], True),        # +2 points over the best earlier epoch
-    ([0.5, 0.6, 0.605], False),      # +0.5 points: within the tolerance
-    ([0.5, 0.7, 0.65], False),       # fell back: the best was earlier
-])
+@pytest.mark.parametrize(
+    ("accuracies", "expected"),
+    [
+        ([0.5], True),  # one epoch: nothing to compare, not converged
+        ([0.5, 0.6, 0.62], True),  # +2 points over the best earlier epoch
+        ([0.5, 0.6, 0.605], False),  # +0.5 points: within the tolerance
+        ([0.5, 0.7, 0.65], False),  # fell back: the best was earlier
+    ],
+)
 def test_still_improving(accuracies, expected):
     assert X.still_improving([{"val_accuracy": a} for a in accuracies]) is expected
 
@@ -55,12 +64,27 @@ def test_still_improving_needs_the_key():
 def test_compare_heads_trains_one_network_per_head_and_seed(tmp_path, one_thread):
     train, val = X.benchmark_pair(Localization, 8, 4, image_size=32, num_classes=3, clutter=0, scale=(0.5, 0.9))
     assert train.spec() != val.spec()
-    runs, searches = X.compare_heads(train, val, heads=["gap", "gmp"], seeds=[0], backprop=["gap"],
-                                     model="alexnet-small", num_classes=3, image_size=32, resolution=4, channels=4,
-                                     epochs=1, batch_size=4, cache_root=tmp_path)
+    runs, searches = X.compare_heads(
+        train,
+        val,
+        heads=["gap", "gmp"],
+        seeds=[0],
+        backprop=["gap"],
+        model="alexnet-small",
+        num_classes=3,
+        image_size=32,
+        resolution=4,
+        channels=4,
+        epochs=1,
+        batch_size=4,
+        cache_root=tmp_path,
+    )
     assert searches == {} and all(r.lr == 2e-3 for r in runs)
-    assert [(r.name, r.head, r.seed) for r in runs] == [("GAP CAM", "gap", 0), ("GAP backprop", "gap", 0),
-                                                        ("GMP CAM", "gmp", 0)]
+    assert [(r.name, r.head, r.seed) for r in runs] == [
+        ("GAP CAM", "gap", 0),
+        ("GAP backprop", "gap", 0),
+        ("GMP CAM", "gmp", 0),
+    ]
     assert runs[0].net is runs[1].net and len(runs[0].result) == 4 and runs[0].result.maps is not None
     rows = X.summary_rows(runs)
     assert rows[2]["method"] == "GMP CAM" and rows[2]["still_improving"] is True  # one epoch
@@ -103,19 +127,43 @@ def test_tune_lr_keeps_the_rate_with_the_best_validation_accuracy(monkeypatch):
 
 
 def test_compare_heads_tunes_on_validation_and_scores_on_test(tmp_path, one_thread):
-    train, val, test = X.benchmark_splits(Localization, 8, 4, 6, image_size=32, num_classes=3, clutter=0,
-                                          scale=(0.5, 0.9))
-    runs, searches = X.compare_heads(train, val, test, heads=["gap"], seeds=[0, 1], lrs=[1e-3, 1e-2], epochs=2,
-                                     patience=1, cache_root=tmp_path, **TINY_FIT)
+    train, val, test = X.benchmark_splits(
+        Localization, 8, 4, 6, image_size=32, num_classes=3, clutter=0, scale=(0.5, 0.9)
+    )
+    runs, searches = X.compare_heads(
+        train,
+        val,
+        test,
+        heads=["gap"],
+        seeds=[0, 1],
+        lrs=[1e-3, 1e-2],
+        epochs=2,
+        patience=1,
+        cache_root=tmp_path,
+        **TINY_FIT,
+    )
     assert set(searches) == {"gap"} and set(searches["gap"].scores) == {1e-3, 1e-2}
     assert all(r.lr == searches["gap"].lr for r in runs) and len(runs[0].result) == 6  # scored on the test images
     seed0 = searches["gap"].histories[searches["gap"].lr]
     assert runs[0].history == seed0  # the tuning run of seed 0 is the same (cached) network
     assert len(list(tmp_path.glob("*.pt"))) == 3  # two rates for seed 0, the chosen one for seed 1
-    again, chosen = X.compare_heads(train, val, test, heads=["gap"], seeds=[0], lrs={"gap": [searches["gap"].lr]},
-                                    epochs=2, patience=1, cache_root=tmp_path, **TINY_FIT)
-    assert again[0].history == seed0 and chosen["gap"].scores == {searches["gap"].lr: searches["gap"].scores[
-        searches["gap"].lr]} and len(list(tmp_path.glob("*.pt"))) == 3  # a rate chosen elsewhere: nothing new trained
+    again, chosen = X.compare_heads(
+        train,
+        val,
+        test,
+        heads=["gap"],
+        seeds=[0],
+        lrs={"gap": [searches["gap"].lr]},
+        epochs=2,
+        patience=1,
+        cache_root=tmp_path,
+        **TINY_FIT,
+    )
+    assert (
+        again[0].history == seed0
+        and chosen["gap"].scores == {searches["gap"].lr: searches["gap"].scores[searches["gap"].lr]}
+        and len(list(tmp_path.glob("*.pt"))) == 3
+    )  # a rate chosen elsewhere: nothing new trained
     with pytest.raises(ValueError, match=r"`lrs` must give learning rates for every head of \['gap'\], but got none "):
         X.compare_heads(train, val, test, heads=["gap"], lrs={"gmp": [1e-3]}, **TINY_FIT)
     row = runs[0].summary()
@@ -133,12 +181,16 @@ def test_still_improving_with_patience():
 
 def test_convergence_names_the_networks_still_improving():
     flat, rising = [{"val_accuracy": 0.8}, {"val_accuracy": 0.805}], [{"val_accuracy": 0.3}, {"val_accuracy": 0.45}]
-    assert X.convergence({"FC": flat, "GAP": flat}) == {"converged": True,
-                                                        "why_not_converged": "still improving at the last epoch: "}
+    assert X.convergence({"FC": flat, "GAP": flat}) == {
+        "converged": True,
+        "why_not_converged": "still improving at the last epoch: ",
+    }
     out = X.convergence({"FC": flat, "GAP": rising, "BOX": [{"val_accuracy": 0.6}]})
     assert out["converged"] is False  # GAP rose 0.15 > 0.01; one epoch counts as still improving
-    assert out["why_not_converged"] == ("still improving at the last epoch: GAP (held-out accuracy 0.45, +0.15), "
-                                        "BOX (held-out accuracy 0.60, one epoch only)")
+    assert out["why_not_converged"] == (
+        "still improving at the last epoch: GAP (held-out accuracy 0.45, +0.15), "
+        "BOX (held-out accuracy 0.60, one epoch only)"
+    )
     assert X.convergence({"GAP": rising}, tol=0.2)["converged"] is True
     with pytest.raises(ValueError, match="`histories` must map network names to histories"):
         X.convergence({})
@@ -152,7 +204,7 @@ def _spots(n: int, seed: int):
     corners = torch.randint(0, 7, (n, 2), generator=g)
     boxes = []
     for i, (c, (y, x)) in enumerate(zip(labels.tolist(), corners.tolist())):
-        maps[i, c, y:y + 2, x:x + 2] += 1.0
+        maps[i, c, y : y + 2, x : x + 2] += 1.0
         boxes.append(torch.tensor([[4 * x, 4 * y, 4 * x + 7, 4 * y + 7]]))  # the block, upsampled x4 to 32 px
     return maps, labels, boxes
 
@@ -165,10 +217,11 @@ def test_a_pooling_head_on_frozen_features_learns_and_its_maps_find_the_spot(poo
     assert head.pool == pool and len(history) == 40 and history[-1]["val_accuracy"] == 1.0
     again, same = X.fit_pooling_head(maps, labels, val_maps, val_labels, pool=pool, epochs=40, lr=0.05, seed=0)
     assert same == history  # seeded: the same head twice
-    stopped, short = X.fit_pooling_head(maps, labels, val_maps, val_labels, pool=pool, epochs=40, lr=0.05, seed=0,
-                                        patience=3, min_delta=0.0)
+    stopped, short = X.fit_pooling_head(
+        maps, labels, val_maps, val_labels, pool=pool, epochs=40, lr=0.05, seed=0, patience=3, min_delta=0.0
+    )
     best = max(range(len(short)), key=lambda e: (short[e]["val_accuracy"], -e))  # the first epoch at the best
-    assert len(short) == best + 4 < 40 and short == history[:len(short)]  # stopped 3 epochs after its best
+    assert len(short) == best + 4 < 40 and short == history[: len(short)]  # stopped 3 epochs after its best
     score = X.score_pooling_head(head, val_maps, val_labels, val_boxes, 32)
     s = score.summary()
     assert s["cls_top1_err"] == 0.0 and score.correct.all()
@@ -204,8 +257,13 @@ def test_score_pooling_head_hand_worked():
 
 def test_fit_pooling_head_refuses_features_without_one_label_each():
     with pytest.raises(ValueError, match=r"`val_maps` must be a Tensor\[N, K, h, w\] with one label per image"):
-        X.fit_pooling_head(torch.zeros(2, 3, 4, 4), torch.zeros(2, dtype=torch.long), torch.zeros(2, 3, 4, 4),
-                           torch.zeros(3, dtype=torch.long), pool="gap")
+        X.fit_pooling_head(
+            torch.zeros(2, 3, 4, 4),
+            torch.zeros(2, dtype=torch.long),
+            torch.zeros(2, 3, 4, 4),
+            torch.zeros(3, dtype=torch.long),
+            pool="gap",
+        )
 
 
 def test_compare_pooling_heads_is_the_tuned_heads_scored_beside_the_baselines():
@@ -215,10 +273,21 @@ def test_compare_pooling_heads_is_the_tuned_heads_scored_beside_the_baselines():
 
     maps, labels, boxes = _spots(60, 0)
     t_maps, t_labels, t_boxes = _spots(30, 1)
-    train, test = SimpleNamespace(maps=maps, labels=labels, boxes=boxes), SimpleNamespace(maps=t_maps, labels=t_labels,
-                                                                                          boxes=t_boxes)
-    cmp = X.compare_pooling_heads(train, test, size=32, seeds=[0, 1], lrs=[1e-5, 0.05], epochs=15, patience=3,
-                                  min_delta=0.0, box_thresholds=[0.2, 0.5])
+    train, test = (
+        SimpleNamespace(maps=maps, labels=labels, boxes=boxes),
+        SimpleNamespace(maps=t_maps, labels=t_labels, boxes=t_boxes),
+    )
+    cmp = X.compare_pooling_heads(
+        train,
+        test,
+        size=32,
+        seeds=[0, 1],
+        lrs=[1e-5, 0.05],
+        epochs=15,
+        patience=3,
+        min_delta=0.0,
+        box_thresholds=[0.2, 0.5],
+    )
     held = torch.zeros(60, dtype=torch.bool)
     held[torch.randperm(60, generator=torch.Generator().manual_seed(0))[:12]] = True  # the same fifth held out
     split = (maps[~held], labels[~held], maps[held], labels[held])
@@ -235,12 +304,15 @@ def test_compare_pooling_heads_is_the_tuned_heads_scored_beside_the_baselines():
         assert scores[1] == X.score_pooling_head(head, t_maps, t_labels, t_boxes, 32).maxboxaccv2
         assert cmp.mean(pool, "maxboxaccv2") == pytest.approx(sum(scores) / 2)
     size = best_centre_box_size(boxes, 32)
-    assert cmp.centre_size == size and torch.equal(cmp.baseline_hits["centred box"],
-                                                   centre_box_hits(t_boxes, 32, box_size=size).double())
+    assert cmp.centre_size == size and torch.equal(
+        cmp.baseline_hits["centred box"], centre_box_hits(t_boxes, 32, box_size=size).double()
+    )
     assert cmp.strongest_baseline() in cmp.baseline_hits
-    assert cmp.convergence() == {"converged": not cmp.improving,
-                                 "why_not_converged": "still improving when training ended: " + ", ".join(
-                                     f"{p} head seed {s}" for p, s in cmp.improving)}
+    assert cmp.convergence() == {
+        "converged": not cmp.improving,
+        "why_not_converged": "still improving when training ended: "
+        + ", ".join(f"{p} head seed {s}" for p, s in cmp.improving),
+    }
     with pytest.raises(ValueError, match=r"`held_fraction` must be in \(0, 1\), but got 1.0"):
         X.compare_pooling_heads(train, test, size=32, seeds=[0], lrs=[0.05], held_fraction=1.0)
 

@@ -385,7 +385,9 @@ def test_score_identity_by_hand():
 @pytest.mark.parametrize("name", ["resnet18", "squeezenet1_0"])  # an FC head with a bias; a NIN head (bias in the map)
 def test_score_identity_every_class_float32_and_float64(torchvision_net, name):
     out32 = camlib.cam.extractor.score_identity(torchvision_net(name), net_input(name))
-    out64 = camlib.cam.extractor.score_identity(torchvision_net(name, torch.float64), net_input(name).double())  # same images
+    out64 = camlib.cam.extractor.score_identity(
+        torchvision_net(name, torch.float64), net_input(name).double()
+    )  # same images
     assert out32.logits.shape == out32.map_means.shape == (2, 7) and out64.map_means.dtype == torch.float64
     scale = out64.logits.abs().max().item()
     assert scale > 0.1  # a real test: logits far from zero
@@ -443,7 +445,7 @@ def test_cam_removes_its_hooks_and_restores_modes_also_on_error(tiny_net, gen):
     tiny_net.train()
     tiny_net.features[1].eval()  # a mixed state, restored exactly
     before = modes(tiny_net)
-    with pytest.raises(ZeroDivisionError), camlib.CAM(tiny_net) as cam:
+    with pytest.raises(ZeroDivisionError), camlib.CAM(tiny_net):
         tiny_net(torch.randn(1, 3, 8, 8, generator=gen))
         assert not tiny_net.training and hooks_left(tiny_net) == 2  # the features' hook and the output's
         1 / 0  # noqa: B018

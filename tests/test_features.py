@@ -37,8 +37,9 @@ def test_modes_restored_no_hook_left_and_channels_last_agrees(tiny_net, gen):
     images = torch.randn(3, 3, 8, 8, generator=gen)
     tiny_net.train()
     a = extract_features(tiny_net, [Batch(images, torch.zeros(3, dtype=torch.long))])
-    b = extract_features(tiny_net, [Batch(images, torch.zeros(3, dtype=torch.long))], channels_last=True,
-                         layer=tiny_net.cam_layer())
+    b = extract_features(
+        tiny_net, [Batch(images, torch.zeros(3, dtype=torch.long))], channels_last=True, layer=tiny_net.cam_layer()
+    )
     assert tiny_net.training and tiny_net.features[1].training
     assert all(len(m._forward_hooks) == 0 for m in tiny_net.modules())
     assert torch.allclose(a.pooled, b.pooled, atol=1e-5) and a.maps is None
@@ -59,8 +60,9 @@ def test_autocast_bfloat16_is_close_and_returns_float32(gen):
 
 def test_boxes_come_along_from_real_and_synthetic_items(tmp_path):
     Image.new("RGB", (20, 10)).save(tmp_path / "a.png")
-    reader = AnnotatedImages([Record(tmp_path / "a.png", 1, ((0, 0, 9, 9),), "a")] * 3, ["x", "y"],
-                             transform=PreprocessWithBoxes(16))
+    reader = AnnotatedImages(
+        [Record(tmp_path / "a.png", 1, ((0, 0, 9, 9),), "a")] * 3, ["x", "y"], transform=PreprocessWithBoxes(16)
+    )
     net = camlib.build_model("vgg-small", num_classes=2, input_size=16, resolution=4, channels=2, width=4)
     f = extract_features(net, DataLoader(reader, 2, collate_fn=collate))
     assert f.pooled.shape == (3, 4) and f.labels.tolist() == [1, 1, 1]
@@ -76,7 +78,9 @@ def test_refuses_bad_input(tiny_net):
     with pytest.raises(TypeError, match="`layer` must be a torch.nn.Module or a camlib.cam.CAMLayer, but got str"):
         extract_features(tiny_net, [], layer="features")
     with pytest.raises(ValueError, match=r"`layer` must output a 4-D tensor \(N, K, h, w\), but got shape \(1, 5\)"):
-        extract_features(tiny_net, [Batch(torch.zeros(1, 3, 8, 8), torch.zeros(1, dtype=torch.long))], layer=tiny_net.fc)
+        extract_features(
+            tiny_net, [Batch(torch.zeros(1, 3, 8, 8), torch.zeros(1, dtype=torch.long))], layer=tiny_net.fc
+        )
     with pytest.raises(TypeError, match=r"`batch` must be a camlib.data.Batch .* but got tuple"):
         extract_features(tiny_net, [(torch.zeros(1, 3, 8, 8), torch.zeros(1, dtype=torch.long))])
 
@@ -94,7 +98,10 @@ def test_fingerprints(tmp_path):
     assert base == fingerprint(AnnotatedImages(records, ["x", "y"])) and base["images"] == 2
     moved = [records[0], Record(tmp_path / "b.png", 1, ((0, 0, 2, 3),), "b")]
     assert fingerprint(AnnotatedImages(moved, ["x", "y"]))["sha256"] != base["sha256"]  # another box
-    assert fingerprint(AnnotatedImages(records, ["x", "y"], transform=PreprocessWithBoxes(8)))["transform"] != base["transform"]
+    assert (
+        fingerprint(AnnotatedImages(records, ["x", "y"], transform=PreprocessWithBoxes(8)))["transform"]
+        != base["transform"]
+    )
     Image.new("RGB", (40, 40)).save(tmp_path / "b.png")  # a replaced file (another size in bytes)
     assert fingerprint(reader)["sha256"] != base["sha256"]
     assert fingerprint(Subset(reader, [1]))["indices"] != fingerprint(Subset(reader, [0]))["indices"]

@@ -7,9 +7,10 @@ import torch
 from conftest import build_seeded
 
 from camlib.boxes.baselines import centre_box_accuracy, random_box_accuracy
-from camlib.study.crops import crop_resize
 from camlib.data import Batch
 from camlib.data.synthetic import FineGrained
+from camlib.models.registry import build_model
+from camlib.study.crops import crop_resize
 from camlib.study.finegrained import (
     CENTRE,
     INPUTS,
@@ -21,7 +22,6 @@ from camlib.study.finegrained import (
     crop_study,
     localization_hits,
 )
-from camlib.models.registry import build_model
 from camlib.study.svm import fit_and_score
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -39,8 +39,9 @@ def test_localization_hits_hand_worked():
     boxes = {"CAM": L([16, 16, 47, 47], [0, 0, 15, 31], [40, 40, 63, 63])}
     # image 0: the box itself (IoU 1); image 1: half the box (512 / 1024 = 0.5: a hit at >= 0.5);
     # image 2: the second of its two boxes (IoU 1)
-    hits = localization_hits(boxes, gt, 64, train_boxes=L([0, 0, 31, 31]), draws=3,
-                             generator=torch.Generator().manual_seed(0))
+    hits = localization_hits(
+        boxes, gt, 64, train_boxes=L([0, 0, 31, 31]), draws=3, generator=torch.Generator().manual_seed(0)
+    )
     assert list(hits) == ["CAM", RANDOM_UNIFORM, RANDOM_SIZED, CENTRE]
     assert hits["CAM"].tolist() == [1.0, 1.0, 1.0] and hits["CAM"].dtype == torch.float64
     # mean box size: heights 32, 32, 16, 24 -> 26, widths likewise: the centre box is (19, 19, 44, 44);
@@ -55,27 +56,37 @@ def test_localization_hits_keep_the_numbers_of_the_baselines(gen):
     gt = torch.stack([xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]], dim=1)  # (40, 4)
     train = gt.flip(0)[:25]
     sizes = torch.stack([train[:, 3] - train[:, 1] + 1, train[:, 2] - train[:, 0] + 1], dim=1)
-    hits = localization_hits({"cam": gt.flip(0)}, list(gt[:, None]), 64, train_boxes=train, draws=7,
-                             generator=torch.Generator().manual_seed(5))
+    hits = localization_hits(
+        {"cam": gt.flip(0)},
+        list(gt[:, None]),
+        64,
+        train_boxes=train,
+        draws=7,
+        generator=torch.Generator().manual_seed(5),
+    )
     # the same draws, in the same order, as the chapter's helpers made them
     g = torch.Generator().manual_seed(5)
     assert hits[RANDOM_UNIFORM].mean().item() == pytest.approx(
-        random_box_accuracy(gt, 64, draws=7, generator=g), abs=1e-12)
+        random_box_accuracy(gt, 64, draws=7, generator=g), abs=1e-12
+    )
     assert hits[RANDOM_SIZED].mean().item() == pytest.approx(
-        random_box_accuracy(gt, 64, draws=7, generator=g, sizes=sizes), abs=1e-12)
+        random_box_accuracy(gt, 64, draws=7, generator=g, sizes=sizes), abs=1e-12
+    )
     assert hits[CENTRE].mean().item() == centre_box_accuracy(gt, 64)
 
 
 def test_localization_hits_refuse_bad_input():
     g = torch.Generator().manual_seed(0)
     with pytest.raises(ValueError, match=r"`boxes\['CAM'\]` must hold one box per image \(2\), but got 1"):
-        localization_hits({"CAM": L([0, 0, 1, 1])}, [L([0, 0, 1, 1])] * 2, 8, train_boxes=L([0, 0, 1, 1]), draws=1,
-                          generator=g)
+        localization_hits(
+            {"CAM": L([0, 0, 1, 1])}, [L([0, 0, 1, 1])] * 2, 8, train_boxes=L([0, 0, 1, 1]), draws=1, generator=g
+        )
     with pytest.raises(TypeError, match=r"`boxes` must be a non-empty dict"):
         localization_hits({}, [L([0, 0, 1, 1])], 8, train_boxes=L([0, 0, 1, 1]), draws=1, generator=g)
     with pytest.raises(ValueError, match=r"`draws` must be an int >= 1, but got 0"):
-        localization_hits({"CAM": L([0, 0, 1, 1])}, [L([0, 0, 1, 1])], 8, train_boxes=L([0, 0, 1, 1]), draws=0,
-                          generator=g)
+        localization_hits(
+            {"CAM": L([0, 0, 1, 1])}, [L([0, 0, 1, 1])], 8, train_boxes=L([0, 0, 1, 1]), draws=0, generator=g
+        )
 
 
 # --- box_summary, accuracy_by_group, as_batch -------------------------------------------------
@@ -101,8 +112,13 @@ def test_accuracy_by_group_hand_worked():
     rows = accuracy_by_group(correct, {"first": first, "last": ~first, "none": torch.zeros(4, dtype=torch.bool)})
     assert [r["test images"] for r in rows] == ["first", "last"]  # an empty group has no row
     # first half: whole 1/2, crop 2/2 -> +50 points; last half: whole 1/2, crop 0/2 -> -50
-    assert rows[0] == {"test images": "first", "share (%)": 50.0, "whole image accuracy (%)": 50.0,
-                       "CAM crop accuracy (%)": 100.0, "CAM crop - whole image (points)": 50.0}
+    assert rows[0] == {
+        "test images": "first",
+        "share (%)": 50.0,
+        "whole image accuracy (%)": 50.0,
+        "CAM crop accuracy (%)": 100.0,
+        "CAM crop - whole image (points)": 50.0,
+    }
     assert rows[1]["CAM crop - whole image (points)"] == -50.0
     with pytest.raises(ValueError, match=r"`groups\['x'\]` must be a BoolTensor\[4\], but got torch.int64"):
         accuracy_by_group(correct, {"x": torch.ones(4, dtype=torch.long)})
@@ -113,8 +129,11 @@ def test_accuracy_by_group_hand_worked():
 def test_as_batch():
     data = FineGrained(3, seed=1, num_classes=4)
     b = as_batch(data)
-    assert isinstance(b, Batch) and torch.equal(b.images[2], data[2].image) and b.labels.tolist() == [
-        data[i].label for i in range(3)]
+    assert (
+        isinstance(b, Batch)
+        and torch.equal(b.images[2], data[2].image)
+        and b.labels.tolist() == [data[i].label for i in range(3)]
+    )
     with pytest.raises(ValueError, match="`dataset` must hold at least one item, but holds none"):
         as_batch([])
     with pytest.raises(TypeError, match="`dataset` must be a map-style data set"):
@@ -153,7 +172,8 @@ def test_crop_study_values(study_inputs):
     assert torch.equal(r.correct["GT crop"], by_hand.correct)
     # the random boxes were drawn from the generator passed in, after nothing else
     assert r.localization[RANDOM_UNIFORM] == pytest.approx(
-        random_box_accuracy(gt["test"], 64, draws=4, generator=torch.Generator().manual_seed(3)), abs=1e-12)
+        random_box_accuracy(gt["test"], 64, draws=4, generator=torch.Generator().manual_seed(3)), abs=1e-12
+    )
     assert r.localization[CENTRE] == centre_box_accuracy(gt["test"], 64)
     assert 0 <= r.boxes["mean IoU"] <= 1 and 0 <= r.boxes["keeps object"] <= 1
     ex = r.examples
@@ -192,15 +212,22 @@ def test_fitted_centre_hits_fit_on_the_training_boxes_only():
 def test_versus_strongest_picks_the_best_baseline_and_pairs_the_images():
     from camlib.study.finegrained import versus_strongest
 
-    hits = {"CAM": torch.tensor([1.0, 1.0, 0.0, 1.0]), "weak": torch.tensor([0.25, 0.0, 0.0, 0.5]),
-            "strong": torch.tensor([0.0, 1.0, 1.0, 0.0])}
+    hits = {
+        "CAM": torch.tensor([1.0, 1.0, 0.0, 1.0]),
+        "weak": torch.tensor([0.25, 0.0, 0.0, 0.5]),
+        "strong": torch.tensor([0.0, 1.0, 1.0, 0.0]),
+    }
     name, b = versus_strongest(hits, "CAM", baselines=("weak", "strong"), resamples=500, seed=1)
     # strong hits 2 of 4 (0.5) against weak's 0.1875; CAM 0.75 - 0.5 = 0.25
     assert name == "strong" and b.difference == pytest.approx(0.25)
     assert b.low <= b.difference <= b.high
     # equal means: the first named wins
-    assert versus_strongest({"CAM": hits["CAM"], "a": hits["strong"], "b": hits["strong"]}, "CAM",
-                            baselines=("a", "b"), resamples=100)[0] == "a"
+    assert (
+        versus_strongest(
+            {"CAM": hits["CAM"], "a": hits["strong"], "b": hits["strong"]}, "CAM", baselines=("a", "b"), resamples=100
+        )[0]
+        == "a"
+    )
     with pytest.raises(ValueError, match="`box` must name an entry"):
         versus_strongest(hits, "nope", baselines=("weak",))
     with pytest.raises(ValueError, match="`baselines` must name at least one entry"):
@@ -214,8 +241,9 @@ def test_crop_study_keeps_the_per_image_hits(study_inputs):
     from camlib.study.finegrained import CENTRE_FITTED
 
     net, train, test = study_inputs
-    r = crop_study(net, train, test, generator=torch.Generator().manual_seed(3), Cs=(1.0,), folds=2, resamples=100,
-                   draws=4)
+    r = crop_study(
+        net, train, test, generator=torch.Generator().manual_seed(3), Cs=(1.0,), folds=2, resamples=100, draws=4
+    )
     assert set(r.hits) == set(r.localization) and CENTRE_FITTED in r.hits
     assert all(r.localization[k] == h.mean().item() and len(h) == 12 for k, h in r.hits.items())
     size = best_centre_box_size(torch.cat(train.boxes), 64)  # fitted on the training boxes, scored on the test ones

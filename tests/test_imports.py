@@ -24,9 +24,9 @@ imports the book.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 import camlib
 
@@ -110,7 +110,9 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_reads_imports_as_documented():
     graph = import_graph()
-    assert {"camlib.models.heads", "camlib.models.surgery", "camlib.data.synthetic.common", "camlib.data"} <= set(MODULES)
+    assert {"camlib.models.heads", "camlib.models.surgery", "camlib.data.synthetic.common", "camlib.data"} <= set(
+        MODULES
+    )
     # a function-level import counts; a submodule import is an edge to the submodule, not to its package
     assert "camlib.study.features" in graph["camlib.study.crops"]
     assert "camlib.data.common" in graph["camlib.study.crops"] and "camlib.data" not in graph["camlib.study.crops"]
@@ -133,8 +135,14 @@ def test_no_import_cycle():
 def test_models_and_surgery_do_not_import_the_registry():
     graph = import_graph()
     assert graph["camlib.models.registry"] >= {"camlib.models.heads", "camlib.models.surgery"}
-    assert "camlib.models.surgery" not in graph["camlib.models.heads"] and "camlib.models.registry" not in graph["camlib.models.heads"]
-    assert "camlib.models.heads" in graph["camlib.models.surgery"] and "camlib.models.registry" not in graph["camlib.models.surgery"]
+    assert (
+        "camlib.models.surgery" not in graph["camlib.models.heads"]
+        and "camlib.models.registry" not in graph["camlib.models.heads"]
+    )
+    assert (
+        "camlib.models.heads" in graph["camlib.models.surgery"]
+        and "camlib.models.registry" not in graph["camlib.models.surgery"]
+    )
 
 
 def test_code_fingerprint_scope_is_closed_under_imports():
@@ -161,9 +169,15 @@ def test_layers_depend_in_one_direction():
     graph = import_graph()
     assert layer("camlib.cam.kernel") == "library" and layer("camlib.study.units") == "study"
     assert layer("camlib.book.report") == "book" and layer("camlib") == "library"
-    wrong = sorted(f"{m} ({layer(m)}) imports {n} ({layer(n)})" for m in graph for n in graph[m]
-                   if layer(n) not in allowed[layer(m)])
-    assert not wrong, "the library never imports the study or the book; the study never imports the book: " + "; ".join(wrong)
+    wrong = sorted(
+        f"{m} ({layer(m)}) imports {n} ({layer(n)})"
+        for m in graph
+        for n in graph[m]
+        if layer(n) not in allowed[layer(m)]
+    )
+    assert not wrong, "the library never imports the study or the book; the study never imports the book: " + "; ".join(
+        wrong
+    )
 
 
 def test_the_layer_check_can_fail():
@@ -191,6 +205,7 @@ def test_the_namespace_is_slim_and_complete():
     import camlib
 
     assert len(camlib.__all__) <= 35
+    assert sorted(camlib.__all__) == sorted([*camlib._EXPORTS, *camlib._SUBPACKAGES])
     for name in camlib.__all__:
         assert getattr(camlib, name) is not None, name
     assert camlib.class_activation_maps is camlib.cam.kernel.class_activation_maps

@@ -156,7 +156,11 @@ def test_box_accuracy_matches_loop_reference(all_components, quantize, backend, 
     thresholds = threshold_grid(0.05)
     deltas = (0.3, 0.5, 0.7)
     acc = BoxAccAccumulator(
-        deltas, all_components=all_components, thresholds=thresholds, quantize=quantize, backend=backend,
+        deltas,
+        all_components=all_components,
+        thresholds=thresholds,
+        quantize=quantize,
+        backend=backend,
         chunk_pixels=30 * 26 * 50,  # several chunks per batch
     )
     acc.update(maps[:10].to(device), gt[:10])
@@ -325,12 +329,16 @@ def test_shared_labelling_equals_separate_updates():
     rng = np.random.default_rng(7)
     maps = torch.from_numpy(ndimage.gaussian_filter(rng.standard_normal((12, 20, 24)), (0, 2, 2)))
     gt = [torch.tensor([[2 + i, 3, 12 + i, 15]]) for i in range(12)]
-    shared = [BoxAccAccumulator((0.5,), quantize=True, chunk_pixels=5000),
-              BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, quantize=True, chunk_pixels=5000)]
+    shared = [
+        BoxAccAccumulator((0.5,), quantize=True, chunk_pixels=5000),
+        BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, quantize=True, chunk_pixels=5000),
+    ]
     for i in (0, 5):  # two batches
         update_box_accuracies(shared, maps[i : i + 7 if i == 0 else 12], gt[i : i + 7 if i == 0 else 12])
-    alone = [BoxAccAccumulator((0.5,), quantize=True), BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True,
-                                                                          quantize=True)]
+    alone = [
+        BoxAccAccumulator((0.5,), quantize=True),
+        BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, quantize=True),
+    ]
     for acc in alone:
         acc.update(maps[:7], gt[:7])
         acc.update(maps[5:], gt[5:])

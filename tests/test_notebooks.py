@@ -39,7 +39,9 @@ def _checked_names(cell) -> list[str]:
             spec = node.args[1]
             assert isinstance(spec, ast.Dict)
             return [ast.literal_eval(k) for k in spec.keys]
-    raise AssertionError("the cell after the parameters cell must call camlib.book.params.check_params(globals(), {...})")
+    raise AssertionError(
+        "the cell after the parameters cell must call camlib.book.params.check_params(globals(), {...})"
+    )
 
 
 def test_there_are_notebooks():
@@ -101,8 +103,13 @@ def _text(nb) -> str:
 
 def _markdown(nb) -> str:
     """Every Markdown output of the executed notebook, as the book renders it (not JSON-escaped)."""
-    return "\n".join("".join(o["data"]["text/markdown"]) for c in nb.cells if c.cell_type == "code"
-                     for o in c.outputs if "text/markdown" in o.get("data", {}))
+    return "\n".join(
+        "".join(o["data"]["text/markdown"])
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "text/markdown" in o.get("data", {})
+    )
 
 
 def _multiple(value: float, step: float) -> bool:
@@ -186,8 +193,14 @@ def test_wrong_type_fails_before_any_work_naming_the_parameter(tmp_path):
 def test_plain_papermill_refuses_an_unknown_parameter(tmp_path):
     path = runner.notebook_paths("00")[0]
     with pytest.raises(papermill.PapermillExecutionError, match=r"Unknown parameter\(s\) 'topk'"):
-        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters={"topk": 3},
-                                   kernel_name="python3", progress_bar=False, cwd=str(runner.ROOT))
+        papermill.execute_notebook(
+            str(path),
+            str(tmp_path / "out.ipynb"),
+            parameters={"topk": 3},
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(runner.ROOT),
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -197,18 +210,28 @@ def test_a_chapter_is_prose_over_camlib(path):
     code = _code_cells(nb)
     for cell in code:
         tree = ast.parse(cell.source)
-        defined = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                    ast.ClassDef))]
-        named_lambdas = [t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Lambda)
-                         for t in n.targets if isinstance(t, ast.Name)]
+        defined = [
+            n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        ]
+        named_lambdas = [
+            t.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Lambda)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        ]
         assert not defined + named_lambdas, f"cell {cell.id} defines {defined + named_lambdas}: move them to camlib"
         lines = [line for line in cell.source.splitlines() if line.strip()]
         assert len(lines) <= 45, f"cell {cell.id} has {len(lines)} lines of code: split it or move code to camlib"
     assert "remove-cell" in code[0].metadata.get("tags", []), "the parameters cell is hidden in the book"
     hidden = [c for c in code if {"remove-cell", "hide-input"} & set(c.metadata.get("tags", []))]
     assert len(hidden) >= len(code) - 3, "setup, figure and glue cells are hidden (remove-cell / hide-input)"
-    prose = sum(len([line for line in c.source.splitlines() if line.strip()]) for c in nb.cells
-                if c.cell_type == "markdown")
-    shown = sum(len([line for line in c.source.splitlines() if line.strip()]) for c in code
-                if not {"remove-cell", "hide-input"} & set(c.metadata.get("tags", [])))
+    prose = sum(
+        len([line for line in c.source.splitlines() if line.strip()]) for c in nb.cells if c.cell_type == "markdown"
+    )
+    shown = sum(
+        len([line for line in c.source.splitlines() if line.strip()])
+        for c in code
+        if not {"remove-cell", "hide-input"} & set(c.metadata.get("tags", []))
+    )
     assert prose > shown, f"{path.name}: {prose} lines of prose against {shown} of visible code"

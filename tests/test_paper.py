@@ -13,18 +13,21 @@ def test_every_table_of_the_paper_is_there_with_its_rows():
     assert paper.rows("table4") == ["full image", "CAM crop", "GT box crop"]
 
 
-@pytest.mark.parametrize(("table", "row", "metric", "expected"), [
-    ("table1", "GoogLeNet-GAP", "cls_top1_err", 35.0),
-    ("table1", "GoogLeNet-GMP", "cls_top1_err", 35.6),
-    ("table1", "AlexNet", "cls_top1_err", 42.6),
-    ("table1", "NIN", "cls_top5_err", 19.6),
-    ("table2", "GoogLeNet-GMP", "loc_top1_err", 57.78),
-    ("table2", "Backprop on GoogLeNet", "loc_top5_err", 50.55),
-    ("table3", "AlexNet", "loc_top5_err", 34.2),
-    ("table4", "CAM crop", "accuracy", 67.8),
-    ("sec4.1", "random box", "loc_acc_iou50", 5.5),
-    ("choe2020", "CUB InceptionV3", "maxboxaccv2", 56.7),
-])
+@pytest.mark.parametrize(
+    ("table", "row", "metric", "expected"),
+    [
+        ("table1", "GoogLeNet-GAP", "cls_top1_err", 35.0),
+        ("table1", "GoogLeNet-GMP", "cls_top1_err", 35.6),
+        ("table1", "AlexNet", "cls_top1_err", 42.6),
+        ("table1", "NIN", "cls_top5_err", 19.6),
+        ("table2", "GoogLeNet-GMP", "loc_top1_err", 57.78),
+        ("table2", "Backprop on GoogLeNet", "loc_top5_err", 50.55),
+        ("table3", "AlexNet", "loc_top5_err", 34.2),
+        ("table4", "CAM crop", "accuracy", 67.8),
+        ("sec4.1", "random box", "loc_acc_iou50", 5.5),
+        ("choe2020", "CUB InceptionV3", "maxboxaccv2", 56.7),
+    ],
+)
 def test_values_as_printed(table, row, metric, expected):
     assert paper.value(table, row, metric) == expected
     n = paper.get(table, row, metric)

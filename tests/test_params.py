@@ -10,12 +10,19 @@ import time
 import pytest
 import torch
 
-from camlib.book.params import Params
-
-from camlib.book.params import check_params
-
-from camlib.book.params import resolve_device
-from camlib.book.params import Bool, DataPath, DataRoot, Device, Float, Int, List, Str
+from camlib.book.params import (
+    Bool,
+    DataPath,
+    DataRoot,
+    Device,
+    Float,
+    Int,
+    List,
+    Params,
+    Str,
+    check_params,
+    resolve_device,
+)
 
 SPEC = {
     "profile": Str(choices=["smoke", "full"]),
@@ -78,7 +85,9 @@ def test_ignored_names():
 
 @pytest.mark.parametrize("value", [3, 0.5, "x", None, True, [1], (1,), {"a": 1}], ids=repr)
 def test_unknown_plain_value_is_rejected(value):
-    with pytest.raises(ValueError, match=r"Unknown parameter\(s\) 'top_kk'; this notebook's parameters are: profile, device, top_k"):
+    with pytest.raises(
+        ValueError, match=r"Unknown parameter\(s\) 'top_kk'; this notebook's parameters are: profile, device, top_k"
+    ):
         check_params(namespace(top_kk=value), SPEC)
 
 
@@ -110,11 +119,31 @@ def test_missing_names():
         ("save", "False", TypeError, r"Parameter `save` must be True or False, but got 'False'"),
         ("profile", "medium", ValueError, r"Parameter `profile` must be one of 'smoke', 'full', but got 'medium'"),
         ("profile", 1, TypeError, r"Parameter `profile` must be one of 'smoke', 'full', but got 1"),
-        ("arches", "resnet50", TypeError, r"Parameter `arches` must be a list of at least 1 items, each a string, but got 'resnet50'"),
-        ("arches", [], ValueError, r"Parameter `arches` must be a list of at least 1 items, each a string, but got \[\]"),
+        (
+            "arches",
+            "resnet50",
+            TypeError,
+            r"Parameter `arches` must be a list of at least 1 items, each a string, but got 'resnet50'",
+        ),
+        (
+            "arches",
+            [],
+            ValueError,
+            r"Parameter `arches` must be a list of at least 1 items, each a string, but got \[\]",
+        ),
         ("arches", ["resnet50", 3], TypeError, r"Parameter `arches\[1\]` must be a string, but got 3"),
-        ("device", "gpu", ValueError, r"Parameter `device` must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', but got 'gpu'"),
-        ("device", "cuda:x", ValueError, r"Parameter `device` must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', but got 'cuda:x'"),
+        (
+            "device",
+            "gpu",
+            ValueError,
+            r"Parameter `device` must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', but got 'gpu'",
+        ),
+        (
+            "device",
+            "cuda:x",
+            ValueError,
+            r"Parameter `device` must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', but got 'cuda:x'",
+        ),
         ("device", 0, TypeError, r"Parameter `device` must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', but got 0"),
     ],
 )
@@ -131,7 +160,7 @@ def test_one_sided_ranges():
         check_params({"n": 1}, {"n": Int(min=2)})
     with pytest.raises(ValueError, match=r"Parameter `x` must be a number <= 0.5, but got 0.75"):
         check_params({"x": 0.75}, {"x": Float(max=0.5)})
-    assert check_params({"n": -10**9, "x": -1e300}, {"n": Int(), "x": Float()}).n == -10**9
+    assert check_params({"n": -(10**9), "x": -1e300}, {"n": Int(), "x": Float()}).n == -(10**9)
 
 
 def test_nested_list():
@@ -144,7 +173,9 @@ def test_nested_list():
 def test_list_lengths():
     pairs = {"p": List(Int(), min_len=2, max_len=2)}
     assert check_params({"p": (1, 2)}, pairs).p == [1, 2]
-    with pytest.raises(ValueError, match=r"Parameter `p` must be a list of exactly 2 items, each an int, but got \[1, 2, 3\]"):
+    with pytest.raises(
+        ValueError, match=r"Parameter `p` must be a list of exactly 2 items, each an int, but got \[1, 2, 3\]"
+    ):
         check_params({"p": [1, 2, 3]}, pairs)
     with pytest.raises(ValueError, match=r"must be a list of 1 to 3 items"):
         check_params({"p": []}, {"p": List(Int(), min_len=1, max_len=3)})
@@ -153,7 +184,10 @@ def test_list_lengths():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 @pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
 def test_cuda_unavailable(device):
-    with pytest.raises(ValueError, match=rf"Parameter `device` asks for '{device}', but CUDA is not available here; use 'auto' or 'cpu'"):
+    with pytest.raises(
+        ValueError,
+        match=rf"Parameter `device` asks for '{device}', but CUDA is not available here; use 'auto' or 'cpu'",
+    ):
         check_params(namespace(device=device), SPEC)
     with pytest.raises(ValueError, match=r"Parameter `gpu` asks for"):
         resolve_device(device, name="gpu")
@@ -163,7 +197,9 @@ def test_cuda_unavailable(device):
 def test_cuda_index_out_of_range():
     n = torch.cuda.device_count()
     assert check_params(namespace(device="cuda:0"), SPEC).device == "cuda:0"
-    with pytest.raises(ValueError, match=rf"Parameter `device` asks for 'cuda:{n}', but only {n} CUDA device\(s\) exist"):
+    with pytest.raises(
+        ValueError, match=rf"Parameter `device` asks for 'cuda:{n}', but only {n} CUDA device\(s\) exist"
+    ):
         check_params(namespace(device=f"cuda:{n}"), SPEC)
 
 
@@ -223,8 +259,11 @@ def test_parallel_lists_must_have_the_same_length():
     spec = {"a": List(Int()), "b": List(List(Float(), min_len=2))}
     ok = check_params({"a": [1, 2], "b": [[0.1, 0.2], [0.3, 0.4]]}, spec, same_length=[("a", "b")])
     assert ok.a == [1, 2]
-    with pytest.raises(ValueError, match=r"Parameters `a` and `b` must have one entry each per item \(the same "
-                                         r"length\), but got 1 and 2 entries"):
+    with pytest.raises(
+        ValueError,
+        match=r"Parameters `a` and `b` must have one entry each per item \(the same "
+        r"length\), but got 1 and 2 entries",
+    ):
         check_params({"a": [1], "b": [[0.1, 0.2], [0.3, 0.4]]}, spec, same_length=[("a", "b")])
 
 
@@ -233,7 +272,9 @@ def test_data_path_relative_is_left_to_the_reader_absolute_must_exist(tmp_path):
     (tmp_path / "w.pth").write_bytes(b"")
     # a name under the data root is looked up when the data are read (absent data: the chapter says so)
     assert dict(check_params({"image_dir": "no-such-samples", "weights": "IMAGENET1K_V1"}, spec)) == {
-        "image_dir": "no-such-samples", "weights": "IMAGENET1K_V1"}
+        "image_dir": "no-such-samples",
+        "weights": "IMAGENET1K_V1",
+    }
     ok = check_params({"image_dir": str(tmp_path), "weights": str(tmp_path / "w.pth")}, spec)
     assert ok.image_dir == str(tmp_path) and ok.weights == str(tmp_path / "w.pth")  # as given
 
@@ -241,26 +282,56 @@ def test_data_path_relative_is_left_to_the_reader_absolute_must_exist(tmp_path):
 @pytest.mark.parametrize(
     "name, value, error, match",
     [
-        ("image_dir", "/does/not/exist", ValueError,
-         r"Parameter `image_dir` must be a path under the data root or an existing folder of photos, "
-         r"but /does/not/exist does not exist\."),
-        ("image_dir", "{tmp}/w.pth", ValueError, r"Parameter `image_dir` must be .*, but {tmp}/w.pth is not a folder\."),
-        ("image_dir", 3, TypeError, r"Parameter `image_dir` must be a path under the data root or an existing "
-                                    r"folder of photos, but got 3\."),
-        ("weights", "/does/not/exist.pth", ValueError,
-         r"Parameter `weights` must be a path under the data root or an existing state_dict file, "
-         r"but /does/not/exist.pth does not exist\."),
+        (
+            "image_dir",
+            "/does/not/exist",
+            ValueError,
+            r"Parameter `image_dir` must be a path under the data root or an existing folder of photos, "
+            r"but /does/not/exist does not exist\.",
+        ),
+        (
+            "image_dir",
+            "{tmp}/w.pth",
+            ValueError,
+            r"Parameter `image_dir` must be .*, but {tmp}/w.pth is not a folder\.",
+        ),
+        (
+            "image_dir",
+            3,
+            TypeError,
+            r"Parameter `image_dir` must be a path under the data root or an existing "
+            r"folder of photos, but got 3\.",
+        ),
+        (
+            "weights",
+            "/does/not/exist.pth",
+            ValueError,
+            r"Parameter `weights` must be a path under the data root or an existing state_dict file, "
+            r"but /does/not/exist.pth does not exist\.",
+        ),
         ("weights", "{tmp}", ValueError, r"Parameter `weights` must be .*, but {tmp} is a folder, not a file\."),
-        ("data_root", "/does/not/exist", ValueError,
-         r"Parameter `data_root` must be empty \(data/ in the repository, or \$CAMLIB_DATA\) or an existing folder, "
-         r"but /does/not/exist does not exist\."),
-        ("data_root", "{tmp}/w.pth", ValueError, r"Parameter `data_root` must be .*, but {tmp}/w.pth is not a folder\."),
+        (
+            "data_root",
+            "/does/not/exist",
+            ValueError,
+            r"Parameter `data_root` must be empty \(data/ in the repository, or \$CAMLIB_DATA\) or an existing folder, "
+            r"but /does/not/exist does not exist\.",
+        ),
+        (
+            "data_root",
+            "{tmp}/w.pth",
+            ValueError,
+            r"Parameter `data_root` must be .*, but {tmp}/w.pth is not a folder\.",
+        ),
         ("data_root", None, TypeError, r"Parameter `data_root` must be empty .*, but got None\."),
     ],
 )
 def test_explicit_paths_that_do_not_exist_name_the_parameter(tmp_path, name, value, error, match):
-    spec = {"image_dir": DataPath("folder of photos"), "weights": DataPath("state_dict file", folder=False),
-            "data_root": DataRoot()}
+    spec = {
+        "image_dir": DataPath("folder of photos"),
+        "weights": DataPath("state_dict file", folder=False),
+        "data_root": DataRoot(),
+    }
     (tmp_path / "w.pth").write_bytes(b"")
     values = {"image_dir": "cam-samples", "weights": "w.pth", "data_root": ""}
     values[name] = value.format(tmp=tmp_path) if isinstance(value, str) else value
@@ -272,8 +343,11 @@ def test_data_path_expands_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "photos").mkdir()
     assert check_params({"d": "~/photos"}, {"d": DataPath()}).d == "~/photos"
-    with pytest.raises(ValueError, match=r"Parameter `d` must be a path under the data root or an existing folder, "
-                                         r"but ~/gone does not exist\."):
+    with pytest.raises(
+        ValueError,
+        match=r"Parameter `d` must be a path under the data root or an existing folder, "
+        r"but ~/gone does not exist\.",
+    ):
         check_params({"d": "~/gone"}, {"d": DataPath()})
 
 

@@ -74,16 +74,37 @@ def test_performance_targets_grade_the_recorded_gpu_runs():
     from camlib.book.perf import performance_targets
 
     def row(method, batch, seconds, date="2026-12-01T10:00:00+00:00"):
-        return {"method": method, "batch": batch, "seconds_median": seconds, "images_per_second": batch / seconds,
-                "date": date}
+        return {
+            "method": method,
+            "batch": batch,
+            "seconds_median": seconds,
+            "images_per_second": batch / seconds,
+            "date": date,
+        }
 
     old = [row("forward", 256, 1.0, "2026-11-01T10:00:00+00:00"), row("camlib", 256, 9.0, "2026-11-01T10:00:00+00:00")]
-    cuda = old + [row("forward", 256, 0.100), row("camlib", 256, 0.104), row("torchcam", 256, 0.11),
-                  row("grad-cam", 256, 0.9)]
-    boxes = [{"operation": "maxboxacc+v2 tree (host)", "maps": 1000, "seconds_median": 1.5,
-              "finished": "2026-12-01T10:00:00Z"}]
-    rows = performance_targets(tree_speedup=12.0, tree_ns_per_pixel=20.0, runs_speedup=0.5, chain_speedup=3.0,
-                               pipeline_cuda=cuda, boxes_cuda=boxes)
+    cuda = old + [
+        row("forward", 256, 0.100),
+        row("camlib", 256, 0.104),
+        row("torchcam", 256, 0.11),
+        row("grad-cam", 256, 0.9),
+    ]
+    boxes = [
+        {
+            "operation": "maxboxacc+v2 tree (host)",
+            "maps": 1000,
+            "seconds_median": 1.5,
+            "finished": "2026-12-01T10:00:00Z",
+        }
+    ]
+    rows = performance_targets(
+        tree_speedup=12.0,
+        tree_ns_per_pixel=20.0,
+        runs_speedup=0.5,
+        chain_speedup=3.0,
+        pipeline_cuda=cuda,
+        boxes_cuda=boxes,
+    )
     assert [r["grade"] for r in rows] == ["met", "missed", "missed", "met", "missed", "missed"]
     assert rows[3]["measured"] == "+4.0% at batch 256"  # the latest run only, not November's +800%
     assert rows[4]["measured"].startswith("75 s")  # 1.5 s for 1,000 maps, scaled to 50,000: over 60 s
@@ -93,8 +114,15 @@ def test_performance_targets_grade_the_recorded_gpu_runs():
 def test_performance_targets_state_the_memory_floor():
     from camlib.book.perf import copy_bandwidth, performance_targets
 
-    rows = performance_targets(tree_speedup=5.0, tree_ns_per_pixel=30.0, runs_speedup=2.0, chain_speedup=2.0,
-                               pixels=50_000, bandwidth_gbs=10.0, ms_per_map={"tree": 1.5, "runs": 0.03, "chain": 0.2})
+    rows = performance_targets(
+        tree_speedup=5.0,
+        tree_ns_per_pixel=30.0,
+        runs_speedup=2.0,
+        chain_speedup=2.0,
+        pixels=50_000,
+        bandwidth_gbs=10.0,
+        ms_per_map={"tree": 1.5, "runs": 0.03, "chain": 0.2},
+    )
     # runs: 1 byte x 50,000 pixels at 10 GB/s = 5 µs; chain: 14 bytes -> 70 µs; tree: 16 bytes -> 80 µs.
     assert rows[1]["bound"].endswith("memory floor 5 µs per map (1 byte per pixel at 10.0 GB/s) against 30 µs measured")
     assert "memory floor 70 µs per map" in rows[2]["bound"] and "against 200 µs measured" in rows[2]["bound"]
@@ -107,10 +135,17 @@ def test_performance_targets_state_the_memory_floor():
 def test_latest_run_groups_by_the_run_mark_or_by_the_hour():
     from camlib.book.perf import latest_run
 
-    marked = [{"m": "a", "run": "2026-11-30T10:58"}, {"m": "b", "run": "2026-11-30T10:58"},
-              {"m": "a", "run": "2026-11-01T09:00"}]
+    marked = [
+        {"m": "a", "run": "2026-11-30T10:58"},
+        {"m": "b", "run": "2026-11-30T10:58"},
+        {"m": "a", "run": "2026-11-01T09:00"},
+    ]
     assert latest_run(marked) == marked[:2]  # a run across 11:00 stays whole
-    unmarked = [{"m": "a", "date": "2026-11-30T10:58:00+00:00"}, {"m": "b", "date": "2026-11-30T11:03:00+00:00"},
-                {"m": "a", "date": "2026-11-01T09:00:00+00:00"}, {"m": "c", "finished": "2026-11-30T11:01:00Z"}]
+    unmarked = [
+        {"m": "a", "date": "2026-11-30T10:58:00+00:00"},
+        {"m": "b", "date": "2026-11-30T11:03:00+00:00"},
+        {"m": "a", "date": "2026-11-01T09:00:00+00:00"},
+        {"m": "c", "finished": "2026-11-30T11:01:00Z"},
+    ]
     assert [r["m"] for r in latest_run(unmarked)] == ["a", "b", "c"]
     assert latest_run([]) == []

@@ -7,13 +7,12 @@ import pytest
 import torch
 import torchvision
 from scipy import ndimage
+from test_components import smooth_maps, snake, spiral
 
 import camlib
-from camlib.cam.extractor import CAMLayer, capture_features
 from camlib.cam import pipeline
+from camlib.cam.extractor import CAMLayer, capture_features
 from camlib.cam.pipeline import cam_masks, largest_boxes, localize
-
-from test_components import smooth_maps, snake, spiral
 
 
 def _loop_largest_box(mask: np.ndarray) -> list[int]:
@@ -35,7 +34,9 @@ def test_dense_boxes_equal_a_loop_on_noise(density, device):
     expected = torch.tensor([_loop_largest_box(m) for m in masks.numpy()])
     got = largest_boxes(masks.to(device), backend="dense")
     assert torch.equal(got.cpu(), expected)
-    assert torch.equal(largest_boxes(masks.to(device)).cpu(), expected)  # auto: row runs (camlib.components.runs) on the CPU, dense elsewhere
+    assert torch.equal(
+        largest_boxes(masks.to(device)).cpu(), expected
+    )  # auto: row runs (camlib.components.runs) on the CPU, dense elsewhere
 
 
 def test_dense_boxes_on_smooth_maps_ties_and_long_components():
@@ -94,7 +95,9 @@ def test_pipeline_nin_head_with_bias_and_leaky_relu():
     # The function that torch.compile fuses, run uncompiled: the same masks as the composition it replaces.
     for head in (leaky, CAMLayer(layer.features, layer.weight, layer.bias)):  # NIN-style and FC-style
         bias = head.bias[cls] if head.relu else None
-        fused_source = pipeline._masks(cap.features, head.weight[cls], bias, head.relu, head.negative_slope, (96, 96), 0.2)
+        fused_source = pipeline._masks(
+            cap.features, head.weight[cls], bias, head.relu, head.negative_slope, (96, 96), 0.2
+        )
         assert torch.equal(fused_source, camlib.foreground(head.maps(cap.features, cls, size=96), 0.2))
 
 

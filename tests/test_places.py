@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import requires_data
 import torch
 import torch.nn.functional as F
+from conftest import requires_data
 
 import camlib
 from camlib.models.places import (
@@ -71,8 +71,9 @@ def test_the_network_is_the_readmes_with_batch_norm_folded(npz):
     assert torch.allclose(net(x), maps.mean((2, 3)), atol=1e-6)
     # the class maps: camlib's CAM of the leaky-ReLU head is channel c of the reference, and its mean is the score
     out = camlib.compute_cams(net, x, torch.tensor([[4, 0], [1, 2]]))
-    assert torch.allclose(out.maps[0], maps[0, [4, 0]], atol=1e-6) and torch.allclose(out.maps[1], maps[1, [1, 2]],
-                                                                                       atol=1e-6)
+    assert torch.allclose(out.maps[0], maps[0, [4, 0]], atol=1e-6) and torch.allclose(
+        out.maps[1], maps[1, [1, 2]], atol=1e-6
+    )
     assert camlib.cam.extractor.score_identity(net, x).error.max() < 1e-10
     assert (maps < 0).any()  # the leaky slope matters: some map values are negative, and the CAM keeps them
 
@@ -93,10 +94,13 @@ def test_a_file_that_is_not_the_network_is_refused(tmp_path):
     arrays["fire5.expand3x3.weight"] = np.zeros((128, 32, 1, 1), np.float32)
     arrays["extra.weight"] = np.zeros(3, np.float32)
     np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ValueError, match=r"must hold the Places365 SqueezeNet's 152 arrays with their shapes, but it "
-                                         r"does not; missing: fire4.squeeze.bn_mean; unexpected: extra.weight; "
-                                         r"misshapen: fire5.expand3x3.weight \(128, 32, 1, 1\) \(expected \(128, 32, "
-                                         r"3, 3\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"must hold the Places365 SqueezeNet's 152 arrays with their shapes, but it "
+        r"does not; missing: fire4.squeeze.bn_mean; unexpected: extra.weight; "
+        r"misshapen: fire5.expand3x3.weight \(128, 32, 1, 1\) \(expected \(128, 32, "
+        r"3, 3\)\)",
+    ):
         load_places_squeezenet(tmp_path / "bad.npz")
     with pytest.raises(FileNotFoundError, match="a .npz of the Places365 SqueezeNet's named arrays"):
         load_places_squeezenet(tmp_path / "absent.npz")

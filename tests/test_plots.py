@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import matplotlib
-import pytest
 import torch
 
 from camlib.metrics.accuracy import BoxAccuracy
@@ -15,9 +14,15 @@ matplotlib.use("Agg")
 def _acc(values):
     curve = torch.tensor(values, dtype=torch.float64)
     tau = torch.linspace(0, 1, len(values), dtype=torch.float64)
-    return BoxAccuracy(thresholds=tau, iou_thresholds=torch.tensor([0.5]), curves=curve[None],
-                       best_thresholds=tau[curve.argmax()][None], best_accuracy=curve.max()[None],
-                       value=float(curve.max()), count=10)
+    return BoxAccuracy(
+        thresholds=tau,
+        iou_thresholds=torch.tensor([0.5]),
+        curves=curve[None],
+        best_thresholds=tau[curve.argmax()][None],
+        best_accuracy=curve.max()[None],
+        value=float(curve.max()),
+        count=10,
+    )
 
 
 def test_training_curves_one_line_per_seed_one_legend_entry_per_label():
@@ -29,7 +34,11 @@ def test_training_curves_one_line_per_seed_one_legend_entry_per_label():
 
 
 def test_metric_bars_means_whiskers_and_a_reference():
-    rows = [{"method": "A", "x": 1.0, "y": 4.0}, {"method": "A", "x": 3.0, "y": None}, {"method": "B", "x": 5.0, "y": 6.0}]
+    rows = [
+        {"method": "A", "x": 1.0, "y": 4.0},
+        {"method": "A", "x": 3.0, "y": None},
+        {"method": "B", "x": 5.0, "y": 6.0},
+    ]
     fig = metric_bars(rows, {"x": "X", "y": "Y"}, methods=["B", "A"], reference=(2.5, "centred box"))
     ax = fig.axes[0]
     heights = [float(p.get_height()) for p in ax.patches]

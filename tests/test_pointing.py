@@ -25,7 +25,7 @@ def _loop_pointing(maps, boxes, tolerance):
         for x1, y1, x2, y2 in b.tolist():
             for y in range(y1, y2 + 1):
                 for x in range(x1, x2 + 1):
-                    hit |= (y - y0) ** 2 + (x - x0) ** 2 <= tolerance ** 2
+                    hit |= (y - y0) ** 2 + (x - x0) ** 2 <= tolerance**2
         hits.append(hit)
     return hits
 

@@ -50,7 +50,11 @@ def test_default_convention_is_torchvision():
     [
         ("caffe", (-104.0, -117.0, -123.0), (151.0, 138.0, 132.0)),  # 0 - mean, 255 - mean (B, G, R)
         # -mean / std and (1 - mean) / std:
-        ("torchvision", (-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225), (0.515 / 0.229, 0.544 / 0.224, 0.594 / 0.225)),
+        (
+            "torchvision",
+            (-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225),
+            (0.515 / 0.229, 0.544 / 0.224, 0.594 / 0.225),
+        ),
     ],
 )
 def test_black_and_white(convention, black, white):
@@ -125,13 +129,21 @@ def test_frozen():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(size=4, convention="pytorch"), ValueError, r"`convention` must be one of 'torchvision', 'caffe', but got 'pytorch'"),
+        (
+            dict(size=4, convention="pytorch"),
+            ValueError,
+            r"`convention` must be one of 'torchvision', 'caffe', but got 'pytorch'",
+        ),
         (dict(size=4, convention="Caffe"), ValueError, r"`convention` must be one of .*but got 'Caffe'"),
         (dict(size=0), ValueError, r"`size` must have positive sides, but got \(0, 0\)"),
         (dict(size=(224, 0)), ValueError, r"`size` must have positive sides, but got \(224, 0\)"),
         (dict(size=None), TypeError, r"`size` must be an int S or a pair \(H, W\) of ints, but got None"),
         (dict(size=224.0), TypeError, r"`size` must be None, an int or a pair \(H, W\) of ints, but got 224.0"),
-        (dict(size=(1, 2, 3)), TypeError, r"`size` must be None, an int or a pair \(H, W\) of ints, but got \(1, 2, 3\)"),
+        (
+            dict(size=(1, 2, 3)),
+            TypeError,
+            r"`size` must be None, an int or a pair \(H, W\) of ints, but got \(1, 2, 3\)",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, error, match):

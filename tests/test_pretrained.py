@@ -12,7 +12,6 @@ import torchvision.models as tvm
 from conftest import build_seeded
 
 from camlib import imagenet_categories, load_pretrained
-
 from camlib.models import is_torchvision_weights
 
 
@@ -71,24 +70,32 @@ def test_missing_file_names_the_path(tmp_path):
     path = tmp_path / "nowhere" / "resnet18.pth"
     with pytest.raises(FileNotFoundError, match=re.escape(repr(str(path))) + r" is neither \(no such file\)"):
         load_pretrained("resnet18", path)
-    with pytest.raises(FileNotFoundError, match=r"one of torchvision's weights for 'resnet18' \(DEFAULT, IMAGENET1K_V1\) or"):
+    with pytest.raises(
+        FileNotFoundError, match=r"one of torchvision's weights for 'resnet18' \(DEFAULT, IMAGENET1K_V1\) or"
+    ):
         load_pretrained("resnet18", "IMAGENET1K_V9")
 
 
 def test_state_dict_of_other_architecture(tmp_path):
     path = tmp_path / "squeezenet.pth"
     torch.save(build_seeded(tvm.squeezenet1_1, weights=None).state_dict(), path)
-    with pytest.raises(RuntimeError, match=rf"The state_dict in {re.escape(str(path))} does not fit torchvision's 'resnet18'"):
+    with pytest.raises(
+        RuntimeError, match=rf"The state_dict in {re.escape(str(path))} does not fit torchvision's 'resnet18'"
+    ):
         load_pretrained("resnet18", path)
     # Same architecture, other number of classes: the shapes disagree.
     torch.save(build_seeded(tvm.squeezenet1_0, weights=None, num_classes=3).state_dict(), path)
-    with pytest.raises(RuntimeError, match=rf"(?s){re.escape(str(path))} does not fit torchvision's 'squeezenet1_0'.*size mismatch"):
+    with pytest.raises(
+        RuntimeError, match=rf"(?s){re.escape(str(path))} does not fit torchvision's 'squeezenet1_0'.*size mismatch"
+    ):
         load_pretrained("squeezenet1_0", path)
 
 
 @pytest.mark.parametrize("arch", ["resnet5", "fasterrcnn", ""])
 def test_unknown_arch(arch):
-    with pytest.raises(ValueError, match=rf"`arch` must be a torchvision classification model name .*but got {re.escape(repr(arch))}"):
+    with pytest.raises(
+        ValueError, match=rf"`arch` must be a torchvision classification model name .*but got {re.escape(repr(arch))}"
+    ):
         load_pretrained(arch, None)
     with pytest.raises(ValueError, match=r"`arch` must be a torchvision classification model name"):
         is_torchvision_weights(arch, "DEFAULT")

@@ -15,9 +15,9 @@ import torch
 import yaml
 
 import camlib
-from camlib.data.cub import FILES as CUB_FILES
 from camlib.book.params import DataPath, DataRoot, Device, Float, Int, List, Str
 from camlib.book.provenance import Provenance, file_sha256, folder_digest, git_commit, provenance
+from camlib.data.cub import FILES as CUB_FILES
 
 prov = importlib.import_module("camlib.book.provenance")  # `camlib.book.provenance` is the function
 
@@ -62,8 +62,17 @@ def test_rows(params):
     assert rows["python"] == platform.python_version()
     assert rows["torch"] == torch.__version__.split("+")[0]
     assert rows["camlib"] == camlib.__version__
-    for name in ("torchvision", "numpy", "scipy", "scikit-learn", "pillow", "matplotlib", "papermill",
-                 "jupyter-book", "myst-nb"):
+    for name in (
+        "torchvision",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "pillow",
+        "matplotlib",
+        "papermill",
+        "jupyter-book",
+        "myst-nb",
+    ):
         assert rows[name]  # a version or "not installed"
     assert "data root" not in rows  # no data parameter
     finished = datetime.strptime(rows["finished (UTC)"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
@@ -71,10 +80,28 @@ def test_rows(params):
 
 
 def test_parameters_yaml_round_trips_to_the_given_values():
-    spec = {"profile": Str(), "device": Device(), "threshold": Float(), "lrs": List(Float()),
-            "scales": List(List(Float())), "backprop": Str(), "note": Str(), "tiny": Float(), "empty": Str()}
-    given = {"profile": "smoke", "device": "auto", "threshold": 1, "lrs": [0.001, 0.003], "scales": [[0.25, 0.7]],
-             "backprop": "yes", "note": 'say "hi" \'here\': #1', "tiny": 1e-6, "empty": ""}
+    spec = {
+        "profile": Str(),
+        "device": Device(),
+        "threshold": Float(),
+        "lrs": List(Float()),
+        "scales": List(List(Float())),
+        "backprop": Str(),
+        "note": Str(),
+        "tiny": Float(),
+        "empty": Str(),
+    }
+    given = {
+        "profile": "smoke",
+        "device": "auto",
+        "threshold": 1,
+        "lrs": [0.001, 0.003],
+        "scales": [[0.25, 0.7]],
+        "backprop": "yes",
+        "note": "say \"hi\" 'here': #1",
+        "tiny": 1e-6,
+        "empty": "",
+    }
     p = provenance(camlib.book.params.check_params(given, spec))
     assert yaml.safe_load(p.parameters) == given  # "yes" stays a string, 1 an int, 1e-6 a float
     assert type(yaml.safe_load(p.parameters)["threshold"]) is int
@@ -159,20 +186,40 @@ def data_root(tmp_path, monkeypatch, cache):
     return root
 
 
-DATA_SPEC = {"profile": Str(), "device": Device(), "data_root": DataRoot(), "arch": Str(),
-             "weights": DataPath(folder=False), "cub_dir": DataPath(), "image_dir": DataPath(),
-             "max_images": Int(min=1), "vqa_dir": DataPath()}
+DATA_SPEC = {
+    "profile": Str(),
+    "device": Device(),
+    "data_root": DataRoot(),
+    "arch": Str(),
+    "weights": DataPath(folder=False),
+    "cub_dir": DataPath(),
+    "image_dir": DataPath(),
+    "max_images": Int(min=1),
+    "vqa_dir": DataPath(),
+}
 
 
 def test_data_hashes_and_no_absolute_path(data_root, tmp_path):
     cub = data_root / "birds" / "CUB_200_2011"
-    given = {"profile": "smoke", "device": "cpu", "data_root": "", "arch": "squeezenet1_0",
-             "weights": "weights/w.pth", "cub_dir": str(cub), "image_dir": "photos", "max_images": 2,
-             "vqa_dir": "vqa"}
+    given = {
+        "profile": "smoke",
+        "device": "cpu",
+        "data_root": "",
+        "arch": "squeezenet1_0",
+        "weights": "weights/w.pth",
+        "cub_dir": str(cub),
+        "image_dir": "photos",
+        "max_images": 2,
+        "vqa_dir": "vqa",
+    }
     p = provenance(camlib.book.params.check_params(given, DATA_SPEC))
     rows = {d["parameter"]: d for d in p.data}
-    assert rows["weights"] == {"parameter": "weights", "path": "weights/w.pth", "sha256": _sha(b"weights"),
-                               "of": "the file"}
+    assert rows["weights"] == {
+        "parameter": "weights",
+        "path": "weights/w.pth",
+        "sha256": _sha(b"weights"),
+        "of": "the file",
+    }
     # CUB: its seven annotation files, not its images; the absolute path shown under the data root
     names = sorted([*CUB_FILES, "parts/parts.txt", "parts/part_locs.txt"])
     listing = "".join(_sha(f"the lines of {n}\n".encode()) + f"  {n}\n" for n in names)
@@ -198,9 +245,17 @@ def test_home_folder_shown_as_tilde(tmp_path, monkeypatch, cache):
     (home / "datasets" / "weights").mkdir(parents=True)
     (home / "datasets" / "weights" / "w.pth").write_bytes(b"w")
     monkeypatch.setenv("HOME", str(home))
-    given = {"profile": "paper", "device": "cpu", "data_root": str(home / "datasets"), "arch": "squeezenet1_0",
-             "weights": "weights/w.pth", "cub_dir": "CUB_200_2011", "image_dir": "photos", "max_images": 1,
-             "vqa_dir": "vqa"}
+    given = {
+        "profile": "paper",
+        "device": "cpu",
+        "data_root": str(home / "datasets"),
+        "arch": "squeezenet1_0",
+        "weights": "weights/w.pth",
+        "cub_dir": "CUB_200_2011",
+        "image_dir": "photos",
+        "max_images": 1,
+        "vqa_dir": "vqa",
+    }
     p = provenance(camlib.book.params.check_params(given, DATA_SPEC))
     assert p.as_dict()["data root"] == "~/datasets (parameter data_root)"
     assert yaml.safe_load(p.parameters)["data_root"] == "~/datasets"  # DataRoot and find_data expand ~
@@ -212,8 +267,14 @@ def test_torchvision_weights_by_name(tmp_path, monkeypatch, cache):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     spec = {"arch": Str(), "weights": Str()}
     p = provenance(camlib.book.params.check_params({"arch": "resnet50", "weights": "IMAGENET1K_V1"}, spec))
-    assert p.data == [{"parameter": "weights", "path": "ResNet50_Weights.IMAGENET1K_V1", "sha256": "",
-                       "of": "not in torch's hub cache here; torchvision's file resnet50-0676ba61.pth"}]
+    assert p.data == [
+        {
+            "parameter": "weights",
+            "path": "ResNet50_Weights.IMAGENET1K_V1",
+            "sha256": "",
+            "of": "not in torch's hub cache here; torchvision's file resnet50-0676ba61.pth",
+        }
+    ]
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
     (tmp_path / "hub" / "checkpoints" / "resnet50-0676ba61.pth").write_bytes(b"downloaded")
     p = provenance(camlib.book.params.check_params({"arch": "resnet50", "weights": "IMAGENET1K_V1"}, spec))
@@ -271,8 +332,9 @@ def test_repr_and_dict():
     assert repr(p) == "a       1\nlonger  2"
     assert p.as_dict() == {"a": "1", "longer": "2"}
     assert p._repr_markdown_() == "| what | value |\n|---|---|\n| a | 1 |\n| longer | 2 |"
-    p = Provenance([("a", "1")], data=[{"parameter": "w", "path": "w.pth", "sha256": "ab", "of": "the file"}],
-                   parameters="a: 1\n")
+    p = Provenance(
+        [("a", "1")], data=[{"parameter": "w", "path": "w.pth", "sha256": "ab", "of": "the file"}], parameters="a: 1\n"
+    )
     assert repr(p) == "a  1\nw: w.pth  ab  (the file)\na: 1"
     assert "| w | w.pth | `ab` | the file |" in p._repr_markdown_()
 
@@ -284,11 +346,19 @@ def test_provenance_hashes_the_files_each_reader_says_it_reads(tmp_path):
     from camlib.data.cub import FILES, PART_FILES
     from camlib.data.vqa import VQA
 
-    for name in [*COCO.annotation_files("val2017"), *COCO.annotation_files("train2017"), *VQA.annotation_files("val2014"),
-                 *VQA.annotation_files("val2014", version=1), *FILES, *PART_FILES]:
+    for name in [
+        *COCO.annotation_files("val2017"),
+        *COCO.annotation_files("train2017"),
+        *VQA.annotation_files("val2014"),
+        *VQA.annotation_files("val2014", version=1),
+        *FILES,
+        *PART_FILES,
+    ]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     coco, _ = prov._coco(tmp_path, {"coco_splits": ["val2017", "train2017"]})
     assert coco == COCO.annotation_files("val2017") + COCO.annotation_files("train2017")
-    assert prov._vqa(tmp_path, {"vqa_split": "val2014", "vqa_version": 1})[0] == VQA.annotation_files("val2014", version=1)
+    assert prov._vqa(tmp_path, {"vqa_split": "val2014", "vqa_version": 1})[0] == VQA.annotation_files(
+        "val2014", version=1
+    )
     assert prov._cub(tmp_path, {})[0] == [*FILES, *PART_FILES]

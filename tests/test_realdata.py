@@ -21,10 +21,13 @@ def _find(relative, expect=()):
 
 weights_path = _find(WEIGHTS)
 photos_dir = _find("cam-samples", expect=PHOTOS)
-pytestmark = [pytest.mark.realdata, pytest.mark.skipif(
-    weights_path is None or photos_dir is None,
-    reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA (needs weights/ and cam-samples/)",
-)]
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.skipif(
+        weights_path is None or photos_dir is None,
+        reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA (needs weights/ and cam-samples/)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

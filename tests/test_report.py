@@ -17,18 +17,33 @@ matplotlib.use("Agg")
 
 def _table() -> ClaimTable:
     t = ClaimTable("01_gap_vs_gmp")
-    t.add("gap_gmp_loc", "GAP localizes better than GMP", paper="56.4 vs 57.78", study="50.0 vs 52.0",
-          effect=(2.0, 0.5, 3.5), what="GMP − GAP loc error (points)", section="sec-loc", paper_effect=1.38)
-    t.add("mechanism", "GAP covers the object", paper="argued", study="60 vs 40",
-          verdict=Verdict("not resolved", "one seed"))
+    t.add(
+        "gap_gmp_loc",
+        "GAP localizes better than GMP",
+        paper="56.4 vs 57.78",
+        study="50.0 vs 52.0",
+        effect=(2.0, 0.5, 3.5),
+        what="GMP − GAP loc error (points)",
+        section="sec-loc",
+        paper_effect=1.38,
+    )
+    t.add(
+        "mechanism",
+        "GAP covers the object",
+        paper="argued",
+        study="60 vs 40",
+        verdict=Verdict("not resolved", "one seed"),
+    )
     return t
 
 
 def test_rows_render_with_the_verdict_word_and_the_link():
     md = _table()._repr_markdown_().splitlines()
     assert md[0] == "| claim | paper | this study | verdict | shown in |"
-    assert md[2].startswith("| GAP localizes better than GMP | 56.4 vs 57.78 | 50.0 vs 52.0 | **reproduced**: "
-                            "GMP − GAP loc error (points) +2.0 (95% interval +0.5 to +3.5), above 0")
+    assert md[2].startswith(
+        "| GAP localizes better than GMP | 56.4 vs 57.78 | 50.0 vs 52.0 | **reproduced**: "
+        "GMP − GAP loc error (points) +2.0 (95% interval +0.5 to +3.5), above 0"
+    )
     assert md[2].endswith("| [sec-loc](#sec-loc) |")
     assert md[3] == "| GAP covers the object | argued | 60 vs 40 | **not resolved**: one seed |  |"
 
@@ -55,12 +70,34 @@ def test_bad_rows_are_refused():
 
 def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
     t = ClaimTable("02_ilsvrc_localization")
-    one = t.add("cls", "about equal", paper="", study="", effect=(0.6, -1.0, 2.2), rule="equal", margin=3.0,
-                what="GMP − GAP cls error")
-    several = t.add("cost", "GAP costs accuracy", paper="", study="", rule="greater",
-                    parts={"AlexNet": (5.0, 2.0, 8.0), "VGG": (1.0, -2.0, 4.0)}, what="GAP − FC error")
-    late = t.add("late", "GAP localizes better", paper="", study="", effect=(9.0, 8.0, 10.0), converged=False,
-                 why_not_converged="GAP still improving at the last epoch")
+    one = t.add(
+        "cls",
+        "about equal",
+        paper="",
+        study="",
+        effect=(0.6, -1.0, 2.2),
+        rule="equal",
+        margin=3.0,
+        what="GMP − GAP cls error",
+    )
+    several = t.add(
+        "cost",
+        "GAP costs accuracy",
+        paper="",
+        study="",
+        rule="greater",
+        parts={"AlexNet": (5.0, 2.0, 8.0), "VGG": (1.0, -2.0, 4.0)},
+        what="GAP − FC error",
+    )
+    late = t.add(
+        "late",
+        "GAP localizes better",
+        paper="",
+        study="",
+        effect=(9.0, 8.0, 10.0),
+        converged=False,
+        why_not_converged="GAP still improving at the last epoch",
+    )
     assert (one.verdict, several.verdict, late.verdict) == ("reproduced", "partly reproduced", "inconclusive")
     assert several.reason.startswith("AlexNet: reproduced: GAP − FC error +5.0")
     assert late.reason == "GAP still improving at the last epoch"
@@ -72,8 +109,11 @@ def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
 
 def _executed(tmp_path, table: ClaimTable, name: str):
     """A notebook with the outputs that myst_nb.glue writes for ``table.glue()`` (as an executed chapter has)."""
-    out = nbformat.v4.new_output("display_data", data={"text/plain": repr(table.to_json())},
-                                 metadata={"scrapbook": {"name": "claims", "mime_prefix": ""}})
+    out = nbformat.v4.new_output(
+        "display_data",
+        data={"text/plain": repr(table.to_json())},
+        metadata={"scrapbook": {"name": "claims", "mime_prefix": ""}},
+    )
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])])
     path = tmp_path / name
     nbformat.write(nb, path)
@@ -119,8 +159,15 @@ def test_plain_table_escapes_pipes():
 
 def test_a_comparison_of_several_parts_that_did_not_converge_is_inconclusive_and_recomputes():
     t = ClaimTable("02_x")
-    row = t.add("cost", "GAP costs accuracy", paper="", study="", parts={"AlexNet": (5.0, 2.0, 8.0),
-                "VGG": (1.0, -2.0, 4.0)}, converged=False, why_not_converged="still improving: VGG-GAP")
+    row = t.add(
+        "cost",
+        "GAP costs accuracy",
+        paper="",
+        study="",
+        parts={"AlexNet": (5.0, 2.0, 8.0), "VGG": (1.0, -2.0, 4.0)},
+        converged=False,
+        why_not_converged="still improving: VGG-GAP",
+    )
     assert (row.verdict, row.reason) == ("inconclusive", "still improving: VGG-GAP")  # once, not once per part
     assert row.parts["AlexNet"] == [5.0, 2.0, 8.0]  # the parts are kept for the table
     assert row.recompute() == Verdict(row.verdict, row.reason)
@@ -129,10 +176,34 @@ def test_a_comparison_of_several_parts_that_did_not_converge_is_inconclusive_and
 def test_front_table_links_each_claim_to_its_section_and_tags_its_verdict():
     from camlib.book.report import Claim, claims_answer, front_table_html
 
-    rows = [Claim("02_ilsvrc_localization", "loc", "CAM beats backprop <b>", "p", "s", "not reproduced", "why",
-                  "ilsvrc-errors", "GT-known difference", -3.25, -6.0, -0.5),
-            Claim("07_class_specific_units", "units", "units detect parts", "fig", "48%", "reproduced", "", "",
-                  "share", float("nan"))]
+    rows = [
+        Claim(
+            "02_ilsvrc_localization",
+            "loc",
+            "CAM beats backprop <b>",
+            "p",
+            "s",
+            "not reproduced",
+            "why",
+            "ilsvrc-errors",
+            "GT-known difference",
+            -3.25,
+            -6.0,
+            -0.5,
+        ),
+        Claim(
+            "07_class_specific_units",
+            "units",
+            "units detect parts",
+            "fig",
+            "48%",
+            "reproduced",
+            "",
+            "",
+            "share",
+            float("nan"),
+        ),
+    ]
     html = front_table_html(rows, base="chapters/")
     assert html.count("<tr>") == 3  # the header and two claims
     assert 'href="chapters/02_ilsvrc_localization.html#ilsvrc-errors"' in html

@@ -34,8 +34,14 @@ def test_notebook_selection():
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("top_k=3", ("top_k", 3)), ("device=cuda", ("device", "cuda")), ("alpha=0.5", ("alpha", 0.5)),
-     ("flag=true", ("flag", True)), ("data_root=", ("data_root", "")), ("sizes=[1, 2]", ("sizes", [1, 2]))],
+    [
+        ("top_k=3", ("top_k", 3)),
+        ("device=cuda", ("device", "cuda")),
+        ("alpha=0.5", ("alpha", 0.5)),
+        ("flag=true", ("flag", True)),
+        ("data_root=", ("data_root", "")),
+        ("sizes=[1, 2]", ("sizes", [1, 2])),
+    ],
 )
 def test_parse_override(text, expected):
     assert runner.parse_override(text) == expected
@@ -65,7 +71,9 @@ def test_unknown_parameter_is_refused_before_a_kernel_starts(tmp_path, monkeypat
         raise AssertionError("papermill must not run")
 
     monkeypatch.setattr(papermill, "execute_notebook", no_execution)
-    with pytest.raises(ValueError, match=r"Unknown parameter\(s\) 'z' for 99_tiny.ipynb; its parameters are: profile, x"):
+    with pytest.raises(
+        ValueError, match=r"Unknown parameter\(s\) 'z' for 99_tiny.ipynb; its parameters are: profile, x"
+    ):
         runner.execute(path, overrides={"z": 1}, output_dir=tmp_path / "out")
     assert not (tmp_path / "out" / path.name).exists()
 
@@ -120,8 +128,10 @@ def test_cli_explicit_path_that_does_not_exist_fails_naming_the_parameter(tmp_pa
     code = runner.main(["00", "--profile", "default", "-p", "image_dir=/does/not/exist", "--output", str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 1
-    assert "Parameter `image_dir` must be a path under the data root or an existing folder of photos, " \
-           "but /does/not/exist does not exist." in err
+    assert (
+        "Parameter `image_dir` must be a path under the data root or an existing folder of photos, "
+        "but /does/not/exist does not exist." in err
+    )
     assert err.startswith("FAILED: 00_class_activation_maps.ipynb failed in cell ")
     assert "$CAMLIB_DATA" not in err and "data/`" not in err  # no advice on the default data folders
     assert " done in " not in out and "notebook(s) executed" not in out

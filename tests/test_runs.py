@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_components import smooth_maps, snake, spiral
+from test_pipeline import _loop_largest_box
 
 import camlib
 from camlib.components.runs import largest_component_boxes
-
-from test_components import smooth_maps, snake, spiral
-from test_pipeline import _loop_largest_box
 
 
 @pytest.mark.parametrize("density", [0.05, 0.3, 0.45, 0.59, 0.75, 1.0])

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from camlib.boxes.from_maps import boxes_from_maps
 import camlib
+from camlib.boxes.from_maps import boxes_from_maps
 from camlib.cam.saliency import gradient_saliency
 
 

@@ -57,27 +57,29 @@ def test_refuses_bad_input():
 
 # --- the verdict rule, on hand-made intervals -------------------------------------------------------------
 
+from camlib.book.verdicts import Verdict, combine, verdict  # noqa: E402
 from camlib.study.stats import Interval, seed_interval  # noqa: E402
 
-from camlib.book.verdicts import Verdict, combine, verdict
 
-
-@pytest.mark.parametrize(("effect", "claim", "margin", "word"), [
-    ((2.0, 0.5, 3.5), "greater", 0.0, "reproduced"),          # interval wholly above 0
-    ((2.0, 0.5, 3.5), "greater", 1.0, "reproduced"),          # and the estimate reaches the margin
-    ((0.8, 0.5, 0.95), "greater", 1.0, "not reproduced"),     # real but smaller than the margin: too small
-    ((0.8, 0.5, 1.5), "greater", 1.0, "not resolved"),        # real, may or may not matter
-    ((-2.0, -3.5, -0.5), "greater", 0.0, "not reproduced"),   # the opposite, clearly
-    ((0.3, -0.8, 1.4), "greater", 0.0, "not resolved"),       # includes 0, no margin
-    ((0.3, -0.8, 1.4), "greater", 2.0, "not reproduced"),     # within ±2: no effect that matters
-    ((-2.0, -3.5, -0.5), "less", 0.0, "reproduced"),          # the mirror image
-    ((2.0, 0.5, 3.5), "less", 0.0, "not reproduced"),
-    ((0.6, -1.0, 2.2), "equal", 3.0, "reproduced"),           # inside ±3
-    ((21.0, 10.0, 32.0), "equal", 3.0, "not reproduced"),     # wholly beyond +3
-    ((-5.0, -8.0, -4.0), "equal", 3.0, "not reproduced"),     # wholly beyond -3
-    ((2.0, -1.0, 5.0), "equal", 3.0, "not resolved"),         # straddles +3
-    ((2.0, float("nan"), float("nan")), "greater", 0.0, "not resolved"),  # one seed: no interval
-])
+@pytest.mark.parametrize(
+    ("effect", "claim", "margin", "word"),
+    [
+        ((2.0, 0.5, 3.5), "greater", 0.0, "reproduced"),  # interval wholly above 0
+        ((2.0, 0.5, 3.5), "greater", 1.0, "reproduced"),  # and the estimate reaches the margin
+        ((0.8, 0.5, 0.95), "greater", 1.0, "not reproduced"),  # real but smaller than the margin: too small
+        ((0.8, 0.5, 1.5), "greater", 1.0, "not resolved"),  # real, may or may not matter
+        ((-2.0, -3.5, -0.5), "greater", 0.0, "not reproduced"),  # the opposite, clearly
+        ((0.3, -0.8, 1.4), "greater", 0.0, "not resolved"),  # includes 0, no margin
+        ((0.3, -0.8, 1.4), "greater", 2.0, "not reproduced"),  # within ±2: no effect that matters
+        ((-2.0, -3.5, -0.5), "less", 0.0, "reproduced"),  # the mirror image
+        ((2.0, 0.5, 3.5), "less", 0.0, "not reproduced"),
+        ((0.6, -1.0, 2.2), "equal", 3.0, "reproduced"),  # inside ±3
+        ((21.0, 10.0, 32.0), "equal", 3.0, "not reproduced"),  # wholly beyond +3
+        ((-5.0, -8.0, -4.0), "equal", 3.0, "not reproduced"),  # wholly beyond -3
+        ((2.0, -1.0, 5.0), "equal", 3.0, "not resolved"),  # straddles +3
+        ((2.0, float("nan"), float("nan")), "greater", 0.0, "not resolved"),  # one seed: no interval
+    ],
+)
 def test_verdict_rule(effect, claim, margin, word):
     assert verdict(effect, claim=claim, margin=margin).word == word
 
@@ -87,14 +89,18 @@ def test_verdict_reason_names_the_effect_and_the_interval():
     assert str(v) == "reproduced: GMP − GAP top-1 loc error (points) +1.4 (95% interval +0.2 to +2.5), above 0"
     assert verdict((0.3, -0.8, 1.4), margin=2).reason.endswith("within ±2: too small to matter")
     # The interval excludes 0 but the estimate is short of the margin: the reason says so, not "includes 0".
-    assert str(verdict((0.8, 0.5, 1.5), margin=1.0)) == "not resolved: the effect +0.8 (95% interval +0.5 to +1.5), above 0 but short of 1"
+    assert (
+        str(verdict((0.8, 0.5, 1.5), margin=1.0))
+        == "not resolved: the effect +0.8 (95% interval +0.5 to +1.5), above 0 but short of 1"
+    )
     assert verdict((-0.8, -1.5, -0.5), claim="less", margin=1.0).reason.endswith("below 0 but short of 1")
     assert verdict((0.3, -0.8, 1.4)).reason.endswith("includes 0")
 
 
 def test_not_converged_or_not_measured_is_inconclusive():
     assert verdict((9.0, 8.0, 10.0), converged=False, why_not_converged="GAP still rising") == Verdict(
-        "inconclusive", "GAP still rising")
+        "inconclusive", "GAP still rising"
+    )
     assert verdict(None, what="backprop") == Verdict("inconclusive", "backprop was not measured")
 
 
@@ -107,16 +113,19 @@ def test_verdict_refuses_bad_arguments():
         verdict((1.0, 2.0, 0.0))
 
 
-@pytest.mark.parametrize(("words", "expected"), [
-    (["reproduced", "reproduced"], "reproduced"),
-    (["reproduced", "not resolved"], "partly reproduced"),
-    (["reproduced", "not reproduced"], "partly reproduced"),
-    (["not reproduced", "not resolved"], "not reproduced"),
-    (["not resolved", "not resolved"], "not resolved"),
-    (["inconclusive", "reproduced"], "reproduced"),           # set aside, named in the reason
-    (["inconclusive", "inconclusive"], "inconclusive"),
-    (["partly reproduced", "not resolved"], "partly reproduced"),
-])
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["reproduced", "reproduced"], "reproduced"),
+        (["reproduced", "not resolved"], "partly reproduced"),
+        (["reproduced", "not reproduced"], "partly reproduced"),
+        (["not reproduced", "not resolved"], "not reproduced"),
+        (["not resolved", "not resolved"], "not resolved"),
+        (["inconclusive", "reproduced"], "reproduced"),  # set aside, named in the reason
+        (["inconclusive", "inconclusive"], "inconclusive"),
+        (["partly reproduced", "not resolved"], "partly reproduced"),
+    ],
+)
 def test_combine(words, expected):
     v = combine({f"net{i}": Verdict(w, f"r{i}") for i, w in enumerate(words)})
     assert v.word == expected and v.reason.startswith("net0: ")
@@ -169,10 +178,12 @@ def test_proportion_interval_wilson_by_hand():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(share=1.5, n=10), r"`share` must be a number in \[0, 1\], but got 1.5"),
-     (dict(share=float("nan"), n=10), r"`share` must be a number in \[0, 1\], but got nan"),
-     (dict(share=0.5, n=0), "`n` must be an int >= 1, but got 0"),
-     (dict(share=0.5, n=10, level=1.0), r"`level` must be a number in \(0, 1\), but got 1.0")],
+    [
+        (dict(share=1.5, n=10), r"`share` must be a number in \[0, 1\], but got 1.5"),
+        (dict(share=float("nan"), n=10), r"`share` must be a number in \[0, 1\], but got nan"),
+        (dict(share=0.5, n=0), "`n` must be an int >= 1, but got 0"),
+        (dict(share=0.5, n=10, level=1.0), r"`level` must be a number in \(0, 1\), but got 1.0"),
+    ],
 )
 def test_proportion_interval_bad_input(kwargs, match):
     from camlib.study.stats import proportion_interval

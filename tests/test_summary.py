@@ -27,8 +27,9 @@ def test_summary_collects_every_claim_of_the_executed_chapters(executed, tmp_pat
         assert c.claim in text and f"**{c.verdict}**" in text, c.key
     assert "{doc}`01 <01_gap_vs_gmp>`" in text
     assert "No executed chapter" not in text
-    assert any("image/png" in o.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
-               for o in cell.outputs), "the forest figure of the effects"
+    assert any(
+        "image/png" in o.get("data", {}) for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
+    ), "the forest figure of the effects"
 
 
 @pytest.mark.notebook

@@ -42,7 +42,9 @@ def test_weights_apply_to_the_raw_features(gen):
     pooled, labels = _blobs(gen)
     svm = fit_linear_svm(pooled, labels, Cs=(1.0,), cache=False)
     scale = pooled.double().norm(dim=1).mean().item()
-    svc = LinearSVC(C=1.0, dual=True, max_iter=20000, random_state=0).fit(pooled.double().numpy() / scale, labels.numpy())
+    svc = LinearSVC(C=1.0, dual=True, max_iter=20000, random_state=0).fit(
+        pooled.double().numpy() / scale, labels.numpy()
+    )
     reference = torch.from_numpy(svc.decision_function(pooled.double().numpy() / scale))
     assert torch.allclose(svm.decision(pooled), reference, atol=1e-5)
     assert torch.equal(svm.predict(pooled), reference.argmax(dim=1))
@@ -66,7 +68,9 @@ def test_two_classes_give_two_opposite_rows(gen):
     assert svm.weight.shape == (2, 5)
     assert torch.allclose(svm.weight[0], -svm.weight[1]) and torch.allclose(svm.bias[0], -svm.bias[1])
     X = pooled.double().numpy()
-    svc = LinearSVC(C=1.0, dual=True, max_iter=20000, random_state=0).fit(X / np.linalg.norm(X, axis=1).mean(), labels.numpy())
+    svc = LinearSVC(C=1.0, dual=True, max_iter=20000, random_state=0).fit(
+        X / np.linalg.norm(X, axis=1).mean(), labels.numpy()
+    )
     assert torch.equal(svm.predict(pooled), torch.from_numpy(svc.predict(X / np.linalg.norm(X, axis=1).mean())))
 
 
@@ -92,7 +96,9 @@ def test_cache_returns_the_same_svm(gen, tmp_path):
 
 def test_refuses_bad_input(gen):
     pooled, labels = _blobs(gen, n_per_class=2)
-    with pytest.raises(ValueError, match=r"every class 0 .. C-1 \(C >= 2\) at least `folds` = 3 times.*\{0: 2, 1: 2, 2: 2\}"):
+    with pytest.raises(
+        ValueError, match=r"every class 0 .. C-1 \(C >= 2\) at least `folds` = 3 times.*\{0: 2, 1: 2, 2: 2\}"
+    ):
         fit_linear_svm(pooled, labels, folds=3, cache=False)
     with pytest.raises(ValueError, match=r"`Cs` must hold at least one positive number, but got \[0.0\]"):
         fit_linear_svm(pooled, labels, Cs=(0.0,), folds=2, cache=False)

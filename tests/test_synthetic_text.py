@@ -86,5 +86,3 @@ def test_real_backgrounds():
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         Text(2, seed=0, **kwargs)
-
-

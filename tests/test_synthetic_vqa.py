@@ -104,8 +104,11 @@ def test_one_object_images_ask_only_what_the_image_answers():
         kinds.add(kind)
         assert kind in SINGLE_TYPES and obj.colour in item.question
         middle = (data.image_size - 1) / 2
-        expected = {"shape": obj.shape, "left": "left" if obj.x < middle else "right",
-                    "top": "top" if obj.y < middle else "bottom"}[kind]
+        expected = {
+            "shape": obj.shape,
+            "left": "left" if obj.x < middle else "right",
+            "top": "top" if obj.y < middle else "bottom",
+        }[kind]
         assert ANSWERS[item.answer] == expected
         assert item.boxes.tolist() == [list(obj.box)] and item.mask.any()
     assert kinds == set(SINGLE_TYPES)

@@ -39,7 +39,10 @@ def _random_case(seed, n=6, size=(12, 16)):
         m = int(torch.randint(1, 4, (), generator=g))
         w = torch.zeros(m, *size, dtype=torch.bool)
         for j in range(m):
-            y, x = int(torch.randint(0, size[0] - 3, (), generator=g)), int(torch.randint(0, size[1] - 5, (), generator=g))
+            y, x = (
+                int(torch.randint(0, size[0] - 3, (), generator=g)),
+                int(torch.randint(0, size[1] - 5, (), generator=g)),
+            )
             w[j, y : y + 2, x : x + 4] = True
         words.append(w)
         legible.append(torch.rand(m, generator=g) < 0.6)

@@ -194,7 +194,7 @@ def test_squares():
     assert len(data) == 20 and data.spec() == {"name": "Squares", "n": 20, "size": 32, "seed": 3}
     for i in range(20):
         image, label, boxes, image_id, size = data[i]
-        (x1, y1, x2, y2), = boxes.tolist()
+        ((x1, y1, x2, y2),) = boxes.tolist()
         assert (x2 - x1 + 1, y2 - y1 + 1) == (8, 8) and (image_id, size) == (str(i), (32, 32))
         assert label == (y1 >= 16) * 2 + (x1 >= 16) and (x2 < 16) == (x1 < 16) and (y2 < 16) == (y1 < 16)
         assert image[:, y1 : y2 + 1, x1 : x2 + 1].mean() > 0.8 > image.mean()
@@ -266,12 +266,30 @@ def test_fit_small_is_fit_with_the_small_backbones_arguments(tmp_path):
     from camlib.data.synthetic import Localization
 
     data = Localization(8, seed=0, image_size=32, num_classes=3, clutter=0, scale=(0.5, 0.9)).in_memory(progress=False)
-    kwargs = dict(model="alexnet-small", head="gap", num_classes=3, image_size=32, resolution=4, channels=4,
-                  epochs=1, batch_size=4, seed=0, cache_root=tmp_path)
+    kwargs = dict(
+        model="alexnet-small",
+        head="gap",
+        num_classes=3,
+        image_size=32,
+        resolution=4,
+        channels=4,
+        epochs=1,
+        batch_size=4,
+        seed=0,
+        cache_root=tmp_path,
+    )
     net, history = camlib.study.training.fit_small(data, data, **kwargs)
-    config = camlib.study.training.TrainConfig(model="alexnet-small", num_classes=3, head="gap", epochs=1, batch_size=4,
-                                      lr=2e-3, seed=0, channels_last=True,
-                                      model_kwargs={"input_size": 32, "resolution": 4, "channels": 4})
+    config = camlib.study.training.TrainConfig(
+        model="alexnet-small",
+        num_classes=3,
+        head="gap",
+        epochs=1,
+        batch_size=4,
+        lr=2e-3,
+        seed=0,
+        channels_last=True,
+        model_kwargs={"input_size": 32, "resolution": 4, "channels": 4},
+    )
     same, same_history = camlib.study.training.fit(config, data, val_dataset=data, cache_root=tmp_path)
     assert history == same_history and len(list(tmp_path.glob("*.pt"))) == 1  # one cache entry: the same network
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), same.state_dict().values()))
@@ -293,13 +311,16 @@ def test_channels_last_trains_the_same_network_and_returns_it_contiguous():
 # --- early stopping and schedules -------------------------------------------------------
 
 
-@pytest.mark.parametrize(("accuracies", "min_delta", "expected"), [
-    ([0.5], 0.0, 0),
-    ([0.5, 0.7, 0.705, 0.69], 0.01, 1),   # +0.5 points is not a rise
-    ([0.5, 0.7, 0.705, 0.69], 0.0, 2),
-    ([0.5, 0.509, 0.518], 0.01, 2),       # a creep: 0.518 is more than 0.01 above the best (0.5)
-    ([0.9, 0.5, 0.6], 0.0, 0),
-])
+@pytest.mark.parametrize(
+    ("accuracies", "min_delta", "expected"),
+    [
+        ([0.5], 0.0, 0),
+        ([0.5, 0.7, 0.705, 0.69], 0.01, 1),  # +0.5 points is not a rise
+        ([0.5, 0.7, 0.705, 0.69], 0.0, 2),
+        ([0.5, 0.509, 0.518], 0.01, 2),  # a creep: 0.518 is more than 0.01 above the best (0.5)
+        ([0.9, 0.5, 0.6], 0.0, 0),
+    ],
+)
 def test_best_epoch(accuracies, min_delta, expected):
     assert camlib.study.training.best_epoch([{"val_accuracy": a} for a in accuracies], min_delta=min_delta) == expected
 

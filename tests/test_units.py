@@ -67,7 +67,9 @@ def test_part_hits_against_loops():
                 shares.append(masks[i].double().mean().item())
         assert r.images[p].item() == len(hits)
         if hits:
-            assert r.hit[p].item() == pytest.approx(np.mean(hits)) and r.chance[p].item() == pytest.approx(np.mean(shares))
+            assert r.hit[p].item() == pytest.approx(np.mean(hits)) and r.chance[p].item() == pytest.approx(
+                np.mean(shares)
+            )
         else:
             assert torch.isnan(r.hit[p]) and torch.isnan(r.chance[p])
     with pytest.raises(ValueError, match=r"the same N"):
@@ -97,8 +99,17 @@ def test_detector_rows_by_hand():
     parts[:, 0] = torch.tensor([1.0, 1.0, 1.0])  # "beak" inside the quarter on every image
     parts[:, 1] = torch.tensor([6.0, 6.0, 1.0])  # "tail" outside
     parts[6:, 0, 2] = 0.0  # class 1: the beak is never visible
-    rows = detector_rows(maps, torch.tensor([0.5, 0.5]), labels, parts, torch.tensor([[0, 1], [0, 1]]), [0, 1],
-                         size=(8, 8), part_names=["beak", "tail"], min_images=5)
+    rows = detector_rows(
+        maps,
+        torch.tensor([0.5, 0.5]),
+        labels,
+        parts,
+        torch.tensor([[0, 1], [0, 1]]),
+        [0, 1],
+        size=(8, 8),
+        part_names=["beak", "tail"],
+        min_images=5,
+    )
     by = {(r["class"], r["unit"]): r for r in rows}
     assert by[0, 0]["part"] == "beak" and by[0, 0]["hit"] == 1.0 and by[0, 0]["detector"]
     assert by[0, 0]["chance"] == pytest.approx(0.25) and by[0, 0]["images"] == 6 and by[0, 0]["fires"] == 1.0
@@ -237,8 +248,13 @@ def test_concept_iou_equals_part_iou_on_the_stacked_concepts():
         torch.testing.assert_close(iou[u], expected, equal_nan=True)
     assert torch.isnan(iou[:, C - 1]).all()
     with pytest.raises(ValueError, match=r"`concept_ids\[0\]` must be in \[0, 4\)"):
-        U.concept_iou(maps[:1], levels, masks[:1] if len(ids[0]) else [torch.ones(1, 6, 6, dtype=torch.bool)],
-                      [torch.full((max(1, len(ids[0])),), 9)], C)
+        U.concept_iou(
+            maps[:1],
+            levels,
+            masks[:1] if len(ids[0]) else [torch.ones(1, 6, 6, dtype=torch.bool)],
+            [torch.full((max(1, len(ids[0])),), 9)],
+            C,
+        )
 
 
 def test_object_iou_by_loops():
@@ -265,8 +281,9 @@ def test_best_concepts_is_concept_iou_of_each_class_units():
     masks = [torch.rand(2, 6, 6, generator=g) > 0.5 for _ in range(N)]
     ids = [torch.tensor([i % C, (i + 1) % C]) if i else torch.tensor([0, 0]) for i in range(N)]
     rows, images = U.best_concepts(maps, levels, weight, [0, 1], 2, masks, ids, C, min_images=3, seed=4)
-    assert [(r["class"], r["units"]) for r in rows] == [(0, "top")] * 2 + [(1, "top")] * 2 + [(0, "random")] * 2 + \
-        [(1, "random")] * 2
+    assert [(r["class"], r["units"]) for r in rows] == [(0, "top")] * 2 + [(1, "top")] * 2 + [(0, "random")] * 2 + [
+        (1, "random")
+    ] * 2
     assert [r["unit"] for r in rows[:4]] == top_units(weight, [0, 1], 2).flatten().tolist()
     for r in rows:  # the reference: one unit at a time, its best concept among those seen on >= 3 images
         iou, seen = U.concept_iou(maps[:, [r["unit"]]], levels[[r["unit"]]], masks, ids, C)

@@ -128,8 +128,11 @@ def test_show_confused_pairs_picks_the_most_confused_pairs():
 
 def _rects(ax):
     """The rectangles of a panel as (colour, (x, y, w, h))."""
-    return [(r.get_edgecolor()[:3], (r.get_x(), r.get_y(), r.get_width(), r.get_height()))
-            for r in ax.patches if isinstance(r, Rectangle)]
+    return [
+        (r.get_edgecolor()[:3], (r.get_x(), r.get_y(), r.get_width(), r.get_height()))
+        for r in ax.patches
+        if isinstance(r, Rectangle)
+    ]
 
 
 def test_draw_map_normalizes_and_draws_box_and_ground_truth():
@@ -138,8 +141,9 @@ def test_draw_map_normalizes_and_draws_box_and_ground_truth():
     fig, ax = plt.subplots()
     cam = torch.zeros(10, 10)
     cam[2, 3] = 4.0  # max 4: shown as 1
-    draw_map(ax, torch.zeros(10, 10, 3).numpy(), cam, [0, 0, 4, 4], torch.tensor([[1, 1, 8, 8], [0, 0, 0, 0]]),
-             title="t")
+    draw_map(
+        ax, torch.zeros(10, 10, 3).numpy(), cam, [0, 0, 4, 4], torch.tensor([[1, 1, 8, 8], [0, 0, 0, 0]]), title="t"
+    )
     overlay = ax.get_images()[1].get_array()
     rects, title, size = _rects(ax), ax.get_title(), ax.title.get_fontsize()
     plt.close(fig)
@@ -184,8 +188,9 @@ def test_show_grouped_maps_one_row_per_group_at_most_columns():
     images = [torch.zeros(6, 6, 3).numpy()] * n
     boxes = torch.tensor([[0, 0, 2, 2]]).expand(n, 4)
     gt = [torch.tensor([[0, 0, 5, 5]])] * n
-    fig = show_grouped_maps(images, torch.ones(n, 6, 6), boxes, gt, ["p", "q", "r", "s"], ["b", "a", "b", "b"],
-                            columns=2)
+    fig = show_grouped_maps(
+        images, torch.ones(n, 6, 6), boxes, gt, ["p", "q", "r", "s"], ["b", "a", "b", "b"], columns=2
+    )
     axes = fig.axes
     titles = [ax.get_title() for ax in axes]
     ylabels = [axes[0].get_ylabel(), axes[2].get_ylabel()]
@@ -204,14 +209,22 @@ def test_show_threshold_curves_draws_each_curve_its_best_and_the_fixed_threshold
     from camlib.metrics.accuracy import BoxAccuracy
     from camlib.viz import show_threshold_curves
 
-    acc = BoxAccuracy(thresholds=torch.tensor([0.0, 0.1, 0.2, 0.3]), iou_thresholds=torch.tensor([0.5]),
-                      curves=torch.tensor([[0.1, 0.5, 0.4, 0.2]]), best_thresholds=torch.tensor([0.1]),
-                      best_accuracy=torch.tensor([0.5]), value=0.5, count=10)
+    acc = BoxAccuracy(
+        thresholds=torch.tensor([0.0, 0.1, 0.2, 0.3]),
+        iou_thresholds=torch.tensor([0.5]),
+        curves=torch.tensor([[0.1, 0.5, 0.4, 0.2]]),
+        best_thresholds=torch.tensor([0.1]),
+        best_accuracy=torch.tensor([0.5]),
+        value=0.5,
+        count=10,
+    )
     fig = show_threshold_curves({"CAM": acc}, 0.2)
     ax = fig.axes[0]
     lines = ax.get_lines()
-    data = [([round(float(x), 6) for x in line.get_xdata()], [round(float(y), 6) for y in line.get_ydata()])
-            for line in lines]
+    data = [
+        ([round(float(x), 6) for x in line.get_xdata()], [round(float(y), 6) for y in line.get_ydata()])
+        for line in lines
+    ]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close(fig)
     # the curve in percent, its value at the fixed threshold (dot), its best (star), the fixed threshold (vertical)
@@ -222,8 +235,10 @@ def test_show_threshold_curves_draws_each_curve_its_best_and_the_fixed_threshold
         show_threshold_curves({})
 
 
-@pytest.mark.parametrize("blobs, title", [(0, "0 components, largest 0 px"), (1, "1 component, largest 4 px"),
-                                          (2, "2 components, largest 4 px")])
+@pytest.mark.parametrize(
+    "blobs, title",
+    [(0, "0 components, largest 0 px"), (1, "1 component, largest 4 px"), (2, "2 components, largest 4 px")],
+)
 def test_show_box_protocol_counts_components_in_words(blobs, title):
     import numpy as np
 
@@ -245,12 +260,19 @@ def test_show_threshold_curves_draws_the_mean_of_runs_with_a_band_and_says_which
     def acc(values, iou=0.5):
         curve = torch.tensor(values, dtype=torch.float64)
         tau = torch.linspace(0, 1, len(values), dtype=torch.float64)
-        return BoxAccuracy(thresholds=tau, iou_thresholds=torch.tensor([iou]), curves=curve[None],
-                           best_thresholds=tau[curve.argmax()][None], best_accuracy=curve.max()[None],
-                           value=float(curve.max()), count=10)
+        return BoxAccuracy(
+            thresholds=tau,
+            iou_thresholds=torch.tensor([iou]),
+            curves=curve[None],
+            best_thresholds=tau[curve.argmax()][None],
+            best_accuracy=curve.max()[None],
+            value=float(curve.max()),
+            count=10,
+        )
 
-    fig = show_threshold_curves({"GAP": [acc([0.2, 0.6, 0.4]), acc([0.4, 0.8, 0.2])], "GMP": [acc([0.5, 0.1, 0.0])]},
-                                title=None)
+    fig = show_threshold_curves(
+        {"GAP": [acc([0.2, 0.6, 0.4]), acc([0.4, 0.8, 0.2])], "GMP": [acc([0.5, 0.1, 0.0])]}, title=None
+    )
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     # GAP: mean curve 30, 70, 30 percent: best at threshold 0.5; GMP: best 50% at 0

@@ -27,7 +27,9 @@ PAGES_ACTIONS = ("actions/configure-pages", "actions/upload-pages-artifact", "ac
 
 def _linter(name: str) -> Path:
     path = Path(sys.executable).parent / name
-    assert path.is_file(), f"{name} is not installed beside {sys.executable}; it is in the test extra: pip install -e '.[test]'"
+    assert path.is_file(), (
+        f"{name} is not installed beside {sys.executable}; it is in the test extra: pip install -e '.[test]'"
+    )
     return path
 
 
@@ -163,10 +165,20 @@ def test_the_book_is_pointed_at_the_repository_the_workflow_runs_in(tmp_path):
     assert step["env"] == {"REPOSITORY_URL": "${{ github.server_url }}/${{ github.repository }}"}
     config = (ROOT / "_config.yml").read_text()
     (tmp_path / "_config.yml").write_text(config)
-    env = {**os.environ, "REPOSITORY_URL": "https://github.com/someone/camlib-fork",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", step["run"]], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    env = {
+        **os.environ,
+        "REPOSITORY_URL": "https://github.com/someone/camlib-fork",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     rewritten = yaml.safe_load((tmp_path / "_config.yml").read_text())
     expected = yaml.safe_load(config)

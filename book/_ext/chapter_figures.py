@@ -48,8 +48,10 @@ def renumber(app, env) -> list[str]:
     for docname, by_type in env.toc_fignumbers.items():
         label = chapter_label(docname)
         prefix = (label,) if label else ()
-        numbers = {figtype: {node: (*prefix, n) for n, node in enumerate(sorted(ids, key=ids.get), start=1)}
-                   for figtype, ids in by_type.items()}
+        numbers = {
+            figtype: {node: (*prefix, n) for n, node in enumerate(sorted(ids, key=ids.get), start=1)}
+            for figtype, ids in by_type.items()
+        }
         if numbers != by_type:
             env.toc_fignumbers[docname] = numbers
             changed.append(docname)

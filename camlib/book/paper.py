@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from dataclasses import dataclass
 
 __all__ = ["PaperNumber", "TABLES", "difference", "get", "rows", "value"]
@@ -58,54 +57,72 @@ class PaperNumber:
 
 # table key -> (what the table measures, {row: {metric: value}})
 _SOURCES = {
-    "table1": ("Zhou et al. 2016, Table 1 (ILSVRC val, classification error)", {
-        "VGGnet-GAP": {"cls_top1_err": 33.4, "cls_top5_err": 12.2},
-        "GoogLeNet-GAP": {"cls_top1_err": 35.0, "cls_top5_err": 13.2},
-        "AlexNet*-GAP": {"cls_top1_err": 44.9, "cls_top5_err": 20.9},
-        "AlexNet-GAP": {"cls_top1_err": 51.1, "cls_top5_err": 26.3},
-        "GoogLeNet": {"cls_top1_err": 31.9, "cls_top5_err": 11.3},
-        "VGGnet": {"cls_top1_err": 31.2, "cls_top5_err": 11.4},
-        "AlexNet": {"cls_top1_err": 42.6, "cls_top5_err": 19.5},
-        "NIN": {"cls_top1_err": 41.9, "cls_top5_err": 19.6},
-        "GoogLeNet-GMP": {"cls_top1_err": 35.6, "cls_top5_err": 13.9},
-    }),
-    "table2": ("Zhou et al. 2016, Table 2 (ILSVRC val, localization error)", {
-        "GoogLeNet-GAP": {"loc_top1_err": 56.40, "loc_top5_err": 43.00},
-        "VGGnet-GAP": {"loc_top1_err": 57.20, "loc_top5_err": 45.14},
-        "GoogLeNet": {"loc_top1_err": 60.09, "loc_top5_err": 49.34},
-        "AlexNet*-GAP": {"loc_top1_err": 63.75, "loc_top5_err": 49.53},
-        "AlexNet-GAP": {"loc_top1_err": 67.19, "loc_top5_err": 52.16},
-        "NIN": {"loc_top1_err": 65.47, "loc_top5_err": 54.19},
-        "Backprop on GoogLeNet": {"loc_top1_err": 61.31, "loc_top5_err": 50.55},
-        "Backprop on VGGnet": {"loc_top1_err": 61.12, "loc_top5_err": 51.46},
-        "Backprop on AlexNet": {"loc_top1_err": 65.17, "loc_top5_err": 52.64},
-        "GoogLeNet-GMP": {"loc_top1_err": 57.78, "loc_top5_err": 45.26},
-    }),
-    "table3": ("Zhou et al. 2016, Table 3 (ILSVRC test, top-5 localization error, {supervision} supervision)", {
-        "GoogLeNet-GAP (heuristics)": {"loc_top5_err": 37.1},
-        "GoogLeNet-GAP": {"loc_top5_err": 42.9},
-        "Backprop": {"loc_top5_err": 46.4},
-        "GoogLeNet": {"loc_top5_err": 26.7},
-        "OverFeat": {"loc_top5_err": 29.9},
-        "AlexNet": {"loc_top5_err": 34.2},
-    }),
-    "table4": ("Zhou et al. 2016, Table 4 (CUB-200-2011, GoogLeNet-GAP features + linear SVM, accuracy)", {
-        "full image": {"accuracy": 63.0},
-        "CAM crop": {"accuracy": 67.8},
-        "GT box crop": {"accuracy": 70.5},
-    }),
-    "sec4.1": ("Zhou et al. 2016, Sec. 4.1 (CUB-200-2011 test, box at IoU >= 0.5)", {
-        "CAM box": {"loc_acc_iou50": 41.0},
-        "random box": {"loc_acc_iou50": 5.5},
-    }),
-    "choe2020": ("Choe et al. 2020, Table 5 (vanilla CAM, MaxBoxAccV2)", {
-        "ImageNet VGG16": {"maxboxaccv2": 60.0},
-        "ImageNet InceptionV3": {"maxboxaccv2": 63.4},
-        "ImageNet ResNet50": {"maxboxaccv2": 63.7},
-        "CUB VGG16": {"maxboxaccv2": 63.7},
-        "CUB InceptionV3": {"maxboxaccv2": 56.7},
-        "CUB ResNet50": {"maxboxaccv2": 63.0},
-    }),
+    "table1": (
+        "Zhou et al. 2016, Table 1 (ILSVRC val, classification error)",
+        {
+            "VGGnet-GAP": {"cls_top1_err": 33.4, "cls_top5_err": 12.2},
+            "GoogLeNet-GAP": {"cls_top1_err": 35.0, "cls_top5_err": 13.2},
+            "AlexNet*-GAP": {"cls_top1_err": 44.9, "cls_top5_err": 20.9},
+            "AlexNet-GAP": {"cls_top1_err": 51.1, "cls_top5_err": 26.3},
+            "GoogLeNet": {"cls_top1_err": 31.9, "cls_top5_err": 11.3},
+            "VGGnet": {"cls_top1_err": 31.2, "cls_top5_err": 11.4},
+            "AlexNet": {"cls_top1_err": 42.6, "cls_top5_err": 19.5},
+            "NIN": {"cls_top1_err": 41.9, "cls_top5_err": 19.6},
+            "GoogLeNet-GMP": {"cls_top1_err": 35.6, "cls_top5_err": 13.9},
+        },
+    ),
+    "table2": (
+        "Zhou et al. 2016, Table 2 (ILSVRC val, localization error)",
+        {
+            "GoogLeNet-GAP": {"loc_top1_err": 56.40, "loc_top5_err": 43.00},
+            "VGGnet-GAP": {"loc_top1_err": 57.20, "loc_top5_err": 45.14},
+            "GoogLeNet": {"loc_top1_err": 60.09, "loc_top5_err": 49.34},
+            "AlexNet*-GAP": {"loc_top1_err": 63.75, "loc_top5_err": 49.53},
+            "AlexNet-GAP": {"loc_top1_err": 67.19, "loc_top5_err": 52.16},
+            "NIN": {"loc_top1_err": 65.47, "loc_top5_err": 54.19},
+            "Backprop on GoogLeNet": {"loc_top1_err": 61.31, "loc_top5_err": 50.55},
+            "Backprop on VGGnet": {"loc_top1_err": 61.12, "loc_top5_err": 51.46},
+            "Backprop on AlexNet": {"loc_top1_err": 65.17, "loc_top5_err": 52.64},
+            "GoogLeNet-GMP": {"loc_top1_err": 57.78, "loc_top5_err": 45.26},
+        },
+    ),
+    "table3": (
+        "Zhou et al. 2016, Table 3 (ILSVRC test, top-5 localization error, {supervision} supervision)",
+        {
+            "GoogLeNet-GAP (heuristics)": {"loc_top5_err": 37.1},
+            "GoogLeNet-GAP": {"loc_top5_err": 42.9},
+            "Backprop": {"loc_top5_err": 46.4},
+            "GoogLeNet": {"loc_top5_err": 26.7},
+            "OverFeat": {"loc_top5_err": 29.9},
+            "AlexNet": {"loc_top5_err": 34.2},
+        },
+    ),
+    "table4": (
+        "Zhou et al. 2016, Table 4 (CUB-200-2011, GoogLeNet-GAP features + linear SVM, accuracy)",
+        {
+            "full image": {"accuracy": 63.0},
+            "CAM crop": {"accuracy": 67.8},
+            "GT box crop": {"accuracy": 70.5},
+        },
+    ),
+    "sec4.1": (
+        "Zhou et al. 2016, Sec. 4.1 (CUB-200-2011 test, box at IoU >= 0.5)",
+        {
+            "CAM box": {"loc_acc_iou50": 41.0},
+            "random box": {"loc_acc_iou50": 5.5},
+        },
+    ),
+    "choe2020": (
+        "Choe et al. 2020, Table 5 (vanilla CAM, MaxBoxAccV2)",
+        {
+            "ImageNet VGG16": {"maxboxaccv2": 60.0},
+            "ImageNet InceptionV3": {"maxboxaccv2": 63.4},
+            "ImageNet ResNet50": {"maxboxaccv2": 63.7},
+            "CUB VGG16": {"maxboxaccv2": 63.7},
+            "CUB InceptionV3": {"maxboxaccv2": 56.7},
+            "CUB ResNet50": {"maxboxaccv2": 63.0},
+        },
+    ),
 }
 _WEAK = {"GoogLeNet-GAP (heuristics)", "GoogLeNet-GAP", "Backprop"}
 

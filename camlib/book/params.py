@@ -20,15 +20,25 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import torch
 
 __all__ = [
-    "Spec", "Int", "Float", "Bool", "Str", "Device", "List", "DataPath", "DataRoot", "Params", "check_params",
+    "Spec",
+    "Int",
+    "Float",
+    "Bool",
+    "Str",
+    "Device",
+    "List",
+    "DataPath",
+    "DataRoot",
+    "Params",
+    "check_params",
     "resolve_device",
 ]
 
@@ -231,7 +241,9 @@ def resolve_device(device: str, *, name: str = "device") -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError(f"Parameter `{name}` asks for {device!r}, but CUDA is not available here; use 'auto' or 'cpu'.")
+            raise ValueError(
+                f"Parameter `{name}` asks for {device!r}, but CUDA is not available here; use 'auto' or 'cpu'."
+            )
         index = int(device.split(":")[1]) if ":" in device else 0
         if index >= torch.cuda.device_count():
             raise ValueError(
@@ -274,7 +286,9 @@ class Params(Mapping):
         try:
             return self.__dict__["_values"][key]
         except KeyError:
-            raise AttributeError(f"There is no parameter {key!r}; the parameters are: {', '.join(self._values)}.") from None
+            raise AttributeError(
+                f"There is no parameter {key!r}; the parameters are: {', '.join(self._values)}."
+            ) from None
 
     def __repr__(self) -> str:
         return "Params(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
@@ -330,8 +344,10 @@ def check_params(
         lengths = [len(values[name]) for name in group]
         if len(set(lengths)) > 1:
             named = " and ".join(f"`{n}`" for n in group)
-            raise ValueError(f"Parameters {named} must have one entry each per item (the same length), but got "
-                             f"{' and '.join(map(str, lengths))} entries.")
+            raise ValueError(
+                f"Parameters {named} must have one entry each per item (the same length), but got "
+                f"{' and '.join(map(str, lengths))} entries."
+            )
     return Params(values, given)
 
 

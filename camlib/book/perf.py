@@ -35,8 +35,8 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from datetime import datetime
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +44,22 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
-__all__ = ["chapter_times", "contours_largest_boxes", "contours_max_box_acc_v2", "demo_cam_boxes", "largest_box",
-           "latest_run", "median_seconds", "noise_images", "performance_targets", "read_results", "smooth_maps", "user_boxes",
-           "BYTES_PER_PIXEL", "copy_bandwidth"]
+__all__ = [
+    "chapter_times",
+    "contours_largest_boxes",
+    "contours_max_box_acc_v2",
+    "demo_cam_boxes",
+    "largest_box",
+    "latest_run",
+    "median_seconds",
+    "noise_images",
+    "performance_targets",
+    "read_results",
+    "smooth_maps",
+    "user_boxes",
+    "BYTES_PER_PIXEL",
+    "copy_bandwidth",
+]
 
 
 def median_seconds(fn: Callable[[], object], *, repeats: int = 3, warmup: int = 1) -> float:
@@ -99,8 +112,10 @@ def contours_max_box_acc_v2(
             _, mask = cv2.threshold(s8, int(tau * s8.max()), 255, cv2.THRESH_BINARY)
             contours = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
             H, W = mask.shape
-            est = np.array([[x, y, min(x + w, W - 1), min(y + h, H - 1)]
-                            for x, y, w, h in (cv2.boundingRect(c) for c in contours)] or [[0, 0, 0, 0]])
+            est = np.array(
+                [[x, y, min(x + w, W - 1), min(y + h, H - 1)] for x, y, w, h in (cv2.boundingRect(c) for c in contours)]
+                or [[0, 0, 0, 0]]
+            )
             x1, y1 = np.maximum(est[:, None, 0], g[None, :, 0]), np.maximum(est[:, None, 1], g[None, :, 1])
             x2, y2 = np.minimum(est[:, None, 2], g[None, :, 2]), np.minimum(est[:, None, 3], g[None, :, 3])
             inter = np.clip(x2 - x1 + 1, 0, None) * np.clip(y2 - y1 + 1, 0, None)
@@ -223,8 +238,13 @@ def chapter_times(paths: Sequence[str | Path]) -> list[dict]:
         meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("papermill", {})
         if meta.get("duration") is None:
             continue
-        rows.append({"notebook": path.stem, "profile": meta.get("parameters", {}).get("profile", ""),
-                     "seconds": float(meta["duration"])})
+        rows.append(
+            {
+                "notebook": path.stem,
+                "profile": meta.get("parameters", {}).get("profile", ""),
+                "seconds": float(meta["duration"]),
+            }
+        )
     return rows
 
 
@@ -263,8 +283,10 @@ def latest_run(rows: Sequence[dict], **match) -> list[dict]:
     if rows and all("run" in r for r in rows):
         latest = max(r["run"] for r in rows)
         return [r for r in rows if r["run"] == latest]
-    when = [datetime.fromisoformat((r.get("date") or r.get("finished") or "1970-01-01T00:00:00").replace("Z", "+00:00"))
-            for r in rows]
+    when = [
+        datetime.fromisoformat((r.get("date") or r.get("finished") or "1970-01-01T00:00:00").replace("Z", "+00:00"))
+        for r in rows
+    ]
     latest = max(when, default=None)
     return [r for r, w in zip(rows, when) if (latest - w).total_seconds() <= 3600]
 
@@ -298,8 +320,10 @@ def _floor(what: str, ms_per_map: float | None, pixels: int | None, bandwidth_gb
         return ""
     floor = BYTES_PER_PIXEL[what] * pixels / (bandwidth_gbs * 1e9) * 1e3  # ms per map
     n = BYTES_PER_PIXEL[what]
-    return (f"; memory floor {1000 * floor:.0f} µs per map ({n} byte{'s' if n != 1 else ''} per pixel at "
-            f"{bandwidth_gbs:.1f} GB/s) against {1000 * ms_per_map:.0f} µs measured")
+    return (
+        f"; memory floor {1000 * floor:.0f} µs per map ({n} byte{'s' if n != 1 else ''} per pixel at "
+        f"{bandwidth_gbs:.1f} GB/s) against {1000 * ms_per_map:.0f} µs measured"
+    )
 
 
 def performance_targets(
@@ -344,31 +368,43 @@ def performance_targets(
     """
     ms = ms_per_map or {}
     rows = [
-        {"target": "CPU: MaxBoxAcc + V2 over 100 thresholds ≥ 10× wsolevaluation's contours loop",
-         "measured": f"{tree_speedup:.1f}×", "grade": _grade(tree_speedup, tree_speedup >= 10),
-         "bound": f"one union-find pass over the pixels, {tree_ns_per_pixel:.0f} ns per pixel: each pixel tests "
-                  "its 8 neighbours and finds their roots, in an order that jumps over the map, with branches "
-                  "the CPU cannot predict: latency, not bandwidth"
-                  + _floor("tree", ms.get("tree"), pixels, bandwidth_gbs)},
-        {"target": "CPU: one threshold's boxes at least as fast as OpenCV's contours per map",
-         "measured": f"{runs_speedup:.1f}×", "grade": _grade(runs_speedup, runs_speedup >= 1),
-         "bound": "one scan of the mask's bytes, then a union-find over its runs of pixels"
-                  + _floor("runs", ms.get("runs"), pixels, bandwidth_gbs)},
-        {"target": "CPU: the top-5 CAMs and boxes ≥ 10× the per-image NumPy/OpenCV pipeline",
-         "measured": f"{chain_speedup:.1f}×", "grade": _grade(chain_speedup, chain_speedup >= 10),
-         "bound": "every pixel of the five upsampled maps is written and scanned either way; the per-image "
-                  "pipeline's work is OpenCV's C code already, so only its Python calls per map are saved"
-                  + _floor("chain", ms.get("chain"), pixels, bandwidth_gbs)},
+        {
+            "target": "CPU: MaxBoxAcc + V2 over 100 thresholds ≥ 10× wsolevaluation's contours loop",
+            "measured": f"{tree_speedup:.1f}×",
+            "grade": _grade(tree_speedup, tree_speedup >= 10),
+            "bound": f"one union-find pass over the pixels, {tree_ns_per_pixel:.0f} ns per pixel: each pixel tests "
+            "its 8 neighbours and finds their roots, in an order that jumps over the map, with branches "
+            "the CPU cannot predict: latency, not bandwidth" + _floor("tree", ms.get("tree"), pixels, bandwidth_gbs),
+        },
+        {
+            "target": "CPU: one threshold's boxes at least as fast as OpenCV's contours per map",
+            "measured": f"{runs_speedup:.1f}×",
+            "grade": _grade(runs_speedup, runs_speedup >= 1),
+            "bound": "one scan of the mask's bytes, then a union-find over its runs of pixels"
+            + _floor("runs", ms.get("runs"), pixels, bandwidth_gbs),
+        },
+        {
+            "target": "CPU: the top-5 CAMs and boxes ≥ 10× the per-image NumPy/OpenCV pipeline",
+            "measured": f"{chain_speedup:.1f}×",
+            "grade": _grade(chain_speedup, chain_speedup >= 10),
+            "bound": "every pixel of the five upsampled maps is written and scanned either way; the per-image "
+            "pipeline's work is OpenCV's C code already, so only its Python calls per map are saved"
+            + _floor("chain", ms.get("chain"), pixels, bandwidth_gbs),
+        },
     ]
     forward = {r["batch"]: r for r in latest_run(pipeline_cuda, method="forward")}
     ours = {r["batch"]: r for r in latest_run(pipeline_cuda, method="camlib")}
     common = sorted(set(forward) & set(ours))
     b = common[-1] if common else None
     extra = None if b is None else 100 * (ours[b]["seconds_median"] / forward[b]["seconds_median"] - 1)
-    rows.append({"target": "GPU: the top-5 CAMs and boxes add ≤ 5% to the ResNet-50 forward at batch 256",
-                 "measured": "no GPU run recorded" if extra is None else f"+{extra:.1f}% at batch {b}",
-                 "grade": _grade(extra, extra is not None and extra <= 5 and b >= 256),
-                 "bound": "the labelling's iterations over the masks of the batch (memory bandwidth)"})
+    rows.append(
+        {
+            "target": "GPU: the top-5 CAMs and boxes add ≤ 5% to the ResNet-50 forward at batch 256",
+            "measured": "no GPU run recorded" if extra is None else f"+{extra:.1f}% at batch {b}",
+            "grade": _grade(extra, extra is not None and extra <= 5 and b >= 256),
+            "bound": "the labelling's iterations over the masks of the batch (memory bandwidth)",
+        }
+    )
     tree = latest_run(boxes_cuda, operation="maxboxacc+v2 tree (host)")
     seconds = None if not tree else tree[0]["seconds_median"] * 50_000 / tree[0]["maps"]
     rows.append({"target": "GPU machine: MaxBoxAccV2 over 50,000 maps with 255 thresholds < 60 s",
@@ -382,8 +418,12 @@ def performance_targets(
         best[r["batch"]] = max(best.get(r["batch"], 0.0), r["images_per_second"])
     both = sorted(set(best) & set(ours))
     ratio = None if not both else ours[both[-1]]["images_per_second"] / best[both[-1]]
-    rows.append({"target": "GPU: ≥ 20× the fastest peer pipeline",
-                 "measured": "no GPU run recorded" if ratio is None else f"{ratio:.1f}× at batch {both[-1]}",
-                 "grade": _grade(ratio, ratio is not None and ratio >= 20),
-                 "bound": "the forward pass, which every pipeline runs once"})
+    rows.append(
+        {
+            "target": "GPU: ≥ 20× the fastest peer pipeline",
+            "measured": "no GPU run recorded" if ratio is None else f"{ratio:.1f}× at batch {both[-1]}",
+            "grade": _grade(ratio, ratio is not None and ratio >= 20),
+            "bound": "the forward pass, which every pipeline runs once",
+        }
+    )
     return rows

@@ -45,19 +45,29 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-
-from camlib._checkout import checkout_root
 from typing import Any
 
 import torch
 import yaml
 
+from camlib._checkout import checkout_root
 from camlib.book.report import Table
 
 __all__ = ["DATA_PARAMS", "Provenance", "file_sha256", "folder_digest", "git_commit", "provenance"]
 
-_PACKAGES = ("camlib", "torch", "torchvision", "numpy", "scipy", "scikit-learn", "pillow", "matplotlib",
-             "papermill", "jupyter-book", "myst-nb")
+_PACKAGES = (
+    "camlib",
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "pillow",
+    "matplotlib",
+    "papermill",
+    "jupyter-book",
+    "myst-nb",
+)
 _REPO = checkout_root() or Path.cwd()  # the study's checkout (the book runs from one)
 _CACHE_FILE = "sha256.json"
 _MEMO: dict[tuple[str, int, int], str] = {}
@@ -75,7 +85,11 @@ def git_commit(path: str | os.PathLike | None = None) -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where, capture_output=True, text=True, check=True, timeout=10,
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
@@ -361,8 +375,14 @@ def _data_rows(values: Mapping[str, Any], files: Mapping[str, str | os.PathLike]
             try:
                 rows.append({"parameter": name, "path": shown, "sha256": file_sha256(path), "of": "the file"})
             except OSError as err:
-                rows.append({"parameter": name, "path": shown, "sha256": "",
-                             "of": f"a file that could not be read ({type(err).__name__})"})
+                rows.append(
+                    {
+                        "parameter": name,
+                        "path": shown,
+                        "sha256": "",
+                        "of": f"a file that could not be read ({type(err).__name__})",
+                    }
+                )
             continue
         if how == "all":
             names, what = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()], "files"
@@ -410,8 +430,11 @@ def _parameters_yaml(given: Mapping[str, Any], roots: Sequence[Path]) -> str:
         if how:
             lines.append(f"# {key}: {how} (an absolute path here)")
         flow = None if isinstance(value, (list, dict)) else False  # a list in brackets, as the profiles write them
-        lines.append(yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=flow, allow_unicode=True,
-                                    width=10_000).rstrip("\n"))
+        lines.append(
+            yaml.safe_dump(
+                {key: value}, sort_keys=False, default_flow_style=flow, allow_unicode=True, width=10_000
+            ).rstrip("\n")
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -441,8 +464,9 @@ class Provenance:
         parameters: the parameters as given, as YAML text.
     """
 
-    def __init__(self, rows: list[tuple[str, str]], *, data: Sequence[Mapping[str, str]] = (),
-                 parameters: str = "") -> None:
+    def __init__(
+        self, rows: list[tuple[str, str]], *, data: Sequence[Mapping[str, str]] = (), parameters: str = ""
+    ) -> None:
         self.rows = rows
         self.data = [dict(d) for d in data]
         self.parameters = parameters
@@ -453,15 +477,26 @@ class Provenance:
     def _repr_markdown_(self) -> str:
         parts = [Table([{"what": k, "value": v} for k, v in self.rows])._repr_markdown_()]
         if self.data:
-            shown = [{"parameter": d["parameter"], "path": d["path"],
-                      "sha256": f"`{d['sha256']}`" if d["sha256"] else "", "of": d["of"]} for d in self.data]
-            parts.append("**Data and weights**: the sha256 of a file; of a folder, the sha256 of the `sha256sum` "
-                         "lines of the files listed, in sorted order (`folder_digest` in `camlib/book/provenance.py`).")
+            shown = [
+                {
+                    "parameter": d["parameter"],
+                    "path": d["path"],
+                    "sha256": f"`{d['sha256']}`" if d["sha256"] else "",
+                    "of": d["of"],
+                }
+                for d in self.data
+            ]
+            parts.append(
+                "**Data and weights**: the sha256 of a file; of a folder, the sha256 of the `sha256sum` "
+                "lines of the files listed, in sorted order (`folder_digest` in `camlib/book/provenance.py`)."
+            )
             parts.append(Table(shown, ["parameter", "path", "sha256", "of"])._repr_markdown_())
         if self.parameters:
             fence = "````" if "```" in self.parameters else "```"
-            parts.append("**Parameters**, as given: paste them under a profile name in the chapter's "
-                         "`notebooks/<chapter>.yml`, or save them to a file for `papermill -f`.")
+            parts.append(
+                "**Parameters**, as given: paste them under a profile name in the chapter's "
+                "`notebooks/<chapter>.yml`, or save them to a file for `papermill -f`."
+            )
             parts.append(f"{fence}yaml\n{self.parameters}{fence}")
         return "\n\n".join(parts)
 
@@ -473,8 +508,9 @@ class Provenance:
         return "\n".join(lines)
 
 
-def provenance(params: Mapping, *, started: float | None = None,
-               files: Mapping[str, str | os.PathLike] | None = None) -> Provenance:
+def provenance(
+    params: Mapping, *, started: float | None = None, files: Mapping[str, str | os.PathLike] | None = None
+) -> Provenance:
     """The provenance of a run with ``params`` (a ``camlib.book.params.Params`` or a mapping); see the module docstring.
 
     Args:

@@ -19,10 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from camlib.study.stats import Interval
-
 from camlib.book.verdicts import VERDICTS, Verdict, combine
 from camlib.book.verdicts import verdict as decide
+from camlib.study.stats import Interval
 
 __all__ = ["Claim", "ClaimTable", "Table", "claims_figure", "read_claims", "summary_table"]
 
@@ -175,11 +174,13 @@ class ClaimTable:
             raise ValueError(f"`key` must be new in this table, but {key!r} is already used.")
         measured = effect is not None or parts is not None
         if measured == (verdict is not None) and not (not measured and not converged):
-            raise ValueError("`verdict` must be given exactly when there is no `effect` and no `parts`, "
-                             f"but got effect={effect!r}, parts={parts!r}, verdict={verdict!r}.")
+            raise ValueError(
+                "`verdict` must be given exactly when there is no `effect` and no `parts`, "
+                f"but got effect={effect!r}, parts={parts!r}, verdict={verdict!r}."
+            )
         if verdict is not None and (not isinstance(verdict, Verdict) or verdict.word not in VERDICTS):
             raise ValueError(f"`verdict` must be a camlib.book.verdicts.Verdict, but got {verdict!r}.")
-        as_interval = (lambda e: e if isinstance(e, Interval) else Interval(*e))  # noqa: E731
+        as_interval = lambda e: e if isinstance(e, Interval) else Interval(*e)  # noqa: E731
         rule_args = dict(claim=rule, margin=margin, converged=converged, why_not_converged=why_not_converged)
         split = {} if parts is None else {name: as_interval(e) for name, e in parts.items()}
         if verdict is None and split and converged:
@@ -189,12 +190,22 @@ class ClaimTable:
         e = as_interval(effect) if effect is not None else None
         nan = math.nan
         row = Claim(
-            chapter=self.chapter, key=key, claim=claim, paper=str(paper), study=study, verdict=verdict.word,
-            reason=verdict.reason, section=section, effect=what if measured else "",
-            estimate=nan if e is None else float(e.estimate), low=nan if e is None else float(e.low),
+            chapter=self.chapter,
+            key=key,
+            claim=claim,
+            paper=str(paper),
+            study=study,
+            verdict=verdict.word,
+            reason=verdict.reason,
+            section=section,
+            effect=what if measured else "",
+            estimate=nan if e is None else float(e.estimate),
+            low=nan if e is None else float(e.low),
             high=nan if e is None else float(e.high),
             paper_effect=nan if paper_effect is None else float(paper_effect),
-            rule=rule if measured else "", margin=float(margin), converged=bool(converged),
+            rule=rule if measured else "",
+            margin=float(margin),
+            converged=bool(converged),
             parts={name: [p.estimate, p.low, p.high] for name, p in split.items()},
         )
         self.claims.append(row)
@@ -204,8 +215,13 @@ class ClaimTable:
         where = f"[{c.section}](#{c.section})" if c.section else ""
         if link_chapter:
             where = "{doc}`" + c.chapter[:2] + " <" + c.chapter + ">`"  # the summary sits beside the chapters
-        return {"claim": c.claim, "paper": c.paper, "this study": c.study,
-                "verdict": f"**{c.verdict}**" + (f": {c.reason}" if c.reason else ""), "shown in": where}
+        return {
+            "claim": c.claim,
+            "paper": c.paper,
+            "this study": c.study,
+            "verdict": f"**{c.verdict}**" + (f": {c.reason}" if c.reason else ""),
+            "shown in": where,
+        }
 
     def _repr_markdown_(self) -> str:
         return Table([self._row(c) for c in self.claims], columns=self.COLUMNS)._repr_markdown_()
@@ -218,6 +234,7 @@ class ClaimTable:
 
     def to_json(self) -> str:
         """All rows as JSON (NaN as null), what ``glue`` stores under ``claims``."""
+
         def clean(v):
             if isinstance(v, float) and math.isnan(v):
                 return None
@@ -271,8 +288,9 @@ def read_claims(paths: Sequence[str | Path]) -> list[Claim]:
                 glued = _glued_text(output)
                 if glued and glued[0] == "claims":
                     for row in json.loads(ast.literal_eval(glued[1])):
-                        row["parts"] = {n: [math.nan if x is None else x for x in p]
-                                        for n, p in (row.get("parts") or {}).items()}
+                        row["parts"] = {
+                            n: [math.nan if x is None else x for x in p] for n, p in (row.get("parts") or {}).items()
+                        }
                         claims.append(Claim(**{k: (math.nan if v is None else v) for k, v in row.items()}))
     return claims
 
@@ -302,8 +320,13 @@ def claims_figure(claims: Sequence[Claim]):
     if not shown:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1.2), layout="constrained")
-    colours = {"reproduced": "tab:green", "partly reproduced": "tab:olive", "not reproduced": "tab:red",
-               "not resolved": "tab:gray", "inconclusive": "tab:orange"}
+    colours = {
+        "reproduced": "tab:green",
+        "partly reproduced": "tab:olive",
+        "not reproduced": "tab:red",
+        "not resolved": "tab:gray",
+        "inconclusive": "tab:orange",
+    }
     for y, c in enumerate(shown):
         colour = colours[c.verdict]
         if not (math.isnan(c.low) or math.isnan(c.high)):
@@ -323,9 +346,13 @@ def claims_figure(claims: Sequence[Claim]):
 __all__ += ["VERDICT_TAGS", "claims_answer", "front_table_html"]
 
 # Short tags for the front page, one colour each (the summary page spells the verdicts out).
-VERDICT_TAGS = {"reproduced": ("✓ reproduced", "#1a7f37"), "partly reproduced": ("◐ partly", "#7d6b00"),
-                "not reproduced": ("✗ not reproduced", "#c62828"), "not resolved": ("? not resolved", "#57606a"),
-                "inconclusive": ("– inconclusive", "#b35900")}
+VERDICT_TAGS = {
+    "reproduced": ("✓ reproduced", "#1a7f37"),
+    "partly reproduced": ("◐ partly", "#7d6b00"),
+    "not reproduced": ("✗ not reproduced", "#c62828"),
+    "not resolved": ("? not resolved", "#57606a"),
+    "inconclusive": ("– inconclusive", "#b35900"),
+}
 
 
 def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str:
@@ -346,8 +373,11 @@ def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str
     from html import escape
 
     head = ["chapter", "claim", "paper", "this study", "verdict"]
-    lines = ['<table class="table claims-at-a-glance">', "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
-             + "</tr></thead>", "<tbody>"]
+    lines = [
+        '<table class="table claims-at-a-glance">',
+        "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead>",
+        "<tbody>",
+    ]
     for c in claims:
         href = f"{base}{c.chapter}.html" + (f"#{c.section}" if c.section else "")
         tag, colour = VERDICT_TAGS.get(c.verdict, (c.verdict, "inherit"))
@@ -355,9 +385,13 @@ def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str
         if not math.isnan(c.estimate) and not (math.isnan(c.low) or math.isnan(c.high)):
             low, estimate, high = (f"{v:+.1f}".replace("-", "−") for v in (c.low, c.estimate, c.high))
             study += f"<br><small>{escape(c.effect)}: {estimate} ({low} to {high})</small>"
-        cells = [f'<a href="{escape(href)}">{escape(c.chapter[:2])}</a>', f'<a href="{escape(href)}">{escape(c.claim)}</a>',
-                 escape(c.paper), study,
-                 f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>']
+        cells = [
+            f'<a href="{escape(href)}">{escape(c.chapter[:2])}</a>',
+            f'<a href="{escape(href)}">{escape(c.claim)}</a>',
+            escape(c.paper),
+            study,
+            f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>',
+        ]
         lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     lines += ["</tbody>", "</table>"]
     return "\n".join(lines)

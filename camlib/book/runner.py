@@ -23,11 +23,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from camlib._checkout import checkout_root
 from typing import Any
 
 import yaml
+
+from camlib._checkout import checkout_root
 
 __all__ = [
     "PROFILES",
@@ -57,8 +57,11 @@ def notebook_paths(selection: str | list[str] = "all", folder: Path = NOTEBOOKS)
     """
     selection = [selection] if isinstance(selection, str) else list(selection)
     # Chapters ("00_...") first, then appendices ("A1_..."), then the summary ("S1_..."), which reads the chapters.
-    every = [p for pattern in ("[0-9][0-9]_*.ipynb", "A[0-9]_*.ipynb", "S[0-9]_*.ipynb")
-             for p in sorted(folder.glob(pattern))]
+    every = [
+        p
+        for pattern in ("[0-9][0-9]_*.ipynb", "A[0-9]_*.ipynb", "S[0-9]_*.ipynb")
+        for p in sorted(folder.glob(pattern))
+    ]
     chosen: list[Path] = []
     for sel in selection:
         if sel == "all":
@@ -71,7 +74,9 @@ def notebook_paths(selection: str | list[str] = "all", folder: Path = NOTEBOOKS)
         matches = [p for p in every if p.stem == sel or p.stem.startswith(f"{sel}_")]
         if len(matches) != 1:
             names = ", ".join(p.stem for p in every)
-            raise ValueError(f"Notebook selector {sel!r} must match exactly one of: {names}; it matched {len(matches)}.")
+            raise ValueError(
+                f"Notebook selector {sel!r} must match exactly one of: {names}; it matched {len(matches)}."
+            )
         chosen += matches
     return list(dict.fromkeys(chosen))
 
@@ -192,8 +197,13 @@ def execute(
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(notebook), str(running), parameters=params, cwd=str(ROOT),
-            kernel_name="python3", progress_bar=progress, log_output=False,
+            str(notebook),
+            str(running),
+            parameters=params,
+            cwd=str(ROOT),
+            kernel_name="python3",
+            progress_bar=progress,
+            log_output=False,
         )
     except BaseException as err:
         failed.parent.mkdir(parents=True, exist_ok=True)
@@ -229,8 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m camlib.book.runner", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", default=["all"], help="'all', '00', a notebook stem or path")
     parser.add_argument("--profile", default="default", choices=PROFILES)
-    parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a parameter (value read as YAML); repeatable")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter (value read as YAML); repeatable",
+    )
     parser.add_argument("--output", default=str(ROOT / "book" / "chapters"), help="folder for the executed notebooks")
     parser.add_argument("--progress", action="store_true", help="show papermill's per-cell progress bar")
     args = parser.parse_args(argv)
@@ -244,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     for i, path in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {path.stem} (profile {args.profile}) ...", flush=True)
         try:
-            result = execute(path, profile=args.profile, overrides=overrides,
-                             output_dir=Path(args.output), progress=args.progress)
+            result = execute(
+                path, profile=args.profile, overrides=overrides, output_dir=Path(args.output), progress=args.progress
+            )
         except (ValueError, FileNotFoundError, NotebookError) as err:
             print(f"FAILED: {err}", file=sys.stderr, flush=True)
             return 1

@@ -10,11 +10,8 @@ these functions.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import math
-
-
+from typing import NamedTuple
 
 from camlib.study.stats import Interval
 
@@ -205,8 +202,10 @@ def within_tolerance(errors: dict[str, float], tolerances: dict[str, float], *, 
         'not reproduced'
     """
     if not errors or set(errors) != set(tolerances):
-        raise ValueError(f"`errors` and `tolerances` must name the same residuals, at least one, but got "
-                         f"{sorted(errors)} and {sorted(tolerances)}.")
+        raise ValueError(
+            f"`errors` and `tolerances` must name the same residuals, at least one, but got "
+            f"{sorted(errors)} and {sorted(tolerances)}."
+        )
     for name, tol in tolerances.items():
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
             raise ValueError(f"`tolerances` must hold numbers >= 0, but got {tol!r} for {name!r}.")
@@ -237,5 +236,3 @@ def qualitative(shown_in: str) -> Verdict:
     if not isinstance(shown_in, str) or not shown_in:
         raise ValueError(f"`shown_in` must say where the figures are, but got {shown_in!r}.")
     return Verdict("not resolved", f"qualitative, {shown_in}")
-
-

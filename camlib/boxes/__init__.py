@@ -5,8 +5,29 @@ Box format everywhere: ``(x1, y1, x2, y2)`` in inclusive pixel indices
 """
 
 from camlib.boxes.baselines import centre_box, random_boxes
-from camlib.boxes.from_maps import authors_boxes, boxes_from_maps, boxes_from_masks, component_boxes, foreground, top5_heuristic
+from camlib.boxes.from_maps import (
+    authors_boxes,
+    boxes_from_maps,
+    boxes_from_masks,
+    component_boxes,
+    foreground,
+    top5_heuristic,
+)
 from camlib.boxes.geometry import best_iou, box_area, box_iou, check_boxes, clip_boxes, resize_boxes
 
-__all__ = ["authors_boxes", "best_iou", "box_area", "box_iou", "boxes_from_maps", "boxes_from_masks", "centre_box",
-           "check_boxes", "clip_boxes", "component_boxes", "foreground", "random_boxes", "resize_boxes", "top5_heuristic"]
+__all__ = [
+    "authors_boxes",
+    "best_iou",
+    "box_area",
+    "box_iou",
+    "boxes_from_maps",
+    "boxes_from_masks",
+    "centre_box",
+    "check_boxes",
+    "clip_boxes",
+    "component_boxes",
+    "foreground",
+    "random_boxes",
+    "resize_boxes",
+    "top5_heuristic",
+]

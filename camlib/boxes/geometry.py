@@ -295,9 +295,7 @@ def box_coverage(boxes: Tensor, gt_boxes: Tensor) -> Tensor:
     """
     boxes, gt_boxes = check_boxes("boxes", boxes).long(), check_boxes("gt_boxes", gt_boxes).long()
     if boxes.shape != gt_boxes.shape:
-        raise ValueError(
-            f"`gt_boxes` must hold one box per box of `boxes` ({len(boxes)}), but got {len(gt_boxes)}."
-        )
+        raise ValueError(f"`gt_boxes` must hold one box per box of `boxes` ({len(boxes)}), but got {len(gt_boxes)}.")
     return _inter(boxes, gt_boxes).double() / _area(gt_boxes).double()
 
 

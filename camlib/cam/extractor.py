@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from camlib._validate import check_tensor
@@ -114,7 +113,11 @@ class CAMLayer:
     negative_slope: float = 0.0
 
     def maps(
-        self, features: Tensor, classes: Tensor, *, size: int | tuple[int, int] | None = None,
+        self,
+        features: Tensor,
+        classes: Tensor,
+        *,
+        size: int | tuple[int, int] | None = None,
         normalize: str | None = None,
     ) -> Tensor:
         """The class maps of ``classes`` (``LongTensor[N, k]``) from captured ``features`` (``Tensor[N, K, h, w]``).
@@ -127,8 +130,9 @@ class CAMLayer:
         if not self.relu:
             return class_activation_maps(features, weight, classes, size=size, normalize=normalize)
         bias = None if self.bias is None else self.bias.to(features.device)
-        return nin_class_activation_maps(features, weight, bias, classes, negative_slope=self.negative_slope,
-                                         size=size, normalize=normalize)
+        return nin_class_activation_maps(
+            features, weight, bias, classes, negative_slope=self.negative_slope, size=size, normalize=normalize
+        )
 
 
 def find_cam_layer(model: nn.Module) -> CAMLayer:
@@ -273,7 +277,11 @@ class CAM:
         return self.logits.topk(top_k, dim=1).indices  # (N, k)
 
     def maps(
-        self, classes: Tensor | None = None, *, top_k: int = 1, size: int | tuple[int, int] | None = None,
+        self,
+        classes: Tensor | None = None,
+        *,
+        top_k: int = 1,
+        size: int | tuple[int, int] | None = None,
         normalize: str | None = None,
     ) -> Tensor:
         """The maps of ``classes`` (``LongTensor[N, k]``), or of the ``top_k`` classes when None: ``Tensor[N, k, H, W]``.
@@ -285,8 +293,14 @@ class CAM:
         return self.layer.maps(self.features, classes, size=size, normalize=normalize)
 
     def boxes(
-        self, threshold: float = 0.2, *, classes: Tensor | None = None, top_k: int = 1,
-        size: int | tuple[int, int] | None = None, mode: str = "largest", backend: str = "auto",
+        self,
+        threshold: float = 0.2,
+        *,
+        classes: Tensor | None = None,
+        top_k: int = 1,
+        size: int | tuple[int, int] | None = None,
+        mode: str = "largest",
+        backend: str = "auto",
     ) -> Tensor:
         """The boxes of the maps of ``classes`` (or the ``top_k``): ``LongTensor[N, k, 4]``, ``(x1, y1, x2, y2)``.
 

@@ -40,8 +40,8 @@ from torch import Tensor, nn
 
 from camlib._validate import check_choice, check_fraction, check_masks, check_size, check_tensor
 from camlib.boxes.from_maps import boxes_from_masks, foreground
-from camlib.components.labels import _min3x3  # minimum over each pixel's 3 x 3 neighbourhood
 from camlib.cam.extractor import CAM, CAMLayer
+from camlib.components.labels import _min3x3  # minimum over each pixel's 3 x 3 neighbourhood
 
 __all__ = ["CAMBoxes", "cam_masks", "largest_boxes", "localize"]
 
@@ -123,8 +123,9 @@ def cam_masks(
     bias = None if layer.bias is None or not layer.relu else layer.bias.to(features)[classes]  # (N, k)
     if not fused:
         return foreground(layer.maps(features, classes, size=size), threshold)
-    return _compiled_masks()(features, weight[classes], bias, bool(layer.relu), float(layer.negative_slope), size,
-                             threshold)
+    return _compiled_masks()(
+        features, weight[classes], bias, bool(layer.relu), float(layer.negative_slope), size, threshold
+    )
 
 
 def _dense_largest_boxes(masks: Tensor, check_every: int) -> Tensor:

@@ -133,8 +133,10 @@ def simonyan_boxes(
 
     check_tensor("saliency", saliency, ndim=3, dims="(N, H, W)", floating=True)
     if not 0 <= bg_quantile < fg_quantile <= 1:
-        raise ValueError(f"`bg_quantile` and `fg_quantile` must satisfy 0 <= bg < fg <= 1, but got "
-                         f"{bg_quantile!r} and {fg_quantile!r}.")
+        raise ValueError(
+            f"`bg_quantile` and `fg_quantile` must satisfy 0 <= bg < fg <= 1, but got "
+            f"{bg_quantile!r} and {fg_quantile!r}."
+        )
     if len(images) != saliency.shape[0]:
         raise ValueError(f"`images` must hold one image per map ({saliency.shape[0]}), but got {len(images)}.")
     N, H, W = saliency.shape
@@ -142,8 +144,10 @@ def simonyan_boxes(
     for i, (image, s) in enumerate(zip(images, saliency.detach().float().cpu())):
         rgb = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image)
         if rgb.shape != (H, W, 3) or rgb.dtype != np.uint8:
-            raise ValueError(f"`images[{i}]` must be an RGB uint8 image of {W} x {H} pixels (the map's frame), but "
-                             f"got an array of shape {rgb.shape} and dtype {rgb.dtype}.")
+            raise ValueError(
+                f"`images[{i}]` must be an RGB uint8 image of {W} x {H} pixels (the map's frame), but "
+                f"got an array of shape {rgb.shape} and dtype {rgb.dtype}."
+            )
         hi, lo = torch.quantile(s.flatten(), fg_quantile), torch.quantile(s.flatten(), bg_quantile)
         fg, bg = s >= hi, s <= lo
         bg &= ~fg

@@ -43,8 +43,9 @@ def _check_masks(masks: Tensor, backend: str) -> str:
     if backend == "auto":
         return ("opencv" if _has_opencv() else "scipy") if masks.device.type == "cpu" else "torch"
     if backend == "opencv" and masks.device.type != "cpu":
-        raise ValueError(f"`backend` 'opencv' runs on CPU masks only, but got masks on {masks.device}; "
-                         "use 'torch' or 'auto'.")
+        raise ValueError(
+            f"`backend` 'opencv' runs on CPU masks only, but got masks on {masks.device}; use 'torch' or 'auto'."
+        )
     return backend
 
 
@@ -69,8 +70,9 @@ def _opencv_raw(masks: Tensor) -> list[tuple[int, np.ndarray, np.ndarray, np.nda
     stack = masks.cpu().numpy().view(np.uint8)
     out = []
     for b in range(B):
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(stack[b]), connectivity=8,
-                                                               ltype=cv2.CV_32S)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            np.ascontiguousarray(stack[b]), connectivity=8, ltype=cv2.CV_32S
+        )
         if n <= 1:
             continue
         top = stats[1:, cv2.CC_STAT_TOP]
@@ -324,8 +326,9 @@ def measure_components(masks: Tensor, *, backend: str = "auto") -> ComponentStat
     box = torch.stack([reduce(x, "amin", W), first % P // W, reduce(x, "amax", -1), last % P // W], 1)
     order = torch.argsort(first, stable=True)  # rows by map, then first pixel (a no-op in scipy's usual numbering)
     first = first[order]
-    return ComponentStats((first // P).to(device), (first % P + 1).to(device), area[order].to(device),
-                          box[order].to(device))
+    return ComponentStats(
+        (first // P).to(device), (first % P + 1).to(device), area[order].to(device), box[order].to(device)
+    )
 
 
 def _measure_opencv(flat: Tensor, device: torch.device) -> ComponentStats:
@@ -339,6 +342,10 @@ def _measure_opencv(flat: Tensor, device: torch.device) -> ComponentStats:
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     box = np.stack([x, y, x + stats[:, cv2.CC_STAT_WIDTH] - 1, y + stats[:, cv2.CC_STAT_HEIGHT] - 1], 1)
     order = np.lexsort((first, maps))  # by map, then first pixel
-    return ComponentStats(*(torch.from_numpy(np.ascontiguousarray(v[order])).to(device)
-                            for v in (maps, first + 1, stats[:, cv2.CC_STAT_AREA])),
-                          torch.from_numpy(np.ascontiguousarray(box[order])).to(device))
+    return ComponentStats(
+        *(
+            torch.from_numpy(np.ascontiguousarray(v[order])).to(device)
+            for v in (maps, first + 1, stats[:, cv2.CC_STAT_AREA])
+        ),
+        torch.from_numpy(np.ascontiguousarray(box[order])).to(device),
+    )

@@ -211,7 +211,9 @@ def sweep_best_iou(
         array([[0.25, 1.  ]])
     """
     # float32 maps stay float32 (one copy less); each comparison with a float64 level is exact either way.
-    values = np.ascontiguousarray(values, dtype=values.dtype if values.dtype in (np.float32, np.float64) else np.float64)
+    values = np.ascontiguousarray(
+        values, dtype=values.dtype if values.dtype in (np.float32, np.float64) else np.float64
+    )
     levels = np.ascontiguousarray(levels, dtype=np.float64)
     N, P = values.shape
     if P % width:
@@ -225,8 +227,16 @@ def sweep_best_iou(
     if N:
         # 8-bit maps (wsolevaluation's quantization) look their band up in a 256-entry table.
         integral = bool(values.min() >= 0 and values.max() <= 255 and (values == np.floor(values)).all())
-        args = (values, levels, int(width), np.ascontiguousarray(gt, dtype=np.int64),
-                np.ascontiguousarray(valid, dtype=np.bool_), integral, largest, best)
+        args = (
+            values,
+            levels,
+            int(width),
+            np.ascontiguousarray(gt, dtype=np.int64),
+            np.ascontiguousarray(valid, dtype=np.bool_),
+            integral,
+            largest,
+            best,
+        )
         # The compiled loop releases the GIL: torch's CPU threads share the maps. (Numba's own parallel
         # loops would start an OpenMP pool that resets torch's thread count.)
         workers = max(1, min(torch.get_num_threads(), N))

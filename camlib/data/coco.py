@@ -145,26 +145,39 @@ class COCO(AnnotatedImages):
         for a in data["annotations"]:
             image, category = int(a["image_id"]), int(a["category_id"])
             if image not in position:
-                raise ValueError(f"{str(path)!r}: annotation {a.get('id')} names image {image}, which the file "
-                                 f"does not list.")
+                raise ValueError(
+                    f"{str(path)!r}: annotation {a.get('id')} names image {image}, which the file does not list."
+                )
             if category not in index_of:
-                raise ValueError(f"{str(path)!r}: annotation {a.get('id')} names category {category}, which the "
-                                 f"file does not list.")
-            self._instances[position[image]].append(Instance(
-                index_of[category], coco_box(*a["bbox"]), bool(a.get("iscrowd", 0)), float(a.get("area", 0.0)),
-                a.get("segmentation")))
+                raise ValueError(
+                    f"{str(path)!r}: annotation {a.get('id')} names category {category}, which the file does not list."
+                )
+            self._instances[position[image]].append(
+                Instance(
+                    index_of[category],
+                    coco_box(*a["bbox"]),
+                    bool(a.get("iscrowd", 0)),
+                    float(a.get("area", 0.0)),
+                    a.get("segmentation"),
+                )
+            )
         self._captions: list[list[str]] = [[] for _ in images]
         if captions:
             cpath = self.root / files[1]
             for a in _load(cpath, ("annotations",))["annotations"]:
                 image = int(a["image_id"])
                 if image not in position:
-                    raise ValueError(f"{str(cpath)!r}: caption {a.get('id')} names image {image}, which "
-                                     f"{str(path)!r} does not list.")
+                    raise ValueError(
+                        f"{str(cpath)!r}: caption {a.get('id')} names image {image}, which {str(path)!r} does not list."
+                    )
                 self._captions[position[image]].append(str(a["caption"]).strip())
         records = [
-            Record(self.root / split / im["file_name"], -1,
-                   tuple(inst.box for inst in self._instances[i] if not inst.crowd), str(im["id"]))
+            Record(
+                self.root / split / im["file_name"],
+                -1,
+                tuple(inst.box for inst in self._instances[i] if not inst.crowd),
+                str(im["id"]),
+            )
             for i, im in enumerate(images)
         ]
         require_files(records, listed_in=path)
@@ -198,15 +211,19 @@ class COCO(AnnotatedImages):
             elif isinstance(seg, dict):  # compressed RLE
                 rle = seg
             else:
-                raise ValueError(f"Instance {j} of image {self.records[index].image_id} has a segmentation COCO "
-                                 f"does not define: {type(seg).__name__}.")
+                raise ValueError(
+                    f"Instance {j} of image {self.records[index].image_id} has a segmentation COCO "
+                    f"does not define: {type(seg).__name__}."
+                )
             if rle is not None:
                 with warnings.catch_warnings():  # pycocotools 2.0.x's decode trips numpy 2's copy=False deprecation
                     warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
                     m = coco_mask.decode(rle).astype(bool)
                 if m.shape != (H, W):
-                    raise ValueError(f"Instance {j} of image {self.records[index].image_id}: its mask is "
-                                     f"{m.shape[1]} x {m.shape[0]}, but the image is {W} x {H}.")
+                    raise ValueError(
+                        f"Instance {j} of image {self.records[index].image_id}: its mask is "
+                        f"{m.shape[1]} x {m.shape[0]}, but the image is {W} x {H}."
+                    )
                 out[j] = m
         return torch.from_numpy(out)
 

@@ -16,8 +16,8 @@ The layout of the official release (also that of
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -185,8 +185,10 @@ class CUB(AnnotatedImages):
         folder = self.root / "parts"
         for name in (Path(f).name for f in PART_FILES):
             if not (folder / name).is_file():
-                raise FileNotFoundError(f"The CUB copy at {str(self.root)!r} has no {name} under parts/ "
-                                        "(the official release's part locations).")
+                raise FileNotFoundError(
+                    f"The CUB copy at {str(self.root)!r} has no {name} under parts/ "
+                    "(the official release's part locations)."
+                )
         names: dict[int, str] = {}
         with open(folder / "parts.txt", encoding="utf-8") as f:
             for number, text in enumerate(f, start=1):
@@ -194,8 +196,10 @@ class CUB(AnnotatedImages):
                 if not text.strip():
                     continue
                 if len(fields) != 2 or not fields[0].isdigit():
-                    raise ValueError(f"Malformed line {number} of {str(folder / 'parts.txt')!r}: expected "
-                                     f"`<part_id> <part name>`, but got {text.rstrip()!r}.")
+                    raise ValueError(
+                        f"Malformed line {number} of {str(folder / 'parts.txt')!r}: expected "
+                        f"`<part_id> <part name>`, but got {text.rstrip()!r}."
+                    )
                 names[int(fields[0])] = fields[1].strip()
         ids = sorted(names)
         slot = {part: i for i, part in enumerate(ids)}

@@ -93,7 +93,9 @@ class ImageFolder(AnnotatedImages):
 
 def _what_is_there(root: Path, classes: list[str], ends: tuple[str, ...]) -> str:
     """What a folder without class images holds, and what to do: the end of ``ImageFolder``'s message."""
-    loose = sum(1 for p in root.iterdir() if p.is_file() and p.name.lower().endswith(ends) and not p.name.startswith("."))
+    loose = sum(
+        1 for p in root.iterdir() if p.is_file() and p.name.lower().endswith(ends) and not p.name.startswith(".")
+    )
     images = f"{loose:,} image{'s' if loose != 1 else ''}"
     if classes:
         folders = f"{len(classes)} class folder{'s' if len(classes) != 1 else ''}"
@@ -105,5 +107,7 @@ def _what_is_there(root: Path, classes: list[str], ends: tuple[str, ...]) -> str
         there = f"it holds {images} directly but no class sub-folder"
     else:
         return "it holds no image and no class sub-folder."
-    return (f"{there}. Put each class's images in a sub-folder of its own, {root}/<class>/<image>; "
-            f"for images without classes, list the flat folder with camlib.data.list_images.")
+    return (
+        f"{there}. Put each class's images in a sub-folder of its own, {root}/<class>/<image>; "
+        f"for images without classes, list the flat folder with camlib.data.list_images."
+    )

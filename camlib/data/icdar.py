@@ -41,8 +41,10 @@ __all__ = ["ICDAR2015", "LAYOUTS", "Word", "read_words", "word_box"]
 
 LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {  # split -> (images folder, ground-truth folder), tried in order
     "test": (("End2End/TestSet/Imgs", "End2End/TestSet/Gts"), ("ch4_test_images", "Challenge4_Test_Task1_GT")),
-    "train": (("End2End/TrainSet/Imgs", "End2End/TrainSet/Gts"),
-              ("ch4_training_images", "ch4_training_localization_transcription_gt")),
+    "train": (
+        ("End2End/TrainSet/Imgs", "End2End/TrainSet/Gts"),
+        ("ch4_training_images", "ch4_training_localization_transcription_gt"),
+    ),
 }
 
 DONT_CARE = "###"
@@ -156,8 +158,15 @@ class ICDAR2015(AnnotatedImages):
         if not files:
             raise FileNotFoundError(f"No ground-truth file (gt_img_<N>.txt) in {str(gts)!r}.")
         self._words = [tuple(read_words(f)) for f in files]
-        records = [Record(images / (f.stem[len("gt_"):] + ".jpg"), 1, tuple(word_box(w.quad) for w in words),
-                          f.stem[len("gt_"):]) for f, words in zip(files, self._words)]
+        records = [
+            Record(
+                images / (f.stem[len("gt_") :] + ".jpg"),
+                1,
+                tuple(word_box(w.quad) for w in words),
+                f.stem[len("gt_") :],
+            )
+            for f, words in zip(files, self._words)
+        ]
         require_files(records, listed_in=gts)
         super().__init__(records, ["no text", "text"], transform)
 
@@ -195,4 +204,3 @@ class ICDAR2015(AnnotatedImages):
             inside = Polygon(corners).contains_points(np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], 1))
             out[j, y1:y2, x1:x2] = torch.from_numpy(inside.reshape(ys.shape))
         return out
-

@@ -84,4 +84,6 @@ def find_data(
             f"Provide the study's data as a `data/` folder in the repository (e.g. `ln -s ../shared/data data`), "
             f"set ${DATA_ENV} to its folder, or pass the notebook parameter `data_root`."
         )
-    raise FileNotFoundError(f"Could not find the data {str(relative)!r}{wanted}: " + "; ".join(problems) + ". " + advice)
+    raise FileNotFoundError(
+        f"Could not find the data {str(relative)!r}{wanted}: " + "; ".join(problems) + ". " + advice
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
+import torch  # noqa: F401 (the examples use it)
 from PIL import Image
 from torch import Tensor
 

@@ -91,18 +91,26 @@ class VQA(AnnotatedImages):
         annotations = {int(a["question_id"]): a for a in _load(self.root / files[1], "annotations")}
         missing = [int(q["question_id"]) for q in questions if int(q["question_id"]) not in annotations]
         if missing or len(annotations) != len(questions):
-            raise ValueError(f"{str(self.root / files[1])!r} must annotate exactly the questions of "
-                             f"{files[0]!r}: {len(missing)} questions lack an annotation (first: {missing[:3]}), "
-                             f"{len(annotations)} annotations for {len(questions)} questions.")
+            raise ValueError(
+                f"{str(self.root / files[1])!r} must annotate exactly the questions of "
+                f"{files[0]!r}: {len(missing)} questions lack an annotation (first: {missing[:3]}), "
+                f"{len(annotations)} annotations for {len(questions)} questions."
+            )
         counts = Counter(str(a["multiple_choice_answer"]) for a in annotations.values())
         self.answers = [a for a, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_answers]]
         index = {a: i for i, a in enumerate(self.answers)}
         questions = sorted(questions, key=lambda q: int(q["question_id"]))
         self._questions = [str(q["question"]) for q in questions]
         self._annotations = [annotations[int(q["question_id"])] for q in questions]
-        records = [Record(self.root / split / f"COCO_{split}_{int(q['image_id']):012d}.jpg",
-                          index.get(str(a["multiple_choice_answer"]), -1), (), str(q["question_id"]))
-                   for q, a in zip(questions, self._annotations)]
+        records = [
+            Record(
+                self.root / split / f"COCO_{split}_{int(q['image_id']):012d}.jpg",
+                index.get(str(a["multiple_choice_answer"]), -1),
+                (),
+                str(q["question_id"]),
+            )
+            for q, a in zip(questions, self._annotations)
+        ]
         require_files(records, listed_in=self.root / files[0])
         super().__init__(records, self.answers, transform)
 

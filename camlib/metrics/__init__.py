@@ -18,6 +18,20 @@ from camlib.metrics.accuracy import (
 )
 from camlib.metrics.evaluate import LocalizationResult, evaluate_localization
 
-__all__ = ["BoxAccAccumulator", "BoxAccuracy", "LocalizationResult", "PxAP", "PxAPAccumulator", "classification_error",
-           "evaluate_localization", "gt_known_accuracy", "localization_error", "localization_hits", "max_box_acc",
-           "max_box_acc_v2", "pxap", "threshold_grid", "top_k_error"]
+__all__ = [
+    "BoxAccAccumulator",
+    "BoxAccuracy",
+    "LocalizationResult",
+    "PxAP",
+    "PxAPAccumulator",
+    "classification_error",
+    "evaluate_localization",
+    "gt_known_accuracy",
+    "localization_error",
+    "localization_hits",
+    "max_box_acc",
+    "max_box_acc_v2",
+    "pxap",
+    "threshold_grid",
+    "top_k_error",
+]

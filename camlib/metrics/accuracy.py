@@ -25,12 +25,12 @@ import torch
 from torch import Tensor
 
 from camlib._validate import check_choice, check_maps, check_tensor
-from camlib.boxes.geometry import _best_iou, _pad_gt, box_iou, check_boxes, check_iou_threshold
 from camlib.boxes.from_maps import _largest_boxes
+from camlib.boxes.geometry import _best_iou, _pad_gt, box_iou, check_boxes, check_iou_threshold
 from camlib.cam.kernel import normalize_maps
-from camlib.components.tree import sweep_best_iou
 from camlib.components.contours import contour_best_iou
 from camlib.components.labels import BACKENDS, measure_components
+from camlib.components.tree import sweep_best_iou
 
 __all__ = [
     "box_iou",
@@ -407,9 +407,13 @@ def update_box_accuracies(accumulators: Sequence[BoxAccAccumulator], maps: Tenso
         return
     first = accumulators[0]
     for acc in accumulators[1:]:
-        if not (torch.equal(acc.thresholds, first.thresholds) and acc.quantize == first.quantize
-                and acc.convention == first.convention and acc.backend == first.backend
-                and acc.chunk_pixels == first.chunk_pixels):
+        if not (
+            torch.equal(acc.thresholds, first.thresholds)
+            and acc.quantize == first.quantize
+            and acc.convention == first.convention
+            and acc.backend == first.backend
+            and acc.chunk_pixels == first.chunk_pixels
+        ):
             raise ValueError("`accumulators` must share thresholds, quantize, convention, backend and chunk_pixels "
                              "to share their masks; update them one by one instead.")  # fmt: skip
     check_maps("maps", maps)
@@ -428,12 +432,18 @@ def update_box_accuracies(accumulators: Sequence[BoxAccAccumulator], maps: Tenso
     tree = first.backend == "tree" or (first.backend == "auto" and maps.device.type == "cpu")
     if first.convention == "wsolevaluation" or tree:
         if first.convention == "wsolevaluation":  # OpenCV's contours of the 8-bit maps, level by level
-            largest, best = (torch.from_numpy(a) for a in contour_best_iou(
-                v.cpu().numpy().astype(np.uint8), levels.long().cpu().numpy(), gt.cpu().numpy(), valid.cpu().numpy()))
+            largest, best = (
+                torch.from_numpy(a)
+                for a in contour_best_iou(
+                    v.cpu().numpy().astype(np.uint8), levels.long().cpu().numpy(), gt.cpu().numpy(), valid.cpu().numpy()
+                )
+            )
         else:
             values = v.reshape(N, H * W).cpu().numpy()  # compared with the float64 levels, as `v.double()` below
-            largest, best = (torch.from_numpy(a) for a in sweep_best_iou(
-                values, levels.cpu().numpy(), W, gt.cpu().numpy(), valid.cpu().numpy()))  # (N, T) each
+            largest, best = (
+                torch.from_numpy(a)
+                for a in sweep_best_iou(values, levels.cpu().numpy(), W, gt.cpu().numpy(), valid.cpu().numpy())
+            )  # (N, T) each
         for acc in accumulators:
             iou = best if acc.all_components else largest
             acc.counts += (iou[None] >= acc.iou_thresholds[:, None, None]).sum(dim=1)
@@ -511,7 +521,11 @@ def max_box_acc_v2(
         (tensor([1., 1., 1.], dtype=torch.float64), 1.0)
     """
     acc = BoxAccAccumulator(
-        iou_thresholds, all_components=True, thresholds=thresholds, quantize=quantize, convention=convention,
+        iou_thresholds,
+        all_components=True,
+        thresholds=thresholds,
+        quantize=quantize,
+        convention=convention,
         backend=backend,
     )
     acc.update(maps, gt_boxes)

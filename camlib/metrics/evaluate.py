@@ -24,7 +24,6 @@ Conventions (each owned by the function named):
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,10 +34,11 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from camlib._validate import check_choice, check_fraction
-from camlib.boxes.geometry import best_iou
 from camlib.boxes.from_maps import boxes_from_maps, foreground, top5_heuristic
-from camlib.data.batch import check_batch
+from camlib.boxes.geometry import best_iou
 from camlib.cam.extractor import CAM, find_cam_layer
+from camlib.cam.saliency import gradient_saliency
+from camlib.data.batch import check_batch
 from camlib.metrics.accuracy import (
     BoxAccAccumulator,
     BoxAccuracy,
@@ -47,7 +47,6 @@ from camlib.metrics.accuracy import (
     update_box_accuracies,
 )
 from camlib.models.heads import unit_to_boxes
-from camlib.cam.saliency import gradient_saliency
 
 __all__ = ["LocalizationResult", "evaluate_localization", "METHODS"]
 
@@ -287,8 +286,9 @@ def evaluate_localization(
         device = next(model.parameters()).device
     layer = find_cam_layer(model) if method == "cam" else None
     acc1 = BoxAccAccumulator((0.5,), thresholds=box_thresholds, quantize=quantize, backend=backend)
-    acc2 = BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, thresholds=box_thresholds, quantize=quantize,
-                             backend=backend)
+    acc2 = BoxAccAccumulator(
+        (0.3, 0.5, 0.7), all_components=True, thresholds=box_thresholds, quantize=quantize, backend=backend
+    )
     wsol = [BoxAccAccumulator(ious, all_components=v2, thresholds=box_thresholds, convention="wsolevaluation")
             for ious, v2 in (((0.5,), False), ((0.3, 0.5, 0.7), True))] if wsolevaluation else []  # fmt: skip
     rec: dict[str, list] = {key: [] for key in ("labels", "classes", "scores", "boxes", "hits", "gt", "true_boxes",

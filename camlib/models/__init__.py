@@ -8,5 +8,20 @@ from camlib.models.preprocess import Preprocess
 from camlib.models.pretrained import imagenet_categories, is_torchvision_weights, load_pretrained
 from camlib.models.registry import build_model
 
-__all__ = ["heads", "places", "preprocess", "pretrained", "registry", "surgery", "BoxNet", "CAMNet", "ClassifierHead", "Preprocess", "build_model", "imagenet_categories",
-           "is_torchvision_weights", "load_pretrained", "small_backbone"]
+__all__ = [
+    "heads",
+    "places",
+    "preprocess",
+    "pretrained",
+    "registry",
+    "surgery",
+    "BoxNet",
+    "CAMNet",
+    "ClassifierHead",
+    "Preprocess",
+    "build_model",
+    "imagenet_categories",
+    "is_torchvision_weights",
+    "load_pretrained",
+    "small_backbone",
+]

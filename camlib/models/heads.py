@@ -269,10 +269,7 @@ def small_backbone(
     ratio = input_size // resolution if resolution > 0 else 0
     n = int(math.log2(ratio)) if ratio > 0 else 0
     if resolution <= 0 or input_size % resolution or 2**n != ratio or not 1 <= n <= 5:
-        raise ValueError(
-            f"`input_size / resolution` must be 2, 4, 8, 16 or 32, "
-            f"but got {input_size} / {resolution}."
-        )
+        raise ValueError(f"`input_size / resolution` must be 2, 4, 8, 16 or 32, but got {input_size} / {resolution}.")
     width = [channels * 2 ** min(i, 3) for i in range(n + 1)]
     layers: list[nn.Module] = []
     if family == "alexnet":

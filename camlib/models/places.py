@@ -32,22 +32,34 @@ from torch import Tensor, nn
 
 from camlib.cam.extractor import CAMLayer
 
-__all__ = ["FIRES", "PLACES_DIR", "PlacesPreprocess", "PlacesSqueezeNet", "load_places_squeezenet",
-           "read_places_categories"]
+__all__ = [
+    "FIRES",
+    "PLACES_DIR",
+    "PlacesPreprocess",
+    "PlacesSqueezeNet",
+    "load_places_squeezenet",
+    "read_places_categories",
+]
 
 PLACES_DIR = "places365-squeezenet"  # under the data root
 SLOPE = 0.55  # the leaky ReLU's slope on negatives (a randomized ReLU's mean, at test time)
 FIRES = {  # SqueezeNet 1.1: fire module -> (input, squeeze, expand 1x1, expand 3x3) channels
-    "fire2": (64, 16, 64, 64), "fire3": (128, 16, 64, 64), "fire4": (128, 32, 128, 128),
-    "fire5": (256, 32, 128, 128), "fire6": (256, 48, 192, 192), "fire7": (384, 48, 192, 192),
-    "fire8": (384, 64, 256, 256), "fire9": (512, 64, 256, 256),
+    "fire2": (64, 16, 64, 64),
+    "fire3": (128, 16, 64, 64),
+    "fire4": (128, 32, 128, 128),
+    "fire5": (256, 32, 128, 128),
+    "fire6": (256, 48, 192, 192),
+    "fire7": (384, 48, 192, 192),
+    "fire8": (384, 64, 256, 256),
+    "fire9": (512, 64, 256, 256),
 }
 POOL_AFTER = ("conv1", "fire3", "fire5")
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(OrderedDict(conv=nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2),
-                                     act=nn.LeakyReLU(SLOPE)))
+    return nn.Sequential(
+        OrderedDict(conv=nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2), act=nn.LeakyReLU(SLOPE))
+    )
 
 
 class Fire(nn.Module):
@@ -90,16 +102,22 @@ class PlacesSqueezeNet(nn.Module):
 
     def cam_layer(self) -> CAMLayer:
         """The maps are ``leaky_relu(W f + b)`` of fire9's output ``f``: a NIN-style head."""
-        return CAMLayer(self.features, self.conv10.weight.detach().flatten(1), self.conv10.bias.detach(), relu=True,
-                        negative_slope=SLOPE)
+        return CAMLayer(
+            self.features,
+            self.conv10.weight.detach().flatten(1),
+            self.conv10.bias.detach(),
+            relu=True,
+            negative_slope=SLOPE,
+        )
 
 
 def _expected(num_classes: int = 365) -> dict[str, tuple[int, ...]]:
     """The ``.npz``'s names and shapes, from the architecture."""
     convs = {"conv1": (64, 3, 3)}
     for name, (cin, sq, e1, e3) in FIRES.items():
-        convs.update({f"{name}.squeeze": (sq, cin, 1), f"{name}.expand1x1": (e1, sq, 1),
-                      f"{name}.expand3x3": (e3, sq, 3)})
+        convs.update(
+            {f"{name}.squeeze": (sq, cin, 1), f"{name}.expand1x1": (e1, sq, 1), f"{name}.expand3x3": (e3, sq, 3)}
+        )
     shapes = {}
     for name, (cout, cin, k) in convs.items():
         shapes[f"{name}.weight"] = (cout, cin, k, k)
@@ -138,13 +156,21 @@ def load_places_squeezenet(
     expected = _expected(num_classes)
     missing = sorted(set(expected) - set(arrays))
     extra = sorted(set(arrays) - set(expected))
-    wrong = sorted(f"{k} {arrays[k].shape} (expected {expected[k]})" for k in set(expected) & set(arrays)
-                   if tuple(arrays[k].shape) != expected[k])
+    wrong = sorted(
+        f"{k} {arrays[k].shape} (expected {expected[k]})"
+        for k in set(expected) & set(arrays)
+        if tuple(arrays[k].shape) != expected[k]
+    )
     if missing or extra or wrong:
-        problems = [f"{label}: {', '.join(items[:5])}{', ...' if len(items) > 5 else ''}" for label, items in
-                    (("missing", missing), ("unexpected", extra), ("misshapen", wrong)) if items]
-        raise ValueError(f"{str(file)!r} must hold the Places365 SqueezeNet's {len(expected)} arrays with their "
-                         f"shapes, but it does not; " + "; ".join(problems) + ".")
+        problems = [
+            f"{label}: {', '.join(items[:5])}{', ...' if len(items) > 5 else ''}"
+            for label, items in (("missing", missing), ("unexpected", extra), ("misshapen", wrong))
+            if items
+        ]
+        raise ValueError(
+            f"{str(file)!r} must hold the Places365 SqueezeNet's {len(expected)} arrays with their "
+            f"shapes, but it does not; " + "; ".join(problems) + "."
+        )
     net = PlacesSqueezeNet(num_classes)
     convs = {"conv1": net.features.conv1.conv}
     for name in FIRES:
@@ -152,8 +178,10 @@ def load_places_squeezenet(
         convs.update({f"{name}.{part}": getattr(fire, part).conv for part in ("squeeze", "expand1x1", "expand3x3")})
     with torch.no_grad():
         for name, conv in convs.items():
-            a = {part: torch.from_numpy(arrays[f"{name}.{part}"]).double()
-                 for part in ("weight", "bias", "bn_beta", "bn_gamma", "bn_mean", "bn_inv_std")}
+            a = {
+                part: torch.from_numpy(arrays[f"{name}.{part}"]).double()
+                for part in ("weight", "bias", "bn_beta", "bn_gamma", "bn_mean", "bn_inv_std")
+            }
             scale = a["bn_gamma"] * a["bn_inv_std"]
             conv.weight.copy_(a["weight"] * scale[:, None, None, None])
             conv.bias.copy_((a["bias"] - a["bn_mean"]) * scale + a["bn_beta"])
@@ -182,19 +210,25 @@ class PlacesPreprocess:
 
     size, resize = 224, 256
 
-    def __init__(self, mean: np.ndarray | str | os.PathLike = f"{PLACES_DIR}/places365_mean_bgr.npy", *,
-                 data_root: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        mean: np.ndarray | str | os.PathLike = f"{PLACES_DIR}/places365_mean_bgr.npy",
+        *,
+        data_root: str | os.PathLike | None = None,
+    ) -> None:
         if not isinstance(mean, np.ndarray):
             from camlib.data.locate import find_data
 
-            mean = np.load(find_data(mean, root=data_root, layout="the mean image, a .npy of 3 x 256 x 256"),
-                           allow_pickle=False)
+            mean = np.load(
+                find_data(mean, root=data_root, layout="the mean image, a .npy of 3 x 256 x 256"), allow_pickle=False
+            )
         if mean.shape != (3, self.resize, self.resize):
             raise ValueError(f"`mean` must be a BGR image of shape (3, 256, 256), but got {mean.shape}.")
         top = (self.resize - self.size) // 2
         self.crop = (top, top, self.size)
-        self.mean = torch.from_numpy(np.ascontiguousarray(mean[:, top:top + self.size, top:top + self.size],
-                                                          dtype=np.float32))
+        self.mean = torch.from_numpy(
+            np.ascontiguousarray(mean[:, top : top + self.size, top : top + self.size], dtype=np.float32)
+        )
 
     def __call__(self, image: Image.Image) -> Tensor:
         """``Tensor[3, 224, 224]`` float32 from a PIL image."""
@@ -203,7 +237,7 @@ class PlacesPreprocess:
         top, left, size = self.crop
         rgb = image.convert("RGB").resize((self.resize, self.resize), Image.BILINEAR)
         x = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1).flip(0)  # BGR, 0-255
-        return (x[:, top:top + size, left:left + size] - self.mean) / 255.0
+        return (x[:, top : top + size, left : left + size] - self.mean) / 255.0
 
     def frame_masks(self, masks: Tensor) -> Tensor:
         """Masks in an image's frame (``BoolTensor[m, H, W]``) brought to the network's input frame, ``[m, 224, 224]``.
@@ -220,11 +254,13 @@ class PlacesPreprocess:
         import torch.nn.functional as F
 
         if not isinstance(masks, Tensor) or masks.ndim != 3 or masks.dtype != torch.bool:
-            raise ValueError(f"`masks` must be a BoolTensor[m, H, W], but got {getattr(masks, 'dtype', type(masks))} "
-                             f"of shape {tuple(getattr(masks, 'shape', ()))}.")
+            raise ValueError(
+                f"`masks` must be a BoolTensor[m, H, W], but got {getattr(masks, 'dtype', type(masks))} "
+                f"of shape {tuple(getattr(masks, 'shape', ()))}."
+            )
         top, left, size = self.crop
         resized = F.interpolate(masks[:, None].float(), size=(self.resize, self.resize), mode="nearest")[:, 0] > 0.5
-        return resized[:, top:top + size, left:left + size]
+        return resized[:, top : top + size, left : left + size]
 
 
 def read_places_categories(
@@ -246,5 +282,7 @@ def read_places_categories(
             raise line.error()
         names[line.integer(1)] = "/".join(parts[2:])
     if sorted(names) != list(range(len(names))):
-        raise ValueError(f"{str(Path(file))!r} must number its classes 0..{len(names) - 1}, each once, but it does not.")
+        raise ValueError(
+            f"{str(Path(file))!r} must number its classes 0..{len(names) - 1}, each once, but it does not."
+        )
     return [names[i] for i in range(len(names))]

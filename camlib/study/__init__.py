@@ -14,8 +14,24 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["cache", "concepts", "crops", "diagnostics", "discovery", "experiments", "features", "figures",
-           "finegrained", "pointing", "stats", "svm", "text", "training", "units", "vqa"]
+__all__ = [
+    "cache",
+    "concepts",
+    "crops",
+    "diagnostics",
+    "discovery",
+    "experiments",
+    "features",
+    "figures",
+    "finegrained",
+    "pointing",
+    "stats",
+    "svm",
+    "text",
+    "training",
+    "units",
+    "vqa",
+]
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -102,7 +102,7 @@ def cache_dir(root: str | os.PathLike | None = None) -> Path:
     return platformdirs.user_cache_path("camlib") / "models"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_fingerprint(*modules: str) -> str:
     """A short sha256 (16 hex digits) of the source files of ``modules`` (default: ``CODE_MODULES``).
 

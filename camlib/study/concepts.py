@@ -27,30 +27,103 @@ if TYPE_CHECKING:
 __all__ = ["COCO_SYNONYMS", "IMAGENET_FOR_COCO", "caption_labels"]
 
 COCO_SYNONYMS: dict[str, tuple[str, ...]] = {  # COCO category -> the words that name it in captions
-    "person": ("person", "people", "man", "men", "woman", "women", "boy", "girl", "child", "children", "kid",
-               "player", "guy", "lady", "skier", "surfer", "skateboarder"),
-    "bicycle": ("bicycle", "bike"), "car": ("car",), "motorcycle": ("motorcycle", "motorbike"),
-    "airplane": ("airplane", "plane", "jet", "aircraft"), "bus": ("bus",), "train": ("train",),
-    "truck": ("truck",), "boat": ("boat", "ship"), "traffic light": ("traffic light", "stop light"),
-    "fire hydrant": ("fire hydrant", "hydrant"), "stop sign": ("stop sign",), "parking meter": ("parking meter",),
-    "bench": ("bench",), "bird": ("bird",), "cat": ("cat", "kitten"), "dog": ("dog", "puppy"),
-    "horse": ("horse",), "sheep": ("sheep", "lamb"), "cow": ("cow", "cattle"), "elephant": ("elephant",),
-    "bear": ("bear",), "zebra": ("zebra",), "giraffe": ("giraffe",), "backpack": ("backpack",),
-    "umbrella": ("umbrella",), "handbag": ("handbag", "purse"), "tie": ("tie",), "suitcase": ("suitcase", "luggage"),
-    "frisbee": ("frisbee",), "skis": ("ski", "skis"), "snowboard": ("snowboard",), "sports ball": ("ball",),
-    "kite": ("kite",), "baseball bat": ("baseball bat", "bat"), "baseball glove": ("baseball glove", "glove", "mitt"),
-    "skateboard": ("skateboard",), "surfboard": ("surfboard",), "tennis racket": ("tennis racket", "racket", "racquet"),
-    "bottle": ("bottle",), "wine glass": ("wine glass",), "cup": ("cup", "mug"), "fork": ("fork",),
-    "knife": ("knife", "knives"), "spoon": ("spoon",), "bowl": ("bowl",), "banana": ("banana",), "apple": ("apple",),
-    "sandwich": ("sandwich",), "orange": ("orange",), "broccoli": ("broccoli",), "carrot": ("carrot",),
-    "hot dog": ("hot dog",), "pizza": ("pizza",), "donut": ("donut", "doughnut"), "cake": ("cake",),
-    "chair": ("chair",), "couch": ("couch", "sofa"), "potted plant": ("potted plant", "plant"), "bed": ("bed",),
-    "dining table": ("dining table", "table"), "toilet": ("toilet",), "tv": ("tv", "television"),
-    "laptop": ("laptop", "computer"), "mouse": ("mouse",), "remote": ("remote", "controller"),
-    "keyboard": ("keyboard",), "cell phone": ("cell phone", "phone", "cellphone"), "microwave": ("microwave",),
-    "oven": ("oven", "stove"), "toaster": ("toaster",), "sink": ("sink",), "refrigerator": ("refrigerator", "fridge"),
-    "book": ("book",), "clock": ("clock",), "vase": ("vase",), "scissors": ("scissors",),
-    "teddy bear": ("teddy bear", "stuffed animal"), "hair drier": ("hair drier", "hair dryer", "blow dryer"),
+    "person": (
+        "person",
+        "people",
+        "man",
+        "men",
+        "woman",
+        "women",
+        "boy",
+        "girl",
+        "child",
+        "children",
+        "kid",
+        "player",
+        "guy",
+        "lady",
+        "skier",
+        "surfer",
+        "skateboarder",
+    ),
+    "bicycle": ("bicycle", "bike"),
+    "car": ("car",),
+    "motorcycle": ("motorcycle", "motorbike"),
+    "airplane": ("airplane", "plane", "jet", "aircraft"),
+    "bus": ("bus",),
+    "train": ("train",),
+    "truck": ("truck",),
+    "boat": ("boat", "ship"),
+    "traffic light": ("traffic light", "stop light"),
+    "fire hydrant": ("fire hydrant", "hydrant"),
+    "stop sign": ("stop sign",),
+    "parking meter": ("parking meter",),
+    "bench": ("bench",),
+    "bird": ("bird",),
+    "cat": ("cat", "kitten"),
+    "dog": ("dog", "puppy"),
+    "horse": ("horse",),
+    "sheep": ("sheep", "lamb"),
+    "cow": ("cow", "cattle"),
+    "elephant": ("elephant",),
+    "bear": ("bear",),
+    "zebra": ("zebra",),
+    "giraffe": ("giraffe",),
+    "backpack": ("backpack",),
+    "umbrella": ("umbrella",),
+    "handbag": ("handbag", "purse"),
+    "tie": ("tie",),
+    "suitcase": ("suitcase", "luggage"),
+    "frisbee": ("frisbee",),
+    "skis": ("ski", "skis"),
+    "snowboard": ("snowboard",),
+    "sports ball": ("ball",),
+    "kite": ("kite",),
+    "baseball bat": ("baseball bat", "bat"),
+    "baseball glove": ("baseball glove", "glove", "mitt"),
+    "skateboard": ("skateboard",),
+    "surfboard": ("surfboard",),
+    "tennis racket": ("tennis racket", "racket", "racquet"),
+    "bottle": ("bottle",),
+    "wine glass": ("wine glass",),
+    "cup": ("cup", "mug"),
+    "fork": ("fork",),
+    "knife": ("knife", "knives"),
+    "spoon": ("spoon",),
+    "bowl": ("bowl",),
+    "banana": ("banana",),
+    "apple": ("apple",),
+    "sandwich": ("sandwich",),
+    "orange": ("orange",),
+    "broccoli": ("broccoli",),
+    "carrot": ("carrot",),
+    "hot dog": ("hot dog",),
+    "pizza": ("pizza",),
+    "donut": ("donut", "doughnut"),
+    "cake": ("cake",),
+    "chair": ("chair",),
+    "couch": ("couch", "sofa"),
+    "potted plant": ("potted plant", "plant"),
+    "bed": ("bed",),
+    "dining table": ("dining table", "table"),
+    "toilet": ("toilet",),
+    "tv": ("tv", "television"),
+    "laptop": ("laptop", "computer"),
+    "mouse": ("mouse",),
+    "remote": ("remote", "controller"),
+    "keyboard": ("keyboard",),
+    "cell phone": ("cell phone", "phone", "cellphone"),
+    "microwave": ("microwave",),
+    "oven": ("oven", "stove"),
+    "toaster": ("toaster",),
+    "sink": ("sink",),
+    "refrigerator": ("refrigerator", "fridge"),
+    "book": ("book",),
+    "clock": ("clock",),
+    "vase": ("vase",),
+    "scissors": ("scissors",),
+    "teddy bear": ("teddy bear", "stuffed animal"),
+    "hair drier": ("hair drier", "hair dryer", "blow dryer"),
     "toothbrush": ("toothbrush",),
 }
 
@@ -58,18 +131,55 @@ COCO_SYNONYMS: dict[str, tuple[str, ...]] = {  # COCO category -> the words that
 IMAGENET_FOR_COCO: dict[str, tuple[int, ...]] = {  # COCO category -> ImageNet-1k class indices that are instances of it
     "dog": tuple(range(151, 269)),  # the 118 dog breeds, Chihuahua .. Mexican hairless
     "cat": tuple(range(281, 286)),  # tabby .. Egyptian cat
-    "bear": (294, 295, 296, 297), "zebra": (340,), "elephant": (101, 385, 386), "sheep": (348,), "horse": (339,),
-    "cow": (345,), "airplane": (404, 895), "bus": (654, 779, 874), "train": (466, 547, 565, 820),
-    "truck": (555, 569, 675, 717, 864, 867), "car": (436, 468, 511, 609, 627, 656, 751, 817),
-    "boat": (472, 484, 510, 554, 576, 625, 628, 724, 780, 814, 833, 871, 914), "bicycle": (444, 671),
-    "motorcycle": (665, 670), "traffic light": (920,), "parking meter": (704,), "bench": (703,),
-    "umbrella": (879,), "backpack": (414,), "tie": (906,), "sports ball": (429, 430, 574, 768, 805, 852, 890),
-    "tennis racket": (752,), "bottle": (440, 720, 737, 898, 907), "cup": (504, 968), "bowl": (659, 809),
-    "banana": (954,), "orange": (950,), "broccoli": (937,), "hot dog": (934,), "pizza": (963,),
-    "chair": (423, 559, 765), "couch": (831,), "dining table": (532,), "toilet": (861,), "tv": (851,),
-    "laptop": (620,), "mouse": (673,), "remote": (761,), "keyboard": (508,), "cell phone": (487,),
-    "microwave": (651,), "oven": (827,), "toaster": (859,), "sink": (896,), "refrigerator": (760,),
-    "clock": (409, 892), "vase": (883,), "teddy bear": (850,), "hair drier": (589,),
+    "bear": (294, 295, 296, 297),
+    "zebra": (340,),
+    "elephant": (101, 385, 386),
+    "sheep": (348,),
+    "horse": (339,),
+    "cow": (345,),
+    "airplane": (404, 895),
+    "bus": (654, 779, 874),
+    "train": (466, 547, 565, 820),
+    "truck": (555, 569, 675, 717, 864, 867),
+    "car": (436, 468, 511, 609, 627, 656, 751, 817),
+    "boat": (472, 484, 510, 554, 576, 625, 628, 724, 780, 814, 833, 871, 914),
+    "bicycle": (444, 671),
+    "motorcycle": (665, 670),
+    "traffic light": (920,),
+    "parking meter": (704,),
+    "bench": (703,),
+    "umbrella": (879,),
+    "backpack": (414,),
+    "tie": (906,),
+    "sports ball": (429, 430, 574, 768, 805, 852, 890),
+    "tennis racket": (752,),
+    "bottle": (440, 720, 737, 898, 907),
+    "cup": (504, 968),
+    "bowl": (659, 809),
+    "banana": (954,),
+    "orange": (950,),
+    "broccoli": (937,),
+    "hot dog": (934,),
+    "pizza": (963,),
+    "chair": (423, 559, 765),
+    "couch": (831,),
+    "dining table": (532,),
+    "toilet": (861,),
+    "tv": (851,),
+    "laptop": (620,),
+    "mouse": (673,),
+    "remote": (761,),
+    "keyboard": (508,),
+    "cell phone": (487,),
+    "microwave": (651,),
+    "oven": (827,),
+    "toaster": (859,),
+    "sink": (896,),
+    "refrigerator": (760,),
+    "clock": (409, 892),
+    "vase": (883,),
+    "teddy bear": (850,),
+    "hair drier": (589,),
 }
 
 
@@ -79,8 +189,9 @@ def _pattern(words: Sequence[str]) -> re.Pattern:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")(?:e?s)?\b")
 
 
-def caption_labels(captions: Sequence[Sequence[str]], concepts: Sequence[str],
-                   synonyms: Mapping[str, Sequence[str]] = COCO_SYNONYMS) -> Tensor:
+def caption_labels(
+    captions: Sequence[Sequence[str]], concepts: Sequence[str], synonyms: Mapping[str, Sequence[str]] = COCO_SYNONYMS
+) -> Tensor:
     """``BoolTensor[N, C]``: image ``i`` is a positive for concept ``c`` when a caption of ``i`` names it.
 
     Args:
@@ -110,8 +221,14 @@ def caption_labels(captions: Sequence[Sequence[str]], concepts: Sequence[str],
 
 # --- concept detectors from weak labels (Fig. 10) ----------------------------------------
 
-__all__ += ["ConceptDetector", "ConceptPairs", "concept_pointing", "cross_validated_detector", "mine_hard_negatives",
-            "noisy_tags"]
+__all__ += [
+    "ConceptDetector",
+    "ConceptPairs",
+    "concept_pointing",
+    "cross_validated_detector",
+    "mine_hard_negatives",
+    "noisy_tags",
+]
 
 
 def _check_labels(name: str, labels: Tensor, n: int) -> Tensor:
@@ -179,8 +296,10 @@ def mine_hard_negatives(
         raise ValueError(f"`rounds` must be an int >= 0, but got {rounds!r}.")
     pos, neg = positive.nonzero()[:, 0], (~positive).nonzero()[:, 0]
     if len(pos) < folds or len(neg) < folds:
-        raise ValueError(f"`positive` must hold at least `folds` = {folds} positives and negatives, "
-                         f"but got {len(pos)} and {len(neg)}.")
+        raise ValueError(
+            f"`positive` must hold at least `folds` = {folds} positives and negatives, "
+            f"but got {len(pos)} and {len(neg)}."
+        )
     if start is None:
         chosen = neg
     else:
@@ -189,8 +308,9 @@ def mine_hard_negatives(
     added = [len(chosen)]
     while True:
         index = torch.cat([pos, chosen])
-        svm = fit_linear_svm(pooled[index], positive[index].long(), Cs=Cs, folds=folds, seed=seed,
-                             max_iter=max_iter, cache=False)
+        svm = fit_linear_svm(
+            pooled[index], positive[index].long(), Cs=Cs, folds=folds, seed=seed, max_iter=max_iter, cache=False
+        )
         if start is None or len(added) > rounds:
             return svm, chosen, added
         rest = neg[~torch.isin(neg, chosen)]
@@ -242,12 +362,15 @@ class ConceptDetector(NamedTuple):
 
         check_tensor("index", index, ndim=1, dims="(M,)", integer=True)
         if len(index) != len(feature_maps):
-            raise ValueError(f"`index` must name one image per feature map ({len(feature_maps)}), but got {len(index)}.")
+            raise ValueError(
+                f"`index` must name one image per feature map ({len(feature_maps)}), but got {len(index)}."
+            )
         if not len(index):
             return feature_maps.new_zeros(0, *(size if isinstance(size, tuple) else (size or 0,) * 2))
         folds = self.fold[index.cpu()].view(-1, 1).to(feature_maps.device)
-        return class_activation_maps(feature_maps.float(), self.weight.to(feature_maps.device).float(), folds,
-                                     size=size)[:, 0]
+        return class_activation_maps(
+            feature_maps.float(), self.weight.to(feature_maps.device).float(), folds, size=size
+        )[:, 0]
 
     def average_precision(self, truth: Tensor | None = None) -> float:
         """The held-out scores' average precision against ``truth`` (``BoolTensor[N]``; default the weak labels)."""
@@ -268,8 +391,11 @@ def enough_positives(positives: int, images: int, *, folds: int = 5, inner_folds
         (True, False, True)
     """
     negatives = images - positives
-    return (min(positives, negatives) >= folds and positives - -(-positives // folds) >= inner_folds
-            and negatives - -(-negatives // folds) >= inner_folds)
+    return (
+        min(positives, negatives) >= folds
+        and positives - -(-positives // folds) >= inner_folds
+        and negatives - -(-negatives // folds) >= inner_folds
+    )
 
 
 def cross_validated_detector(
@@ -315,17 +441,20 @@ def cross_validated_detector(
         raise ValueError(f"`folds` must be an int >= 2, but got {folds!r}.")
     n_pos = int(positive.sum())
     if not enough_positives(n_pos, len(positive), folds=folds, inner_folds=inner_folds):
-        raise ValueError(f"`positive` must hold at least `folds` = {folds} positives and negatives, and leave "
-                         f"`inner_folds` = {inner_folds} positives in each training part, but holds {n_pos} positives "
-                         f"of {len(positive)} ({concept or 'the concept'}).")
+        raise ValueError(
+            f"`positive` must hold at least `folds` = {folds} positives and negatives, and leave "
+            f"`inner_folds` = {inner_folds} positives in each training part, but holds {n_pos} positives "
+            f"of {len(positive)} ({concept or 'the concept'})."
+        )
     x, y = pooled.detach().cpu(), positive
     scores, fold = torch.zeros(len(y), dtype=torch.float64), torch.zeros(len(y), dtype=torch.long)
     weights, biases, Cs_chosen, used, available = [], [], [], [], []
     split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x.numpy(), y.numpy())
     for f, (train, held) in enumerate(split):
         train, held = torch.from_numpy(train), torch.from_numpy(held)
-        svm, negatives, _ = mine_hard_negatives(x[train], y[train], start=start, rounds=rounds, Cs=Cs,
-                                                folds=inner_folds, seed=seed, max_iter=max_iter)
+        svm, negatives, _ = mine_hard_negatives(
+            x[train], y[train], start=start, rounds=rounds, Cs=Cs, folds=inner_folds, seed=seed, max_iter=max_iter
+        )
         w, b = svm.weight[1] - svm.weight[0], svm.bias[1] - svm.bias[0]  # the margin w.F + b
         scores[held] = x[held].double() @ w.double() + b.double()
         fold[held] = f
@@ -334,8 +463,9 @@ def cross_validated_detector(
         Cs_chosen.append(svm.C)
         used.append(len(negatives))
         available.append(int((~y[train]).sum()))
-    return ConceptDetector(concept, y, scores, fold, torch.stack(weights), torch.stack(biases), Cs_chosen, used,
-                           available)
+    return ConceptDetector(
+        concept, y, scores, fold, torch.stack(weights), torch.stack(biases), Cs_chosen, used, available
+    )
 
 
 def noisy_tags(present: Tensor, *, miss: float = 0.3, false: float = 0.02, seed: int = 0) -> Tensor:
@@ -417,8 +547,8 @@ def concept_pointing(
         ``ConceptPairs``; the box methods are absent when the targets are masks.
     """
     from camlib.boxes.baselines import centre_box, random_boxes
-    from camlib.boxes.geometry import best_iou
     from camlib.boxes.from_maps import boxes_from_maps
+    from camlib.boxes.geometry import best_iou
     from camlib.study.pointing import centre_point_hits, pointing_hits, random_point_hits
 
     if len(targets) != len(detectors):
@@ -437,9 +567,11 @@ def concept_pointing(
     maps = torch.cat(cams)
     masks = all(g.dtype == torch.bool for g in goals)
     target = torch.stack(goals) if masks else [g.reshape(-1, 4) for g in goals]
-    hits = {"CAM point": pointing_hits(maps, target, tolerance=tolerance).double(),
-            "centre point": centre_point_hits(target, size, tolerance=tolerance).double(),
-            "random point": random_point_hits(target, size, tolerance=tolerance)}
+    hits = {
+        "CAM point": pointing_hits(maps, target, tolerance=tolerance).double(),
+        "centre point": centre_point_hits(target, size, tolerance=tolerance).double(),
+        "random point": random_point_hits(target, size, tolerance=tolerance),
+    }
     if not masks:
         boxes = boxes_from_maps(maps, threshold).cpu()
         hits["CAM box"] = (best_iou(boxes, target) >= 0.5).double()
@@ -522,16 +654,21 @@ def tagged_concept_pointing(
     """
     check_tensor("present", present, ndim=2, dims="(N, C)")
     if not (len(masks) == len(categories) == len(present)):
-        raise ValueError(f"`masks` and `categories` must hold one entry per row of `present` ({len(present)}), "
-                         f"but got {len(masks)} and {len(categories)}.")
+        raise ValueError(
+            f"`masks` and `categories` must hold one entry per row of `present` ({len(present)}), "
+            f"but got {len(masks)} and {len(categories)}."
+        )
     tags = noisy_tags(present.bool(), miss=miss, false=false, seed=seed)
     folds = {k: detector[k] for k in ("folds", "inner_folds") if k in detector}
     kept = [c for c in range(present.shape[1]) if enough_positives(int(tags[:, c].sum()), len(tags), **folds)]
     if not kept:
-        raise ValueError(f"No concept has enough tagged positives among {len(tags)} images for {folds or 'the folds'}; "
-                         "use more images.")
+        raise ValueError(
+            f"No concept has enough tagged positives among {len(tags)} images for {folds or 'the folds'}; "
+            "use more images."
+        )
     detectors = [cross_validated_detector(pooled, tags[:, c], str(c), seed=seed, **detector) for c in kept]
     size = tuple(masks[0].shape[-2:])
-    targets = [{i: m[k == c].any(0) for i, (m, k) in enumerate(zip(masks, categories)) if bool(present[i, c])}
-               for c in kept]
+    targets = [
+        {i: m[k == c].any(0) for i, (m, k) in enumerate(zip(masks, categories)) if bool(present[i, c])} for c in kept
+    ]
     return detectors, concept_pointing(detectors, feature_maps, targets, size=size)

@@ -86,7 +86,9 @@ class BoxCrops(Dataset):
             if len(boxes) != len(dataset):
                 raise ValueError(f"`boxes` must hold one box per item ({len(dataset)}), but got {len(boxes)}.")
         if transform is not None and not callable(transform):
-            raise TypeError(f"`transform` must be None or a callable (image, boxes), but got {type(transform).__name__}.")
+            raise TypeError(
+                f"`transform` must be None or a callable (image, boxes), but got {type(transform).__name__}."
+            )
         self.dataset = dataset
         self.boxes = boxes
         self.box_size = check_size("box_size", box_size)
@@ -141,9 +143,7 @@ class BoxCrops(Dataset):
         return f"BoxCrops({len(self)} images, {which}, margin={self.margin})"
 
 
-def crop_resize(
-    images: Tensor, boxes: Tensor, size: int | tuple[int, int], *, margin: float = 0.0
-) -> Tensor:
+def crop_resize(images: Tensor, boxes: Tensor, size: int | tuple[int, int], *, margin: float = 0.0) -> Tensor:
     """Each image cropped to its box (grown by ``margin``) and resized to ``size``.
 
     Uses ``torchvision.ops.roi_align`` with ``aligned=True`` on the inclusive

@@ -86,8 +86,10 @@ def failure_reasons(
     boxes = check_boxes("boxes", boxes, dims="(N, 4)").long().cpu()
     n = len(predicted)
     if len(labels) != n or len(boxes) != n or len(gt_boxes) != n:
-        raise ValueError(f"`labels`, `boxes` and `gt_boxes` must have one entry per image of `predicted` ({n}), "
-                         f"but got {len(labels)}, {len(boxes)} and {len(gt_boxes)}.")
+        raise ValueError(
+            f"`labels`, `boxes` and `gt_boxes` must have one entry per image of `predicted` ({n}), "
+            f"but got {len(labels)}, {len(boxes)} and {len(gt_boxes)}."
+        )
     reasons = []
     for i in range(n):
         gt = check_boxes(f"gt_boxes[{i}]", gt_boxes[i], dims="(G, 4)").long().cpu()
@@ -135,8 +137,10 @@ def reason_counts(reasons: Sequence[str]):
         raise ValueError("`reasons` must hold at least one image, but holds none.")
     counts = {r: reasons.count(r) for r in REASONS if r in reasons}
     order = sorted(counts, key=lambda r: (-counts[r], REASONS.index(r)))
-    table = pd.DataFrame({"percent of images": [100 * counts[r] / len(reasons) for r in order],
-                          "images": [counts[r] for r in order]}, index=pd.Index(order, name="top-1 outcome"))
+    table = pd.DataFrame(
+        {"percent of images": [100 * counts[r] / len(reasons) for r in order], "images": [counts[r] for r in order]},
+        index=pd.Index(order, name="top-1 outcome"),
+    )
     return table
 
 
@@ -174,11 +178,18 @@ def area_share(boxes: Tensor | Sequence[Tensor], size: int | tuple[int, int]) ->
     if isinstance(boxes, Tensor):
         areas = box_area(check_boxes("boxes", boxes, dims="(N, 4)").long()).double()  # (N,)
     elif isinstance(boxes, Sequence) and not isinstance(boxes, (str, bytes)):
-        areas = torch.tensor([float(box_area(check_boxes(f"boxes[{i}]", b, dims="(G, 4)").long()).max())
-                              if len(b) else 0.0 for i, b in enumerate(boxes)], dtype=torch.float64)
+        areas = torch.tensor(
+            [
+                float(box_area(check_boxes(f"boxes[{i}]", b, dims="(G, 4)").long()).max()) if len(b) else 0.0
+                for i, b in enumerate(boxes)
+            ],
+            dtype=torch.float64,
+        )
     else:
-        raise TypeError(f"`boxes` must be a LongTensor[N, 4] or a list of N tensors LongTensor[G_i, 4], "
-                        f"but got {type(boxes).__name__}.")
+        raise TypeError(
+            f"`boxes` must be a LongTensor[N, 4] or a list of N tensors LongTensor[G_i, 4], "
+            f"but got {type(boxes).__name__}."
+        )
     return areas.cpu() / (H * W)
 
 
@@ -199,8 +210,9 @@ class ClassificationErrors(NamedTuple):
 
 
 @torch.no_grad()
-def classification_errors(model: nn.Module, loader: Iterable, *, device: str | torch.device | None = None
-                          ) -> ClassificationErrors:
+def classification_errors(
+    model: nn.Module, loader: Iterable, *, device: str | torch.device | None = None
+) -> ClassificationErrors:
     """A classifier's top-1 and top-5 error on a loader, with every submodule's training flag restored.
 
     Works for any head: the logits are the model's output, or its ``.logits``
@@ -282,21 +294,26 @@ def calibrated_box_hits(
         >>> calibrated_box_hits(m, gt, [0.2, 0.8], calibrate=torch.tensor([True, False]))  # 0.2: the block still wins
         (0.2, tensor([True]))
     """
-    from camlib.boxes.geometry import best_iou
     from camlib.boxes.from_maps import boxes_from_maps
+    from camlib.boxes.geometry import best_iou
 
     check_tensor("maps", maps, dims="(N, H, W)", ndim=3)
     if len(thresholds) == 0:
         raise ValueError("`thresholds` must hold at least one threshold, but got none.")
     if not isinstance(calibrate, Tensor) or calibrate.dtype != torch.bool or calibrate.shape != (len(maps),):
-        raise ValueError(f"`calibrate` must be a BoolTensor[{len(maps)}], but got "
-                         f"{getattr(calibrate, 'dtype', type(calibrate).__name__)} of shape {getattr(calibrate, 'shape', '?')}.")
+        raise ValueError(
+            f"`calibrate` must be a BoolTensor[{len(maps)}], but got "
+            f"{getattr(calibrate, 'dtype', type(calibrate).__name__)} of shape {getattr(calibrate, 'shape', '?')}."
+        )
     if calibrate.all() or not calibrate.any():
-        raise ValueError("`calibrate` must mark some images to calibrate on and some to score, but marks "
-                         f"{int(calibrate.sum())} of {len(calibrate)}.")
+        raise ValueError(
+            "`calibrate` must mark some images to calibrate on and some to score, but marks "
+            f"{int(calibrate.sum())} of {len(calibrate)}."
+        )
     iou_threshold = check_fraction("iou_threshold", iou_threshold)
-    hits = torch.stack([best_iou(boxes_from_maps(maps, float(t)).cpu(), list(gt_boxes)) >= iou_threshold
-                        for t in thresholds], dim=1)  # (N, T)
+    hits = torch.stack(
+        [best_iou(boxes_from_maps(maps, float(t)).cpu(), list(gt_boxes)) >= iou_threshold for t in thresholds], dim=1
+    )  # (N, T)
     best = int(hits[calibrate.cpu()].double().mean(0).argmax())  # argmax: the first of equals
     return float(thresholds[best]), hits[~calibrate.cpu(), best]
 
@@ -332,11 +349,14 @@ def own_threshold_hits(results: dict, thresholds: Sequence[float], *, seed: int 
     """
     lengths = {len(r.gt_boxes) for r in results.values()}
     if len(lengths) != 1 or any(r.maps is None for r in results.values()):
-        raise ValueError("`results` must hold results with maps (keep_maps=True) on the same images, but got lengths "
-                         f"{sorted(lengths)} and maps for {[n for n, r in results.items() if r.maps is not None]}.")
+        raise ValueError(
+            "`results` must hold results with maps (keep_maps=True) on the same images, but got lengths "
+            f"{sorted(lengths)} and maps for {[n for n, r in results.items() if r.maps is not None]}."
+        )
     n = lengths.pop()
     half = torch.zeros(n, dtype=torch.bool)
     half[torch.randperm(n, generator=torch.Generator().manual_seed(seed))[: n // 2]] = True
-    chosen = {name: calibrated_box_hits(r.maps, r.gt_boxes, list(thresholds), calibrate=half)
-              for name, r in results.items()}
+    chosen = {
+        name: calibrated_box_hits(r.maps, r.gt_boxes, list(thresholds), calibrate=half) for name, r in results.items()
+    }
     return OwnThresholds({k: t for k, (t, _) in chosen.items()}, {k: h for k, (_, h) in chosen.items()}, half)

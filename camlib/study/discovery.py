@@ -27,8 +27,9 @@ from torch import Tensor
 __all__ = ["category_lift", "object_shares", "precision_at_k", "top_objects"]
 
 
-def object_shares(regions: Tensor, masks: Sequence[Tensor], categories: Sequence[Sequence[int]],
-                  scenes: Sequence[int] | None = None) -> list[dict]:
+def object_shares(
+    regions: Tensor, masks: Sequence[Tensor], categories: Sequence[Sequence[int]], scenes: Sequence[int] | None = None
+) -> list[dict]:
     """One row per (image, category present in it).
 
     Args:
@@ -50,26 +51,38 @@ def object_shares(regions: Tensor, masks: Sequence[Tensor], categories: Sequence
         [(7, 0.25, 0.125, True), (9, 0.0, 0.25, False)]
     """
     if regions.ndim != 3 or regions.dtype != torch.bool:
-        raise ValueError(f"`regions` must be a BoolTensor[N, H, W], but got {regions.dtype} of shape "
-                         f"{tuple(regions.shape)}.")
+        raise ValueError(
+            f"`regions` must be a BoolTensor[N, H, W], but got {regions.dtype} of shape {tuple(regions.shape)}."
+        )
     N, H, W = regions.shape
     if len(masks) != N or len(categories) != N or (scenes is not None and len(scenes) != N):
-        raise ValueError(f"`masks`, `categories` (and `scenes`) must have one entry per region ({N}), but got "
-                         f"{len(masks)}, {len(categories)}" + ("" if scenes is None else f", {len(scenes)}") + ".")
+        raise ValueError(
+            f"`masks`, `categories` (and `scenes`) must have one entry per region ({N}), but got "
+            f"{len(masks)}, {len(categories)}" + ("" if scenes is None else f", {len(scenes)}") + "."
+        )
     rows = []
     for i in range(N):
         m, cats = masks[i], [int(c) for c in categories[i]]
         if m.shape != (len(cats), H, W) or m.dtype != torch.bool:
-            raise ValueError(f"`masks[{i}]` must be a BoolTensor[{len(cats)}, {H}, {W}] (one mask per category "
-                             f"entry), but got {m.dtype} of shape {tuple(m.shape)}.")
+            raise ValueError(
+                f"`masks[{i}]` must be a BoolTensor[{len(cats)}, {H}, {W}] (one mask per category "
+                f"entry), but got {m.dtype} of shape {tuple(m.shape)}."
+            )
         region = regions[i].cpu()
         size = int(region.sum())
         for c in sorted(set(cats)):
             union = m[[j for j, k in enumerate(cats) if k == c]].any(0).cpu()
             inter = int((region & union).sum())
-            rows.append({"image": i, "scene": None if scenes is None else int(scenes[i]), "category": c,
-                         "share": inter / size if size else float("nan"), "chance": int(union.sum()) / (H * W),
-                         "touches": inter > 0})
+            rows.append(
+                {
+                    "image": i,
+                    "scene": None if scenes is None else int(scenes[i]),
+                    "category": c,
+                    "share": inter / size if size else float("nan"),
+                    "chance": int(union.sum()) / (H * W),
+                    "touches": inter > 0,
+                }
+            )
     return rows
 
 
@@ -95,9 +108,16 @@ def category_lift(rows: Sequence[Mapping], *, min_images: int = 1) -> list[dict]
             continue
         share = sum(r["share"] for r in group) / len(group)
         chance = sum(r["chance"] for r in group) / len(group)
-        out.append({"category": c, "images": len(group), "share": share, "chance": chance,
-                    "lift": share / chance if chance > 0 else float("nan"),
-                    "touched": sum(bool(r["touches"]) for r in group) / len(group)})
+        out.append(
+            {
+                "category": c,
+                "images": len(group),
+                "share": share,
+                "chance": chance,
+                "lift": share / chance if chance > 0 else float("nan"),
+                "touched": sum(bool(r["touches"]) for r in group) / len(group),
+            }
+        )
     return sorted(out, key=lambda r: (-(r["lift"] if r["lift"] == r["lift"] else -1.0), r["category"]))
 
 
@@ -141,8 +161,9 @@ def precision_at_k(ranked: Mapping[int, Sequence[int]], truth: Mapping[int, set[
     """
     if k < 1:
         raise ValueError(f"`k` must be >= 1, but got {k!r}.")
-    return torch.tensor([sum(c in truth[s] for c in list(cats)[:k]) / k for s, cats in ranked.items()],
-                        dtype=torch.float64)
+    return torch.tensor(
+        [sum(c in truth[s] for c in list(cats)[:k]) / k for s, cats in ranked.items()], dtype=torch.float64
+    )
 
 
 __all__ += ["SubsetShare", "subset_share"]
@@ -175,8 +196,10 @@ def subset_share(regions: Tensor, masks: Sequence[Tensor], chosen: Sequence[Tens
         SubsetShare(share=tensor([1.], dtype=torch.float64), chance=tensor([0.3333], dtype=torch.float64), keep=tensor([True]))
     """
     if regions.ndim != 3 or regions.dtype != torch.bool or len(masks) != len(regions) or len(chosen) != len(regions):
-        raise ValueError(f"`regions` must be a BoolTensor[N, H, W] with one entry of `masks` and `chosen` per image, but "
-                         f"got {regions.dtype} {tuple(regions.shape)}, {len(masks)} and {len(chosen)}.")
+        raise ValueError(
+            f"`regions` must be a BoolTensor[N, H, W] with one entry of `masks` and `chosen` per image, but "
+            f"got {regions.dtype} {tuple(regions.shape)}, {len(masks)} and {len(chosen)}."
+        )
     objects = torch.stack([m.any(0) for m in masks]).cpu()
     picked = torch.stack([m[c].any(0) if c.any() else torch.zeros_like(m[0]) for m, c in zip(masks, chosen)]).cpu()
     regions = regions.cpu()

@@ -34,14 +34,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from camlib.data.batch import collate
 from camlib.cam.extractor import find_cam_layer
+from camlib.data.batch import collate
 from camlib.metrics.evaluate import LocalizationResult, evaluate_localization
 from camlib.study.stats import Interval, seed_interval
 from camlib.study.training import best_epoch, fit_small
 
-__all__ = ["LrSearch", "Run", "benchmark_pair", "benchmark_splits", "compare_heads", "kept_epoch", "mean_sd",
-           "seed_effect", "still_improving", "summary_rows", "tune_lr", "versus_baseline"]
+__all__ = [
+    "LrSearch",
+    "Run",
+    "benchmark_pair",
+    "benchmark_splits",
+    "compare_heads",
+    "kept_epoch",
+    "mean_sd",
+    "seed_effect",
+    "still_improving",
+    "summary_rows",
+    "tune_lr",
+    "versus_baseline",
+]
 
 
 def benchmark_pair(benchmark: type, train_size: int, val_size: int, **kwargs: Any) -> tuple[Dataset, Dataset]:
@@ -58,8 +70,10 @@ def benchmark_pair(benchmark: type, train_size: int, val_size: int, **kwargs: An
         >>> len(train), len(val), train.spec()["arguments"].startswith("Localization(3, seed=0")
         (3, 2, True)
     """
-    return (benchmark(train_size, seed=0, **kwargs).in_memory(progress=False),
-            benchmark(val_size, seed=1, **kwargs).in_memory(progress=False))
+    return (
+        benchmark(train_size, seed=0, **kwargs).in_memory(progress=False),
+        benchmark(val_size, seed=1, **kwargs).in_memory(progress=False),
+    )
 
 
 def benchmark_splits(
@@ -78,9 +92,11 @@ def benchmark_splits(
         >>> [d.spec()["arguments"].split(",")[:2] for d in (train, val, test)]
         [['Localization(3', ' seed=0'], ['Localization(2', ' seed=2'], ['Localization(2', ' seed=1']]
     """
-    return (benchmark(train_size, seed=0, **kwargs).in_memory(progress=False),
-            benchmark(val_size, seed=2, **kwargs).in_memory(progress=False),
-            benchmark(test_size, seed=1, **kwargs).in_memory(progress=False))
+    return (
+        benchmark(train_size, seed=0, **kwargs).in_memory(progress=False),
+        benchmark(val_size, seed=2, **kwargs).in_memory(progress=False),
+        benchmark(test_size, seed=1, **kwargs).in_memory(progress=False),
+    )
 
 
 def kept_epoch(history: Sequence[dict[str, float]], *, patience: int = 0, min_delta: float = 0.0) -> int:
@@ -180,12 +196,18 @@ class Run:
     def summary(self) -> dict[str, Any]:
         """``result.summary()`` with the method, head, seed, learning rate, epochs and the kept epoch's accuracies (%)."""
         kept = self.history[self.kept_epoch]
-        return {"method": self.name, "head": self.head, "seed": self.seed, "lr": self.lr,
-                "epochs": len(self.history), "kept_epoch": kept.get("epoch", len(self.history) - 1) + 1,
-                "train_accuracy": 100 * kept["train_accuracy"],
-                "val_accuracy": 100 * kept["val_accuracy"] if "val_accuracy" in kept else math.nan,
-                "still_improving": still_improving(self.history, tol=self.tol, patience=max(self.patience, 1)),
-                **self.result.summary()}
+        return {
+            "method": self.name,
+            "head": self.head,
+            "seed": self.seed,
+            "lr": self.lr,
+            "epochs": len(self.history),
+            "kept_epoch": kept.get("epoch", len(self.history) - 1) + 1,
+            "train_accuracy": 100 * kept["train_accuracy"],
+            "val_accuracy": 100 * kept["val_accuracy"] if "val_accuracy" in kept else math.nan,
+            "still_improving": still_improving(self.history, tol=self.tol, patience=max(self.patience, 1)),
+            **self.result.summary(),
+        }
 
 
 def compare_heads(
@@ -242,9 +264,12 @@ def compare_heads(
         by_head = lrs if isinstance(lrs, dict) else {head: lrs for head in heads}
         missing = sorted(set(heads) - set(by_head))
         if missing:
-            raise ValueError(f"`lrs` must give learning rates for every head of {list(heads)}, but got none for {missing}.")
-        searches = {head: tune_lr(train_data, val_data, by_head[head], head=head, seed=seeds[0], **rest)
-                    for head in heads}
+            raise ValueError(
+                f"`lrs` must give learning rates for every head of {list(heads)}, but got none for {missing}."
+            )
+        searches = {
+            head: tune_lr(train_data, val_data, by_head[head], head=head, seed=seeds[0], **rest) for head in heads
+        }
     loader = DataLoader(val_data if test_data is None else test_data, batch_size=batch_size, collate_fn=collate)
     runs = []
     for seed in seeds:
@@ -254,11 +279,24 @@ def compare_heads(
             keep = keep_maps and seed == seeds[0]
             top_k = min(5, find_cam_layer(net).weight.shape[0])  # top-5, or every class of a smaller benchmark
             for method in ("cam", "backprop") if head in backprop else ("cam",):
-                result = evaluate_localization(net, loader, method=method, threshold=threshold, keep_maps=keep,
-                                               top_k=top_k)
+                result = evaluate_localization(
+                    net, loader, method=method, threshold=threshold, keep_maps=keep, top_k=top_k
+                )
                 name = f"{head.upper()} {'CAM' if method == 'cam' else 'backprop'}"
-                runs.append(Run(name, head, seed, net, history, result, lr=lr, kept_epoch=_kept(history, train),
-                                patience=train.get("patience", 0), tol=tol))
+                runs.append(
+                    Run(
+                        name,
+                        head,
+                        seed,
+                        net,
+                        history,
+                        result,
+                        lr=lr,
+                        kept_epoch=_kept(history, train),
+                        patience=train.get("patience", 0),
+                        tol=tol,
+                    )
+                )
     return runs, searches
 
 
@@ -288,11 +326,15 @@ def seed_effect(runs: Sequence[Run], metric: str, minus: str, plus: str, level: 
         by.setdefault(run.name, {})[run.seed] = run.result.summary()[metric]
     for name in (minus, plus):
         if name not in by:
-            raise ValueError(f"`{'minus' if name == minus else 'plus'}` must name a method of the runs "
-                             f"{sorted(by)}, but got {name!r}.")
+            raise ValueError(
+                f"`{'minus' if name == minus else 'plus'}` must name a method of the runs "
+                f"{sorted(by)}, but got {name!r}."
+            )
     if set(by[minus]) != set(by[plus]):
-        raise ValueError(f"`runs` must hold the same seeds for {minus!r} and {plus!r}, but got "
-                         f"{sorted(by[minus])} and {sorted(by[plus])}.")
+        raise ValueError(
+            f"`runs` must hold the same seeds for {minus!r} and {plus!r}, but got "
+            f"{sorted(by[minus])} and {sorted(by[plus])}."
+        )
     return seed_interval([by[plus][s] - by[minus][s] for s in sorted(by[minus])], level=level)
 
 
@@ -383,8 +425,11 @@ def convergence(
     still = []
     for name, h in histories.items():
         if still_improving(h, tol=tol, patience=patience):
-            rise = "one epoch only" if len(h) == 1 else \
-                f"{h[-1]['val_accuracy'] - max(r['val_accuracy'] for r in h[:-1]):+.2f}"
+            rise = (
+                "one epoch only"
+                if len(h) == 1
+                else f"{h[-1]['val_accuracy'] - max(r['val_accuracy'] for r in h[:-1]):+.2f}"
+            )
             still.append(f"{name} (held-out accuracy {h[-1]['val_accuracy']:.2f}, {rise})")
     return {"converged": not still, "why_not_converged": "still improving at the last epoch: " + ", ".join(still)}
 
@@ -436,8 +481,10 @@ def fit_pooling_head(
 
     for name, x, y in (("maps", maps, labels), ("val_maps", val_maps, val_labels)):
         if not isinstance(x, Tensor) or x.ndim != 4 or not isinstance(y, Tensor) or y.shape != (x.shape[0],):
-            raise ValueError(f"`{name}` must be a Tensor[N, K, h, w] with one label per image, but got "
-                             f"{tuple(getattr(x, 'shape', ()))} and labels {tuple(getattr(y, 'shape', ()))}.")
+            raise ValueError(
+                f"`{name}` must be a Tensor[N, K, h, w] with one label per image, but got "
+                f"{tuple(getattr(x, 'shape', ()))} and labels {tuple(getattr(y, 'shape', ()))}."
+            )
     C = int(max(labels.max(), val_labels.max())) + 1
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -459,10 +506,18 @@ def fit_pooling_head(
             loss_sum += loss.item() * len(y)
         head.eval()
         with torch.no_grad():
-            val_correct = sum((head(val_maps[i].float()).argmax(1) == val_labels[i]).sum().item()
-                              for i in torch.arange(len(val_labels)).split(512))
-        history.append({"epoch": epoch, "train_loss": loss_sum / total, "train_accuracy": correct / total,
-                        "val_accuracy": val_correct / len(val_labels)})
+            val_correct = sum(
+                (head(val_maps[i].float()).argmax(1) == val_labels[i]).sum().item()
+                for i in torch.arange(len(val_labels)).split(512)
+            )
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": loss_sum / total,
+                "train_accuracy": correct / total,
+                "val_accuracy": val_correct / len(val_labels),
+            }
+        )
         if patience:
             best = best_epoch(history, min_delta=min_delta)
             if best == len(history) - 1:
@@ -509,9 +564,12 @@ class HeadScore:
     maxboxaccv2: float
 
     def summary(self) -> dict[str, float]:
-        return {"cls_top1_err": 100 * (1 - self.correct.double().mean().item()),
-                "loc_top1_err": 100 * (1 - self.localized.double().mean().item()),
-                "gt_known_loc": 100 * self.gt_known.double().mean().item(), "maxboxaccv2": self.maxboxaccv2}
+        return {
+            "cls_top1_err": 100 * (1 - self.correct.double().mean().item()),
+            "loc_top1_err": 100 * (1 - self.localized.double().mean().item()),
+            "gt_known_loc": 100 * self.gt_known.double().mean().item(),
+            "maxboxaccv2": self.maxboxaccv2,
+        }
 
 
 @torch.no_grad()
@@ -536,8 +594,8 @@ def score_pooling_head(
     class's maps on ``box_thresholds`` (default: the 0.01 grid), unless
     ``max_box_acc`` is False (``maxboxaccv2`` is then NaN).
     """
-    from camlib.boxes.geometry import best_iou
     from camlib.boxes.from_maps import boxes_from_maps
+    from camlib.boxes.geometry import best_iou
     from camlib.cam.kernel import class_activation_maps
     from camlib.metrics.accuracy import BoxAccAccumulator
 
@@ -557,8 +615,13 @@ def score_pooling_head(
             accumulator.update(cams[:, 1], gt)
     predicted = torch.cat(predicted)
     correct = predicted == labels
-    return HeadScore(predicted, correct, torch.cat(true_iou) >= 0.5, correct & (torch.cat(pred_iou) >= 0.5),
-                     100 * accumulator.compute().value if max_box_acc else math.nan)
+    return HeadScore(
+        predicted,
+        correct,
+        torch.cat(true_iou) >= 0.5,
+        correct & (torch.cat(pred_iou) >= 0.5),
+        100 * accumulator.compute().value if max_box_acc else math.nan,
+    )
 
 
 __all__ += ["PoolingComparison", "compare_pooling_heads"]
@@ -602,9 +665,11 @@ class PoolingComparison:
     def convergence(self, pools: Sequence[str] | None = None) -> dict[str, Any]:
         """``converged`` / ``why_not_converged`` for a claim resting on ``pools`` (default: all) heads."""
         still = [(p, s) for p, s in self.improving if pools is None or p.lower() in pools]
-        return {"converged": not still,
-                "why_not_converged": "still improving when training ended: " + ", ".join(f"{p} head seed {s}"
-                                                                                       for p, s in still)}
+        return {
+            "converged": not still,
+            "why_not_converged": "still improving when training ended: "
+            + ", ".join(f"{p} head seed {s}" for p, s in still),
+        }
 
 
 def compare_pooling_heads(
@@ -651,15 +716,31 @@ def compare_pooling_heads(
     split = (train.maps[~held], train.labels[~held], train.maps[held], train.labels[held])
     fit = dict(epochs=epochs, patience=patience, min_delta=min_delta)
     searches = {pool: tune_pooling_head(*split, lrs=lrs, pool=pool, seed=seeds[0], **fit) for pool in pools}
-    heads = {(pool, s): (searches[pool].net, searches[pool].history) if s == seeds[0] else
-             fit_pooling_head(*split, pool=pool, lr=searches[pool].lr, seed=s, **fit) for pool in pools for s in seeds}
-    scores = {(p, s): score_pooling_head(head, test.maps, test.labels, test.boxes, size, threshold=threshold,
-                                         box_thresholds=box_thresholds)
-              for (p, s), (head, _) in heads.items()}
+    heads = {
+        (pool, s): (searches[pool].net, searches[pool].history)
+        if s == seeds[0]
+        else fit_pooling_head(*split, pool=pool, lr=searches[pool].lr, seed=s, **fit)
+        for pool in pools
+        for s in seeds
+    }
+    scores = {
+        (p, s): score_pooling_head(
+            head, test.maps, test.labels, test.boxes, size, threshold=threshold, box_thresholds=box_thresholds
+        )
+        for (p, s), (head, _) in heads.items()
+    }
     centre = best_centre_box_size(train.boxes, size)
-    baselines = {"centred box": centre_box_hits(test.boxes, size, box_size=centre).double(),
-                 "random box": random_box_hits(test.boxes, size, draws=random_draws,
-                                               generator=torch.Generator().manual_seed(seed)).double()}
-    improving = sorted({(p.upper(), s) for (p, s), (_, h) in heads.items()
-                        if still_improving(h, tol=min_delta, patience=max(patience, 1))})
+    baselines = {
+        "centred box": centre_box_hits(test.boxes, size, box_size=centre).double(),
+        "random box": random_box_hits(
+            test.boxes, size, draws=random_draws, generator=torch.Generator().manual_seed(seed)
+        ).double(),
+    }
+    improving = sorted(
+        {
+            (p.upper(), s)
+            for (p, s), (_, h) in heads.items()
+            if still_improving(h, tol=min_delta, patience=max(patience, 1))
+        }
+    )
     return PoolingComparison(searches, heads, scores, baselines, centre, improving)

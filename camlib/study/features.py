@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Subset
 
-from camlib.data.batch import check_batch
 from camlib.cam.extractor import CAMLayer, capture_features, find_cam_layer
+from camlib.data.batch import check_batch
 
 __all__ = ["Features", "extract_features", "fingerprint"]
 
@@ -203,7 +203,6 @@ def fingerprint(data: Any) -> dict[str, Any]:
     )
 
 
-
 __all__ += ["cached_cam_boxes", "cached_gap_features"]
 
 
@@ -287,8 +286,9 @@ def cached_gap_features(
 
     value, _ = memoize(parts, compute, enabled=cache, cache_root=cache_root)
     if keep_maps and "maps" not in computed:  # a hit: the maps were not cached, one pass makes them
-        computed["maps"] = extract_features(model, loader, keep_maps=True, channels_last=channels_last,
-                                            autocast=autocast).maps
+        computed["maps"] = extract_features(
+            model, loader, keep_maps=True, channels_last=channels_last, autocast=autocast
+        ).maps
     return Features(value["pooled"], value["labels"], value["boxes"], computed.get("maps"))
 
 

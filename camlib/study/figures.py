@@ -49,8 +49,14 @@ def training_curves(
         for i, (label, runs) in enumerate(histories.items()):
             for j, history in enumerate(runs):
                 epochs = [h.get("epoch", n + 1) for n, h in enumerate(history)]
-                ax.plot(epochs, [h[key] for h in history], "o-", ms=3, color=colours[i % len(colours)],
-                        label=label if j == 0 else None)
+                ax.plot(
+                    epochs,
+                    [h[key] for h in history],
+                    "o-",
+                    ms=3,
+                    color=colours[i % len(colours)],
+                    label=label if j == 0 else None,
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel(key.replace("_", " "))
     axes[0, -1].legend(fontsize=8)

@@ -35,8 +35,8 @@ from camlib.boxes.baselines import (
     random_box_hits,
 )
 from camlib.boxes.geometry import best_iou, box_area, box_coverage, check_boxes
-from camlib.study.crops import crop_resize
 from camlib.data.batch import Batch
+from camlib.study.crops import crop_resize
 from camlib.study.features import Features, extract_features
 from camlib.study.stats import PairedBootstrap, paired_bootstrap
 from camlib.study.svm import fit_and_score
@@ -354,16 +354,23 @@ def crop_study(
     return CropStudy(
         accuracy={name: c.mean().item() for name, c in result.items()},
         correct=result,
-        bootstrap={name: paired_bootstrap(result[name], correct, resamples=resamples, seed=seed)
-                   for name in ("CAM crop", "GT crop")},  # fmt: skip
+        bootstrap={
+            name: paired_bootstrap(result[name], correct, resamples=resamples, seed=seed)
+            for name in ("CAM crop", "GT crop")
+        },  # fmt: skip
         localization={name: h.mean().item() for name, h in hits.items()},
         hits=hits,
         boxes=box_summary(cam["test"], gt["test"], side),
         examples={
-            "images": test.images[:k], "gt": list(gt["test"][:k, None]),
-            "columns": {"SVM's class": (svm.cams(maps, predicted["test"][:k, None], size=side)[:, 0], cam["test"][:k]),
-                        "true class": (svm.cams(maps, true[:, None], size=side)[:, 0],
-                                       svm.cam_boxes(maps, true, size=side, threshold=threshold))},
+            "images": test.images[:k],
+            "gt": list(gt["test"][:k, None]),
+            "columns": {
+                "SVM's class": (svm.cams(maps, predicted["test"][:k, None], size=side)[:, 0], cam["test"][:k]),
+                "true class": (
+                    svm.cams(maps, true[:, None], size=side)[:, 0],
+                    svm.cam_boxes(maps, true, size=side, threshold=threshold),
+                ),
+            },
         },  # fmt: skip
     )
 

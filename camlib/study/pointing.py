@@ -29,8 +29,17 @@ from torch import Tensor
 
 from camlib._validate import check_tensor
 
-__all__ = ["PermutationTest", "box_masks", "centre_point_hits", "centred_regions", "peaks", "permutation_test",
-           "pointing_hits", "random_point_hits", "region_share"]
+__all__ = [
+    "PermutationTest",
+    "box_masks",
+    "centre_point_hits",
+    "centred_regions",
+    "peaks",
+    "permutation_test",
+    "pointing_hits",
+    "random_point_hits",
+    "region_share",
+]
 
 
 def peaks(maps: Tensor) -> Tensor:
@@ -58,7 +67,7 @@ def box_masks(boxes: Sequence[Tensor], size: tuple[int, int]) -> Tensor:
     out = torch.zeros(len(boxes), H, W, dtype=torch.bool)
     for i, b in enumerate(boxes):
         for x1, y1, x2, y2 in torch.as_tensor(b).reshape(-1, 4).tolist():
-            out[i, max(y1, 0):min(y2, H - 1) + 1, max(x1, 0):min(x2, W - 1) + 1] = True
+            out[i, max(y1, 0) : min(y2, H - 1) + 1, max(x1, 0) : min(x2, W - 1) + 1] = True
     return out
 
 
@@ -73,7 +82,7 @@ def _targets(targets: Tensor | Sequence[Tensor], size: tuple[int, int], toleranc
         raise ValueError(f"`tolerance` must be an int >= 0 (pixels), but got {tolerance!r}.")
     if tolerance:  # within `tolerance` pixels (Euclidean) of the target: dilate it by a disc
         r = torch.arange(-tolerance, tolerance + 1)
-        disc = ((r[:, None] ** 2 + r[None, :] ** 2) <= tolerance ** 2).float()[None, None]
+        disc = ((r[:, None] ** 2 + r[None, :] ** 2) <= tolerance**2).float()[None, None]
         masks = F.conv2d(masks.float()[:, None].cpu(), disc, padding=tolerance)[:, 0] > 0
     return masks.cpu()
 
@@ -129,8 +138,10 @@ def region_share(maps: Tensor, masks: Tensor, threshold: float = 0.2) -> tuple[T
 
     check_tensor("masks", masks, ndim=3, dims="(N, H, W)")
     if masks.shape != maps.shape or masks.dtype != torch.bool:
-        raise ValueError(f"`masks` must be a BoolTensor of the maps' shape {tuple(maps.shape)}, but got "
-                         f"{masks.dtype} {tuple(masks.shape)}.")
+        raise ValueError(
+            f"`masks` must be a BoolTensor of the maps' shape {tuple(maps.shape)}, but got "
+            f"{masks.dtype} {tuple(masks.shape)}."
+        )
     region = foreground(maps, threshold).cpu()
     masks = masks.cpu()
     size = region.flatten(1).sum(1).double()
@@ -159,11 +170,11 @@ def centred_regions(regions: Tensor) -> Tensor:
         if n == 0:
             continue
         short = min(H, W)
-        side = min(max(round(n ** 0.5), 1), short)
+        side = min(max(round(n**0.5), 1), short)
         other = min(max(round(n / side), 1), max(H, W))
         h, w = (side, other) if H <= W else (other, side)
         x1, y1, x2, y2 = centre_box((H, W), (min(h, H), min(w, W))).tolist()
-        out[i, y1:y2 + 1, x1:x2 + 1] = True
+        out[i, y1 : y2 + 1, x1 : x2 + 1] = True
     return out
 
 
@@ -210,8 +221,10 @@ def permutation_test(regions: Tensor, masks: Tensor, *, permutations: int = 1000
         if x.dtype != torch.bool:
             raise TypeError(f"`{name}` must be a BoolTensor[N, H, W], but got {x.dtype}.")
     if regions.shape != masks.shape or regions.shape[0] < 2:
-        raise ValueError(f"`regions` and `masks` must have one shape with N >= 2, but got {tuple(regions.shape)} "
-                         f"and {tuple(masks.shape)}.")
+        raise ValueError(
+            f"`regions` and `masks` must have one shape with N >= 2, but got {tuple(regions.shape)} "
+            f"and {tuple(masks.shape)}."
+        )
     if isinstance(permutations, bool) or not isinstance(permutations, int) or permutations < 1:
         raise ValueError(f"`permutations` must be a positive int, but got {permutations!r}.")
     r = regions.flatten(1).cpu().float()  # (N, P)
@@ -233,8 +246,13 @@ __all__ += ["best_class_pointing"]
 
 
 def best_class_pointing(
-    model: torch.nn.Module, images: Tensor, candidates: Sequence[Sequence[int]], boxes: Sequence[Tensor], *,
-    tolerance: int = 0, batch_size: int = 32,
+    model: torch.nn.Module,
+    images: Tensor,
+    candidates: Sequence[Sequence[int]],
+    boxes: Sequence[Tensor],
+    *,
+    tolerance: int = 0,
+    batch_size: int = 32,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Does the CAM of the best-scoring of some classes point at the object? (Generic localization, Fig. 8.)
 
@@ -251,17 +269,23 @@ def best_class_pointing(
 
     check_tensor("images", images, ndim=4, dims="(N, 3, H, W)", floating=True)
     if not (len(candidates) == len(boxes) == len(images)) or any(len(c) == 0 for c in candidates):
-        raise ValueError(f"`candidates` and `boxes` must have one non-empty entry per image ({len(images)}), but got "
-                         f"{len(candidates)} and {len(boxes)}.")
+        raise ValueError(
+            f"`candidates` and `boxes` must have one non-empty entry per image ({len(images)}), but got "
+            f"{len(candidates)} and {len(boxes)}."
+        )
     device = next(model.parameters()).device
     classes, maps = [], []
     with torch.no_grad(), CAM(model) as cam:  # one forward pass per batch; the model's mode restored on exit
         for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size].to(device)
+            x = images[start : start + batch_size].to(device)
             model(x)
             logits = cam.logits.cpu()
-            best = torch.tensor([max(c, key=lambda k: logits[j, k].item())  # the first of equal scores
-                                 for j, c in enumerate(candidates[start:start + batch_size])])
+            best = torch.tensor(
+                [
+                    max(c, key=lambda k: logits[j, k].item())  # the first of equal scores
+                    for j, c in enumerate(candidates[start : start + batch_size])
+                ]
+            )
             classes.append(best)
             maps.append(cam.maps(best.view(-1, 1).to(device), size=tuple(images.shape[-2:]))[:, 0].cpu())
     maps = torch.cat(maps)

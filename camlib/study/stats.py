@@ -11,15 +11,13 @@ The book turns these intervals into verdicts (``camlib.book.verdicts``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
-
-import math
 
 import numpy as np
 import torch  # noqa: F401 (the examples use it)
 from torch import Tensor
-
 
 __all__ = ["Interval", "PairedBootstrap", "paired_bootstrap", "proportion_interval", "seed_interval", "trend"]
 
@@ -121,7 +119,6 @@ def paired_bootstrap(
         resamples=resamples,
         level=float(level),
     )
-
 
 
 class Interval(NamedTuple):

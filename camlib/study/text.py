@@ -23,8 +23,15 @@ from torch import Tensor
 
 from camlib._validate import check_fraction, check_tensor
 
-__all__ = ["TextScores", "centre_prior", "edge_density", "per_image_pxap", "random_maps", "score_text_maps",
-           "text_split"]
+__all__ = [
+    "TextScores",
+    "centre_prior",
+    "edge_density",
+    "per_image_pxap",
+    "random_maps",
+    "score_text_maps",
+    "text_split",
+]
 
 
 def text_split(n: int, *, train: float = 0.5, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -116,8 +123,10 @@ def per_image_pxap(maps: Tensor, masks: Tensor, *, thresholds: Sequence[float] |
 
     check_tensor("maps", maps, ndim=3, dims="(N, H, W)", floating=True)
     if masks.shape != maps.shape or masks.dtype != torch.bool:
-        raise ValueError(f"`masks` must be a BoolTensor of the maps' shape {tuple(maps.shape)}, "
-                         f"but got {masks.dtype} of shape {tuple(masks.shape)}.")
+        raise ValueError(
+            f"`masks` must be a BoolTensor of the maps' shape {tuple(maps.shape)}, "
+            f"but got {masks.dtype} of shape {tuple(masks.shape)}."
+        )
     grid = _check_thresholds(thresholds)
     edges = torch.cat([grid, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)])
     bins = len(edges) + 1
@@ -186,23 +195,28 @@ def score_text_maps(
         >>> s.pointing.item(), s.touched.item(), s.precision.item()
         (1.0, 0.5, 1.0)
     """
-    from camlib.boxes.geometry import best_iou
     from camlib.boxes.from_maps import boxes_from_maps, boxes_from_masks, foreground
+    from camlib.boxes.geometry import best_iou
     from camlib.study.pointing import peaks
 
     check_tensor("maps", maps, ndim=3, dims="(N, H, W)", floating=True)
     check_fraction("threshold", threshold)
     if not (len(words) == len(legible) == len(maps)):
-        raise ValueError(f"`words` and `legible` must hold one entry per map ({len(maps)}), "
-                         f"but got {len(words)} and {len(legible)}.")
+        raise ValueError(
+            f"`words` and `legible` must hold one entry per map ({len(maps)}), but got {len(words)} and {len(legible)}."
+        )
     maps = maps.detach().cpu()
     size = tuple(maps.shape[1:])
     for i, (w, keep) in enumerate(zip(words, legible)):
         if w.ndim != 3 or tuple(w.shape[1:]) != size or len(w) == 0 or w.dtype != torch.bool:
-            raise ValueError(f"`words[{i}]` must be a BoolTensor[m >= 1, {size[0]}, {size[1]}], "
-                             f"but got {w.dtype} of shape {tuple(w.shape)}.")
+            raise ValueError(
+                f"`words[{i}]` must be a BoolTensor[m >= 1, {size[0]}, {size[1]}], "
+                f"but got {w.dtype} of shape {tuple(w.shape)}."
+            )
         if tuple(keep.shape) != (len(w),):
-            raise ValueError(f"`legible[{i}]` must hold one flag per word ({len(w)}), but got shape {tuple(keep.shape)}.")
+            raise ValueError(
+                f"`legible[{i}]` must hold one flag per word ({len(w)}), but got shape {tuple(keep.shape)}."
+            )
     text = torch.stack([w.any(0) for w in words])  # (N, H, W): any word, legible or not
     regions = foreground(maps, threshold)
     top = peaks(maps)
@@ -212,8 +226,13 @@ def score_text_maps(
     out["region"] = area.double() / regions[0].numel() if len(regions) else area.double()
     on_text = (regions & text).flatten(1).sum(1)
     out["precision"] = torch.where(area > 0, on_text.double() / area.clamp(min=1), torch.nan)
-    out["touched"] = torch.tensor([(w[keep] & r).flatten(1).any(1).double().mean().item() if keep.any() else math.nan
-                                   for w, keep, r in zip(words, legible, regions)], dtype=torch.float64)
+    out["touched"] = torch.tensor(
+        [
+            (w[keep] & r).flatten(1).any(1).double().mean().item() if keep.any() else math.nan
+            for w, keep, r in zip(words, legible, regions)
+        ],
+        dtype=torch.float64,
+    )
     boxes = boxes_from_maps(maps, threshold).cpu()
     each = boxes_from_masks(torch.cat(list(words)), mode="union")  # every word's box, image after image
     whole = boxes_from_masks(text, mode="union")  # the box around all the words of each image

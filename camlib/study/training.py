@@ -45,11 +45,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from camlib.study.cache import cache_dir, cache_key, load_entry, save_entry
 from camlib.data.batch import Batch, check_batch, collate
 from camlib.data.common import Item
 from camlib.models.heads import BoxOutput, box_regression_loss, boxes_to_unit
 from camlib.models.registry import HEADS, MODELS, build_model
+from camlib.study.cache import cache_dir, cache_key, load_entry, save_entry
 
 __all__ = [
     "best_epoch",
@@ -124,8 +124,12 @@ class TrainConfig:
     channels_last: bool = False
 
     def __post_init__(self) -> None:
-        for name, choices in (("model", MODELS), ("head", HEADS), ("optimizer", ("adamw", "sgd")),
-                              ("schedule", SCHEDULES)):
+        for name, choices in (
+            ("model", MODELS),
+            ("head", HEADS),
+            ("optimizer", ("adamw", "sgd")),
+            ("schedule", SCHEDULES),
+        ):
             if getattr(self, name) not in choices:
                 shown = ", ".join(map(repr, choices))
                 raise ValueError(f"`{name}` must be one of {shown}, but got {getattr(self, name)!r}.")
@@ -348,8 +352,10 @@ def fit(
     if config.batch_size % world:
         raise ValueError(f"`batch_size` ({config.batch_size}) must be divisible by the number of processes ({world}).")
     if (config.patience or config.schedule == "plateau") and val_dataset is None:
-        raise ValueError(f"`val_dataset` must be given for early stopping or the plateau schedule (patience="
-                         f"{config.patience}, schedule={config.schedule!r}), but got None.")
+        raise ValueError(
+            f"`val_dataset` must be given for early stopping or the plateau schedule (patience="
+            f"{config.patience}, schedule={config.schedule!r}), but got None."
+        )
     device = config.device
     if distributed and device.startswith("cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
@@ -434,9 +440,18 @@ def fit_small(
         ``(model, history)`` as ``fit``.
     """
     config = TrainConfig(
-        model=model, num_classes=num_classes, head=head, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-        patience=patience, min_delta=min_delta, schedule=schedule,
-        device=device, channels_last=channels_last,
+        model=model,
+        num_classes=num_classes,
+        head=head,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        patience=patience,
+        min_delta=min_delta,
+        schedule=schedule,
+        device=device,
+        channels_last=channels_last,
         model_kwargs={"input_size": image_size, "resolution": resolution, "channels": channels},
     )
     return fit(config, train_data, val_dataset=val_data, **fit_kwargs)
@@ -468,7 +483,8 @@ def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_wo
     plateau = None
     if config.schedule == "plateau":
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max", factor=0.2, patience=2, threshold=config.min_delta, threshold_mode="abs")
+            optimizer, mode="max", factor=0.2, patience=2, threshold=config.min_delta, threshold_mode="abs"
+        )
     history, best_state = [], None
     for epoch in range(config.epochs):
         start = time.perf_counter()
@@ -478,8 +494,12 @@ def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_wo
             device=device, epoch=epoch, config=config, progress=progress, scheduler=per_step,
             channels_last=config.channels_last,
         )  # fmt: skip
-        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": train["loss"],
-               "train_accuracy": train["accuracy"]}
+        row = {
+            "epoch": epoch,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": train["loss"],
+            "train_accuracy": train["accuracy"],
+        }
         if val_loader is not None:
             val = evaluate(net, val_loader, loss_fn, device=device, channels_last=config.channels_last)
             row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
@@ -494,8 +514,12 @@ def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_wo
             if best == epoch:  # a copy of the weights early stopping keeps
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             elif epoch - best >= config.patience:
-                logger.info("early stop at epoch %d: no rise over %d epochs; keeping epoch %d",
-                            epoch + 1, config.patience, best + 1)
+                logger.info(
+                    "early stop at epoch %d: no rise over %d epochs; keeping epoch %d",
+                    epoch + 1,
+                    config.patience,
+                    best + 1,
+                )
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -560,7 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default=d.model, choices=MODELS)
     p.add_argument("--head", default=d.head, choices=HEADS)
     p.add_argument("--num-classes", type=int, default=d.num_classes)
-    p.add_argument("--model-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"resolution": 4}\'')
+    p.add_argument("--model-kwargs", type=json.loads, default={}, help="JSON, e.g. '{\"resolution\": 4}'")
     p.add_argument("--dataset", default="squares", help="'squares' (built in) or 'module:Class'")
     p.add_argument("--dataset-kwargs", type=json.loads, default={}, help="JSON keyword arguments of the dataset")
     p.add_argument("--epochs", type=int, default=d.epochs)

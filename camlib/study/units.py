@@ -130,8 +130,10 @@ def part_hits(masks: Tensor, parts: Tensor) -> PartHits:
     check_tensor("masks", masks, ndim=3, dims="(N, H, W)")
     check_tensor("parts", parts, ndim=3, dims="(N, P, 3)", floating=True)
     if masks.dtype != torch.bool or len(parts) != len(masks) or parts.shape[2] != 3:
-        raise ValueError(f"`masks` must be a BoolTensor[N, H, W] and `parts` a Tensor[N, P, 3] of the same N, but "
-                         f"got {masks.dtype} {tuple(masks.shape)} and {tuple(parts.shape)}.")
+        raise ValueError(
+            f"`masks` must be a BoolTensor[N, H, W] and `parts` a Tensor[N, P, 3] of the same N, but "
+            f"got {masks.dtype} {tuple(masks.shape)} and {tuple(parts.shape)}."
+        )
     N, H, W = masks.shape
     masks, parts = masks.cpu(), parts.cpu()
     x = parts[..., 0].floor().long().clamp(0, W - 1)  # (N, P)
@@ -149,7 +151,9 @@ def part_hits(masks: Tensor, parts: Tensor) -> PartHits:
 __all__ += ["detector_rows", "random_units"]
 
 
-def random_units(weight: Tensor, classes: Sequence[int], k: int, *, exclude: Tensor | None = None, seed: int = 0) -> Tensor:
+def random_units(
+    weight: Tensor, classes: Sequence[int], k: int, *, exclude: Tensor | None = None, seed: int = 0
+) -> Tensor:
     """``LongTensor[len(classes), k]``: for each class, ``k`` units drawn at random (seeded), none of ``exclude[i]``.
 
     The baseline of ``top_units``: units that the class's weights did not choose.
@@ -167,8 +171,17 @@ def random_units(weight: Tensor, classes: Sequence[int], k: int, *, exclude: Ten
 
 
 def detector_rows(
-    maps: Tensor, thresholds: Tensor, labels: Tensor, parts: Tensor, units: Tensor, classes: Sequence[int], *,
-    size: tuple[int, int], part_names: Sequence[str], min_images: int = 5, min_hit: float = 0.5,
+    maps: Tensor,
+    thresholds: Tensor,
+    labels: Tensor,
+    parts: Tensor,
+    units: Tensor,
+    classes: Sequence[int],
+    *,
+    size: tuple[int, int],
+    part_names: Sequence[str],
+    min_images: int = 5,
+    min_hit: float = 0.5,
     min_lift: float = 2.0,
 ) -> list[dict]:
     """One row per (class, unit): the part the unit's segmentation finds best on the class's images, and whether
@@ -203,12 +216,20 @@ def detector_rows(
             lift = torch.where(r.images >= min_images, r.hit - r.chance, torch.full_like(r.hit, -math.inf))
             best = int(torch.nan_to_num(lift, nan=-math.inf).argmax())
             ok = bool(lift[best] > -math.inf)
-            rows.append({"class": int(c), "unit": int(k), "part": part_names[best] if ok else None,
-                         "hit": r.hit[best].item() if ok else math.nan,
-                         "chance": r.chance[best].item() if ok else math.nan,
-                         "images": int(r.images[best]) if ok else 0,
-                         "fires": masks.flatten(1).any(1).double().mean().item() if len(idx) else math.nan,
-                         "detector": ok and r.hit[best].item() >= min_hit and r.hit[best].item() >= min_lift * r.chance[best].item()})
+            rows.append(
+                {
+                    "class": int(c),
+                    "unit": int(k),
+                    "part": part_names[best] if ok else None,
+                    "hit": r.hit[best].item() if ok else math.nan,
+                    "chance": r.chance[best].item() if ok else math.nan,
+                    "images": int(r.images[best]) if ok else 0,
+                    "fires": masks.flatten(1).any(1).double().mean().item() if len(idx) else math.nan,
+                    "detector": ok
+                    and r.hit[best].item() >= min_hit
+                    and r.hit[best].item() >= min_lift * r.chance[best].item(),
+                }
+            )
     return rows
 
 
@@ -262,11 +283,16 @@ def part_iou(masks: Tensor, part_masks: Tensor) -> Tensor:
     """
     check_tensor("masks", masks, ndim=3, dims="(N, H, W)")
     check_tensor("part_masks", part_masks, ndim=4, dims="(N, P, H, W)")
-    if masks.dtype != torch.bool or part_masks.dtype != torch.bool or masks.shape != (
-            part_masks.shape[0], *part_masks.shape[2:]):
-        raise ValueError(f"`masks` must be a BoolTensor[N, H, W] and `part_masks` a BoolTensor[N, P, H, W] of the "
-                         f"same N, H, W, but got {masks.dtype} {tuple(masks.shape)} and {part_masks.dtype} "
-                         f"{tuple(part_masks.shape)}.")
+    if (
+        masks.dtype != torch.bool
+        or part_masks.dtype != torch.bool
+        or masks.shape != (part_masks.shape[0], *part_masks.shape[2:])
+    ):
+        raise ValueError(
+            f"`masks` must be a BoolTensor[N, H, W] and `part_masks` a BoolTensor[N, P, H, W] of the "
+            f"same N, H, W, but got {masks.dtype} {tuple(masks.shape)} and {part_masks.dtype} "
+            f"{tuple(part_masks.shape)}."
+        )
     m = masks[:, None]  # (N, 1, H, W)
     present = part_masks.flatten(2).any(2)  # (N, P)
     inter = (m & part_masks).flatten(2).sum(2).double() * present  # (N, P)
@@ -295,8 +321,10 @@ def ablated_scores(pooled: Tensor, weight: Tensor, bias: Tensor | None, units: T
     check_tensor("weight", weight, ndim=2, dims="(C, K)", floating=True)
     check_tensor("units", units, ndim=2, dims="(N, k)", integer=True)
     if weight.shape[1] != pooled.shape[1] or len(units) != len(pooled):
-        raise ValueError(f"`pooled` (N, K), `weight` (C, K) and `units` (N, k) must agree, but got "
-                         f"{tuple(pooled.shape)}, {tuple(weight.shape)} and {tuple(units.shape)}.")
+        raise ValueError(
+            f"`pooled` (N, K), `weight` (C, K) and `units` (N, k) must agree, but got "
+            f"{tuple(pooled.shape)}, {tuple(weight.shape)} and {tuple(units.shape)}."
+        )
     kept = pooled.scatter(1, units.to(pooled.device), 0.0)
     scores = kept @ weight.to(kept).T
     return scores if bias is None else scores + bias.to(kept)
@@ -353,7 +381,11 @@ def least_similar_classes(weight: Tensor) -> Tensor:
 def pad_parts(parts: Sequence[Tensor]) -> Tensor:
     """``BoolTensor[N, P, H, W]`` from per-image part masks ``[P_i, H, W]``, padded with empty (absent) parts."""
     P = max((len(p) for p in parts), default=0)
-    out = torch.zeros(len(parts), P, *parts[0].shape[-2:], dtype=torch.bool) if parts else torch.zeros(0, 0, 0, 0, dtype=torch.bool)
+    out = (
+        torch.zeros(len(parts), P, *parts[0].shape[-2:], dtype=torch.bool)
+        if parts
+        else torch.zeros(0, 0, 0, 0, dtype=torch.bool)
+    )
     for i, p in enumerate(parts):
         out[i, : len(p)] = p
     return out
@@ -379,9 +411,19 @@ class UnitStudy(NamedTuple):
 
 
 def unit_study(
-    features: Tensor, weight: Tensor, bias: Tensor | None, labels: Tensor, part_masks: Tensor, *, k: int,
-    top_share: float = 0.005, min_images: int = 5, min_hit: float = 0.5, min_lift: float = 2.0,
-    min_iou: float = 0.04, seed: int = 0,
+    features: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    labels: Tensor,
+    part_masks: Tensor,
+    *,
+    k: int,
+    top_share: float = 0.005,
+    min_images: int = 5,
+    min_hit: float = 0.5,
+    min_lift: float = 2.0,
+    min_iou: float = 0.04,
+    seed: int = 0,
 ) -> UnitStudy:
     """Chapter 07's controlled measurement: do a class's top units detect its known parts, and do they matter?
 
@@ -404,22 +446,34 @@ def unit_study(
     features = features.float().cpu()
     labels = labels.cpu()
     if len(labels) != len(features) or len(part_masks) != len(features):
-        raise ValueError(f"`features`, `labels` and `part_masks` must hold the same N images, but got "
-                         f"{len(features)}, {len(labels)} and {len(part_masks)}.")
+        raise ValueError(
+            f"`features`, `labels` and `part_masks` must hold the same N images, but got "
+            f"{len(features)}, {len(labels)} and {len(part_masks)}."
+        )
     classes = sorted(set(labels.tolist()))
     weight = weight.detach().cpu().float()
     top = top_units(weight, classes, k)
     other = top_units(weight, least_similar_classes(weight)[classes].tolist(), k)
-    units = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed),
-             "other class's top": other}
+    units = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed), "other class's top": other}
     thresholds = unit_thresholds(features, top=top_share)
     size = tuple(part_masks.shape[-2:])
     names = [f"part {p + 1}" for p in range(part_masks.shape[1])]
     points = part_points(part_masks)
     rows = {}
     for name in ("top", "random"):
-        rows[name] = detector_rows(features, thresholds, labels, points, units[name], classes, size=size,
-                                   part_names=names, min_images=min_images, min_hit=min_hit, min_lift=min_lift)
+        rows[name] = detector_rows(
+            features,
+            thresholds,
+            labels,
+            points,
+            units[name],
+            classes,
+            size=size,
+            part_names=names,
+            min_images=min_images,
+            min_hit=min_hit,
+            min_lift=min_lift,
+        )
         for row in rows[name]:
             idx = (labels == row["class"]).nonzero()[:, 0]
             u = row["unit"]
@@ -427,10 +481,13 @@ def unit_study(
             best = int(torch.nan_to_num(iou, nan=-1.0).argmax())
             row.update(iou=float(iou[best]), iou_part=names[best], iou_detector=bool(iou[best] >= min_iou))
     # ablation: each image loses its own class's set; classes not studied never occur in `labels`
-    full_sets = {name: torch.zeros(len(weight), k, dtype=torch.long).index_copy(0, torch.tensor(classes), u)
-                 for name, u in units.items()}
-    drops = ablation_drops(features.mean(dim=(2, 3)), weight, None if bias is None else bias.detach().cpu().float(),
-                           labels, full_sets)
+    full_sets = {
+        name: torch.zeros(len(weight), k, dtype=torch.long).index_copy(0, torch.tensor(classes), u)
+        for name, u in units.items()
+    }
+    drops = ablation_drops(
+        features.mean(dim=(2, 3)), weight, None if bias is None else bias.detach().cpu().float(), labels, full_sets
+    )
     return UnitStudy(classes, units, thresholds, rows, drops)
 
 
@@ -466,8 +523,10 @@ def concept_iou(
     """
     check_tensor("maps", maps, ndim=4, dims="(N, U, h, w)", floating=True)
     if len(concept_masks) != len(maps) or len(concept_ids) != len(maps):
-        raise ValueError(f"`concept_masks` and `concept_ids` must hold one entry per image ({len(maps)}), but got "
-                         f"{len(concept_masks)} and {len(concept_ids)}.")
+        raise ValueError(
+            f"`concept_masks` and `concept_ids` must hold one entry per image ({len(maps)}), but got "
+            f"{len(concept_masks)} and {len(concept_ids)}."
+        )
     U = maps.shape[1]
     inter = torch.zeros(U, num_concepts, dtype=torch.float64)
     union = torch.zeros(U, num_concepts, dtype=torch.float64)
@@ -514,8 +573,10 @@ def object_iou(maps: Tensor, thresholds: Tensor, units: Tensor, object_masks: Te
     check_tensor("maps", maps, ndim=4, dims="(N, K, h, w)", floating=True)
     check_tensor("units", units, ndim=2, dims="(N, k)", integer=True)
     if len(units) != len(maps) or len(object_masks) != len(maps) or object_masks.dtype != torch.bool:
-        raise ValueError(f"`units` (N, k) and `object_masks` (BoolTensor[N, H, W]) must hold one row per image "
-                         f"({len(maps)}), but got {tuple(units.shape)} and {tuple(object_masks.shape)}.")
+        raise ValueError(
+            f"`units` (N, k) and `object_masks` (BoolTensor[N, H, W]) must hold one row per image "
+            f"({len(maps)}), but got {tuple(units.shape)} and {tuple(object_masks.shape)}."
+        )
     size = tuple(object_masks.shape[-2:])
     out = torch.zeros(units.shape, dtype=torch.float64)
     for i in range(len(maps)):
@@ -532,8 +593,17 @@ __all__ += ["best_concepts", "class_object_iou"]
 
 
 def best_concepts(
-    maps: Tensor, thresholds: Tensor, weight: Tensor, classes: Sequence[int], k: int, concept_masks: Sequence[Tensor],
-    concept_ids: Sequence[Tensor], num_concepts: int, *, min_images: int = 1, seed: int = 0,
+    maps: Tensor,
+    thresholds: Tensor,
+    weight: Tensor,
+    classes: Sequence[int],
+    k: int,
+    concept_masks: Sequence[Tensor],
+    concept_ids: Sequence[Tensor],
+    num_concepts: int,
+    *,
+    min_images: int = 1,
+    seed: int = 0,
 ) -> tuple[list[dict], Tensor]:
     """Each class's top and random units, and the concept each detects best over a data set (chapter 07's scenes).
 
@@ -554,9 +624,18 @@ def best_concepts(
     iou = torch.nan_to_num(iou.masked_fill((images < min_images)[None], float("nan")), nan=-1.0)  # (U, C)
     best, concept = iou.max(dim=1) if num_concepts else (torch.full((len(asked),), -1.0), torch.zeros(len(asked)))
     at = {u: j for j, u in enumerate(asked.tolist())}
-    rows = [{"class": int(c), "units": name, "unit": u,
-             "concept": int(concept[at[u]]) if best[at[u]] >= 0 else None, "iou": max(best[at[u]].item(), 0.0)}
-            for name, units in sets.items() for c, row in zip(classes, units.tolist()) for u in row]
+    rows = [
+        {
+            "class": int(c),
+            "units": name,
+            "unit": u,
+            "concept": int(concept[at[u]]) if best[at[u]] >= 0 else None,
+            "iou": max(best[at[u]].item(), 0.0),
+        }
+        for name, units in sets.items()
+        for c, row in zip(classes, units.tolist())
+        for u in row
+    ]
     return rows, images
 
 

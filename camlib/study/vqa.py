@@ -36,8 +36,16 @@ from torch import Tensor, nn
 
 from camlib._validate import check_tensor
 
-__all__ = ["INPUTS", "SwappedQuestion", "VQABaseline", "VQATensors", "fit_vqa", "queried_boxes", "swap_question",
-           "vqa_tensors"]
+__all__ = [
+    "INPUTS",
+    "SwappedQuestion",
+    "VQABaseline",
+    "VQATensors",
+    "fit_vqa",
+    "queried_boxes",
+    "swap_question",
+    "vqa_tensors",
+]
 
 INPUTS = ("both", "image", "question")
 
@@ -61,8 +69,15 @@ class VQABaseline(nn.Module):
     """
 
     def __init__(
-        self, *, num_answers: int, vocabulary: int, inputs: str = "both", backbone: str = "alexnet-small",
-        image_size: int = 64, resolution: int = 16, channels: int = 16,
+        self,
+        *,
+        num_answers: int,
+        vocabulary: int,
+        inputs: str = "both",
+        backbone: str = "alexnet-small",
+        image_size: int = 64,
+        resolution: int = 16,
+        channels: int = 16,
     ) -> None:
         from camlib.models.registry import build_model
 
@@ -73,8 +88,14 @@ class VQABaseline(nn.Module):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive int, but got {value!r}.")
         self.inputs = inputs
-        trunk = build_model(backbone, num_classes=num_answers, head="gap", input_size=image_size,
-                            resolution=resolution, channels=channels)
+        trunk = build_model(
+            backbone,
+            num_classes=num_answers,
+            head="gap",
+            input_size=image_size,
+            resolution=resolution,
+            channels=channels,
+        )
         self.features = trunk.features
         width = trunk.head.fc.in_features
         self.image_fc = nn.Linear(width, num_answers, bias=False)
@@ -126,8 +147,12 @@ def vqa_tensors(items: Sequence[Any]) -> VQATensors:
 
     if not len(items):
         raise ValueError("`items` must hold at least one VQA item, but got none.")
-    return VQATensors(torch.stack([it.image for it in items]), bag_of_words([it.question for it in items]),
-                      torch.tensor([it.answer for it in items]), torch.tensor([it.question_type for it in items]))
+    return VQATensors(
+        torch.stack([it.image for it in items]),
+        bag_of_words([it.question for it in items]),
+        torch.tensor([it.answer for it in items]),
+        torch.tensor([it.question_type for it in items]),
+    )
 
 
 def queried_boxes(items: Sequence[Any]) -> Tensor:
@@ -143,8 +168,10 @@ def queried_boxes(items: Sequence[Any]) -> Tensor:
         named = [c for c in COLOURS if re.search(rf"\b{c}\b", it.question)]
         found = [o.box for o in it.objects if o.colour in named]
         if len(found) != 1:
-            raise ValueError(f"`items[{i}]` must name exactly one object of its scene by colour, "
-                             f"but {it.question!r} names {len(found)}.")
+            raise ValueError(
+                f"`items[{i}]` must name exactly one object of its scene by colour, "
+                f"but {it.question!r} names {len(found)}."
+            )
         out.append(found[0])
     return torch.tensor(out, dtype=torch.long).reshape(-1, 4)
 
@@ -231,8 +258,8 @@ def fit_vqa(
         ``(model in eval mode, history)``: one row per epoch with ``epoch``,
         ``lr``, ``train_loss``, ``train_accuracy``, ``val_accuracy``.
     """
-    from camlib.study.cache import code_fingerprint, memoize
     from camlib.data.synthetic.vqa import ANSWERS, QUESTION_WORDS
+    from camlib.study.cache import code_fingerprint, memoize
     from camlib.study.features import fingerprint
     from camlib.study.training import best_epoch
 
@@ -252,8 +279,9 @@ def fit_vqa(
             net = VQABaseline(**build).to(device)
         order = torch.Generator().manual_seed(seed)
         opt = torch.optim.AdamW(net.parameters(), lr, weight_decay=1e-4)
-        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.2, patience=2,
-                                                             threshold=min_delta, threshold_mode="abs")
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="max", factor=0.2, patience=2, threshold=min_delta, threshold_mode="abs"
+        )
         history, best_state = [], None
         for epoch in range(epochs):
             net.train()
@@ -270,8 +298,13 @@ def fit_vqa(
                 opt.step()
                 loss_sum += loss.item() * len(idx)
                 correct += int((logits.argmax(1).cpu() == tr.answers[idx]).sum())
-            row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / len(perm),
-                   "train_accuracy": correct / len(perm), "val_accuracy": _accuracy(net, va, batch_size, device)}
+            row = {
+                "epoch": epoch,
+                "lr": opt.param_groups[0]["lr"],
+                "train_loss": loss_sum / len(perm),
+                "train_accuracy": correct / len(perm),
+                "val_accuracy": _accuracy(net, va, batch_size, device),
+            }
             plateau.step(row["val_accuracy"])
             history.append(row)
             best = best_epoch(history, min_delta=min_delta)
@@ -283,9 +316,19 @@ def fit_vqa(
             best_state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
         return {"state_dict": best_state, "history": history}
 
-    parts = {"what": "vqa baseline", "train": fingerprint(train), "val": fingerprint(val), "build": build,
-             "epochs": epochs, "patience": patience, "min_delta": min_delta, "lr": lr, "batch_size": batch_size,
-             "seed": seed, "code": code_fingerprint("camlib.study.vqa", "camlib.study.training")}
+    parts = {
+        "what": "vqa baseline",
+        "train": fingerprint(train),
+        "val": fingerprint(val),
+        "build": build,
+        "epochs": epochs,
+        "patience": patience,
+        "min_delta": min_delta,
+        "lr": lr,
+        "batch_size": batch_size,
+        "seed": seed,
+        "code": code_fingerprint("camlib.study.vqa", "camlib.study.training"),
+    }
     entry, _ = memoize(parts, compute, enabled=cache, cache_root=cache_root)
     net = VQABaseline(**build)
     net.load_state_dict(entry["state_dict"])
@@ -365,8 +408,9 @@ def score_vqa(net: VQABaseline, items: Sequence[Any], *, batch_size: int = 128, 
         on_answer = pointing_hits(up, answer_boxes).double()
     else:
         up, on_queried, on_answer = None, nan, nan.clone()
-    return VQAScores(predicted, (predicted == data.answers).double(), data.types, up, on_queried, on_answer,
-                     answer_boxes)
+    return VQAScores(
+        predicted, (predicted == data.answers).double(), data.types, up, on_queried, on_answer, answer_boxes
+    )
 
 
 __all__ += ["prior_hits"]

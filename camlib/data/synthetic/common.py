@@ -27,7 +27,19 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-__all__ = ["GENERATOR_VERSION", "Benchmark", "InMemory", "dataset_spec", "item_rng", "check_int", "check_number", "check_range", "check_index", "mask_box", "to_image"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "Benchmark",
+    "InMemory",
+    "dataset_spec",
+    "item_rng",
+    "check_int",
+    "check_number",
+    "check_range",
+    "check_index",
+    "mask_box",
+    "to_image",
+]
 
 # Bump whenever any generator's pixels or ground truth change for the same
 # arguments: it is part of every dataset's spec(), hence of the cache keys of
@@ -108,7 +120,6 @@ class InMemory(Dataset):
 
     def __repr__(self) -> str:
         return f"InMemory({self.source!r})"
-
 
 
 def item_rng(seed: int, index: int) -> np.random.Generator:

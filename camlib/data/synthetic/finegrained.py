@@ -31,10 +31,18 @@ class FineGrained(Localization):
     """
 
     def __init__(
-        self, size: int, *, seed: int, image_size: int = 64, num_classes: int = 8,
-        scale: tuple[float, float] = (0.2, 0.35), clutter: int = 8, rotate: bool = True,
+        self,
+        size: int,
+        *,
+        seed: int,
+        image_size: int = 64,
+        num_classes: int = 8,
+        scale: tuple[float, float] = (0.2, 0.35),
+        clutter: int = 8,
+        rotate: bool = True,
     ) -> None:
-        super().__init__(size, seed=seed, image_size=image_size, num_classes=num_classes, scale=scale,
-                         clutter=clutter, rotate=rotate)
+        super().__init__(
+            size, seed=seed, image_size=image_size, num_classes=num_classes, scale=scale, clutter=clutter, rotate=rotate
+        )
 
     vocabulary = staticmethod(finegrained_vocabulary)

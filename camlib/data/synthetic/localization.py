@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from camlib.boxes.baselines import center_box_accuracy  # re-exported: the centred-box baseline lives there
-from camlib.data.synthetic.common import check_index, check_int, check_range, item_rng, mask_box, to_image, Benchmark
+from camlib.data.synthetic.common import Benchmark, check_index, check_int, check_range, item_rng, mask_box, to_image
 from camlib.data.synthetic.objects import (
     MAX_CLASSES,
     Category,
@@ -92,8 +92,15 @@ class Localization(Benchmark):
     """
 
     def __init__(
-        self, size: int, *, seed: int, image_size: int = 64, num_classes: int = 10,
-        scale: tuple[float, float] = (0.25, 0.7), clutter: int = 6, rotate: bool = True,
+        self,
+        size: int,
+        *,
+        seed: int,
+        image_size: int = 64,
+        num_classes: int = 10,
+        scale: tuple[float, float] = (0.25, 0.7),
+        clutter: int = 6,
+        rotate: bool = True,
     ) -> None:
         self.size = check_int("size", size, min=0)
         self.seed = check_int("seed", seed, min=0)

@@ -134,7 +134,12 @@ def jitter(colour, x, amount: float = 1.0) -> tuple[float, float, float]:
 
 
 def draw_object(
-    image: np.ndarray, category: Category, cx: float, cy: float, r: float, rotation: tuple[float, float],
+    image: np.ndarray,
+    category: Category,
+    cx: float,
+    cy: float,
+    r: float,
+    rotation: tuple[float, float],
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Paint an object of ``category`` on ``image`` (H, W, 3) in place.
@@ -173,8 +178,13 @@ def draw_object(
 
 
 def draw_clutter(
-    image: np.ndarray, rng: np.random.Generator, categories: tuple[Category, ...], count: int, *,
-    exclude: tuple[int, ...] = (), part_size: tuple[float, float] = (0.025, 0.08),
+    image: np.ndarray,
+    rng: np.random.Generator,
+    categories: tuple[Category, ...],
+    count: int,
+    *,
+    exclude: tuple[int, ...] = (),
+    part_size: tuple[float, float] = (0.025, 0.08),
 ) -> None:
     """Paint ``count`` fragments of categories not in ``exclude`` on ``image`` in place.
 

@@ -20,10 +20,9 @@ same draw gives the same bytes on every machine.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
-
-import math
 
 import numpy as np
 

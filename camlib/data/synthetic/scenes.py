@@ -25,7 +25,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from camlib.data.synthetic.common import check_index, check_int, check_number, check_range, item_rng, mask_box, to_image, Benchmark
+from camlib.data.synthetic.common import (
+    Benchmark,
+    check_index,
+    check_int,
+    check_number,
+    check_range,
+    item_rng,
+    mask_box,
+    to_image,
+)
 from camlib.data.synthetic.localization import MIN_DIAMETER
 from camlib.data.synthetic.objects import MAX_CLASSES, draw_clutter, draw_object, localization_vocabulary
 from camlib.data.synthetic.render import background, random_rotation
@@ -79,8 +88,17 @@ class Scenes(Benchmark):
     """
 
     def __init__(
-        self, size: int, *, seed: int, image_size: int = 96, num_scenes: int = 4, typical: int = 3,
-        common: int = 4, distractor: float = 0.3, scale: tuple[float, float] = (0.7, 1.0), clutter: int = 0,
+        self,
+        size: int,
+        *,
+        seed: int,
+        image_size: int = 96,
+        num_scenes: int = 4,
+        typical: int = 3,
+        common: int = 4,
+        distractor: float = 0.3,
+        scale: tuple[float, float] = (0.7, 1.0),
+        clutter: int = 0,
     ) -> None:
         self.size = check_int("size", size, min=0)
         self.seed = check_int("seed", seed, min=0)

@@ -84,8 +84,9 @@ def show_samples(dataset: Dataset, count: int = 8, *, ncols: int = 8, panel: flo
     ncols = check_int("ncols", ncols, min=1)
     ncols = min(ncols, count)
     nrows = -(-count // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * 1.2 * nrows), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel * ncols, panel * 1.2 * nrows), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.set_axis_off()
     for i, ax in zip(range(count), axes.flat):
@@ -117,7 +118,8 @@ def summarize(dataset: Dataset, count: int) -> dict[str, object]:
         "boxes per image": round(boxes.shape[0] / count, 2),
         "box side / image side (%)": round(100 * (areas.sqrt() / W).mean().item(), 1) if len(areas) else "-",
         "mask / box (%)": round(100 * (torch.cat(masks).flatten(1).sum(1) / areas).mean().item(), 1)
-        if len(areas) else "-",
+        if len(areas)
+        else "-",
     }
     if isinstance(items[0], ObjectItem):
         size = (int(H), int(W))

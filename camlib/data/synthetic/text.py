@@ -30,20 +30,77 @@ import torch
 from matplotlib import ft2font
 from torch import Tensor
 
-from camlib.data.synthetic.common import check_index, check_int, check_number, check_range, item_rng, mask_box, to_image, Benchmark
+from camlib.data.synthetic.common import (
+    Benchmark,
+    check_index,
+    check_int,
+    check_number,
+    check_range,
+    item_rng,
+    mask_box,
+    to_image,
+)
 from camlib.data.synthetic.objects import draw_clutter, localization_vocabulary
 from camlib.data.synthetic.render import background
 
 __all__ = ["TextItem", "Text", "WORDS", "FONTS"]
 
 WORDS = (
-    "cam", "map", "open", "cafe", "hotel", "stop", "exit", "bank", "park", "shop", "bar", "inn", "taxi", "bus",
-    "sale", "road", "city", "gate", "mall", "food", "pizza", "books", "bakery", "market", "museum", "garden",
-    "station", "pharmacy", "cinema", "theatre", "library", "bridge", "north", "south", "east", "west", "avenue",
-    "street", "square", "office", "police", "school", "hall", "tower", "river", "lake", "farm", "zoo",
+    "cam",
+    "map",
+    "open",
+    "cafe",
+    "hotel",
+    "stop",
+    "exit",
+    "bank",
+    "park",
+    "shop",
+    "bar",
+    "inn",
+    "taxi",
+    "bus",
+    "sale",
+    "road",
+    "city",
+    "gate",
+    "mall",
+    "food",
+    "pizza",
+    "books",
+    "bakery",
+    "market",
+    "museum",
+    "garden",
+    "station",
+    "pharmacy",
+    "cinema",
+    "theatre",
+    "library",
+    "bridge",
+    "north",
+    "south",
+    "east",
+    "west",
+    "avenue",
+    "street",
+    "square",
+    "office",
+    "police",
+    "school",
+    "hall",
+    "tower",
+    "river",
+    "lake",
+    "farm",
+    "zoo",
 )
 FONTS = (
-    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSansMono.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "DejaVuSansMono.ttf",
     "STIXGeneral.ttf",
 )
 _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -119,9 +176,17 @@ class Text(Benchmark):
     """
 
     def __init__(
-        self, size: int, *, seed: int, image_size: int = 64, num_words: tuple[int, int] = (1, 3),
-        font_size: tuple[float, float] = (0.14, 0.28), max_angle: float = 30.0, negatives: float = 0.5,
-        clutter: int = 4, backgrounds: Sequence[Tensor] | None = None,
+        self,
+        size: int,
+        *,
+        seed: int,
+        image_size: int = 64,
+        num_words: tuple[int, int] = (1, 3),
+        font_size: tuple[float, float] = (0.14, 0.28),
+        max_angle: float = 30.0,
+        negatives: float = 0.5,
+        clutter: int = 4,
+        backgrounds: Sequence[Tensor] | None = None,
     ) -> None:
         self.size = check_int("size", size, min=0)
         self.seed = check_int("seed", seed, min=0)

@@ -36,11 +36,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from camlib.data.synthetic.common import check_index, check_int, item_rng, mask_box, to_image, Benchmark
+from camlib.data.synthetic.common import Benchmark, check_index, check_int, item_rng, mask_box, to_image
 from camlib.data.synthetic.render import SHAPES, frame
 
-__all__ = ["VQAObject", "VQAItem", "SortOfClevr", "COLOURS", "SHAPE_NAMES", "QUESTION_TYPES", "SINGLE_TYPES",
-           "ANSWERS", "QUESTION_WORDS", "bag_of_words"]
+__all__ = [
+    "VQAObject",
+    "VQAItem",
+    "SortOfClevr",
+    "COLOURS",
+    "SHAPE_NAMES",
+    "QUESTION_TYPES",
+    "SINGLE_TYPES",
+    "ANSWERS",
+    "QUESTION_WORDS",
+    "bag_of_words",
+]
 
 COLOURS = {
     "red": (0.86, 0.10, 0.10),
@@ -178,8 +188,7 @@ class SortOfClevr(Benchmark):
 
     def __repr__(self) -> str:
         return (
-            f"SortOfClevr({self.size}, seed={self.seed}, image_size={self.image_size}, "
-            f"num_objects={self.num_objects})"
+            f"SortOfClevr({self.size}, seed={self.seed}, image_size={self.image_size}, num_objects={self.num_objects})"
         )
 
 
