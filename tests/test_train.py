@@ -359,6 +359,85 @@ def test_early_stopping_needs_held_out_data():
         fit(config(schedule="plateau"), Squares(8, size=16), cache=False)
 
 
+@pytest.mark.parametrize(
+    ("accuracies", "patience", "min_delta", "epochs_run", "kept", "improved"),
+    [
+        # best 0, 1 (+0.3), then 0.62 is within 0.05 of 0.6 and 0.55 below: 2 epochs without a rise, stop after 3
+        ([0.3, 0.6, 0.62, 0.55, 0.58, 0.9], 2, 0.05, 4, 1, [True, True, False, False]),
+        # every rise counts with min_delta 0: the last epoch is a new best, no stop
+        ([0.5, 0.7, 0.705, 0.69, 0.8], 2, 0.0, 5, 4, [True, True, True, False, True]),
+        # patience 1: the first epoch without a rise stops
+        ([0.5, 0.4, 0.9], 1, 0.0, 2, 0, [True, False]),
+        # a creep of 0.009 per epoch: 0.518 is more than 0.01 above the best (0.5), 0.52 is not above 0.518
+        ([0.5, 0.509, 0.518, 0.52], 3, 0.01, 4, 2, [True, False, True, False]),
+        # ties are not rises: the first epoch at the best is kept
+        ([0.6, 0.6, 0.6, 0.9], 2, 0.0, 3, 0, [True, False, False]),
+        # patience 0: no early stopping, every epoch runs and the last is kept
+        ([0.9, 0.5, 0.6], 0, 0.0, 3, 2, [False, False, False]),
+    ],
+)
+def test_early_stopping_rule_by_hand(accuracies, patience, min_delta, epochs_run, kept, improved):
+    from camlib.study.training import EarlyStopping
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    stopper, history, seen = EarlyStopping(patience, min_delta), [], []
+    for epoch, accuracy in enumerate(accuracies):
+        model.weight.data.fill_(epoch)  # "training": the weights name the epoch
+        history.append({"epoch": epoch, "val_accuracy": accuracy})
+        stop = stopper.update(history, model)
+        seen.append(stopper.improved)
+        if stop:
+            break
+    assert len(history) == epochs_run and seen == improved and stopper.stopped == (epochs_run < len(accuracies))
+    assert stopper.best == (kept if patience else None)
+    assert stopper.kept_state(model)["weight"].item() == kept
+    stopper.restore(model)
+    assert model.weight.item() == kept
+
+
+def test_early_stopping_keeps_a_cpu_copy_not_a_view_of_the_live_weights():
+    from camlib.study.training import EarlyStopping
+
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    stopper = EarlyStopping(patience=1)
+    assert stopper.update([{"val_accuracy": 0.5}], model) is False and stopper.improved
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    kept = stopper.kept_state(model)
+    assert all(v.device.type == "cpu" and v.data_ptr() != model.state_dict()[k].data_ptr() for k, v in kept.items())
+    model(torch.ones(1, 2)).sum().backward()
+    optimizer.step()  # the live weights move after the copy ...
+    with torch.no_grad():
+        model.bias.add_(5.0)
+    assert not torch.equal(model.weight, before["weight"])
+    assert stopper.update([{"val_accuracy": 0.5}, {"val_accuracy": 0.4}], model) is True
+    assert all(torch.equal(kept[k], before[k]) for k in before)  # ... the copy does not
+    assert stopper.restore(model) is model and all(torch.equal(model.state_dict()[k], before[k]) for k in before)
+    last = EarlyStopping(patience=0).kept_state(model)  # no early stopping: a copy of the weights as they are
+    with torch.no_grad():
+        model.weight.zero_()
+    assert torch.equal(last["weight"], before["weight"])
+
+
+def test_early_stopping_checks_its_arguments():
+    from camlib.study.training import EarlyStopping
+
+    with pytest.raises(ValueError, match=r"`patience` must be an int >= 0 \(0: no early stopping\), but got -1\."):
+        EarlyStopping(patience=-1)
+    for bad in (True, 1.5):
+        with pytest.raises(ValueError, match=rf"`patience` must be an int >= 0 .*but got {bad!r}\."):
+            EarlyStopping(patience=bad)
+    with pytest.raises(ValueError, match=r"`min_delta` must be a number >= 0, but got -0.1\."):
+        EarlyStopping(patience=2, min_delta=-0.1)
+    stopper, model = EarlyStopping(patience=2), torch.nn.Linear(1, 1)
+    with pytest.raises(RuntimeError, match=r"`update` must be called after each epoch before `kept_state`"):
+        stopper.kept_state(model)
+    with pytest.raises(ValueError, match=r"`history` must be per-epoch records that all hold 'val_accuracy'"):
+        stopper.update([{"train_accuracy": 0.5}], model)
+    # without patience the score is never read: a run without held-out data
+    assert EarlyStopping().update([{"train_accuracy": 0.5}], model) is False
+
+
 def test_schedules_set_the_learning_rate(monkeypatch):
     data = Squares(16, size=16)  # 2 steps per epoch at batch 8
     _, cosine = fit(config(epochs=4, schedule="cosine", lr=0.1), data, cache=False)

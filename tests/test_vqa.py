@@ -115,6 +115,40 @@ def test_scores_point_by_hand_and_tuning_picks_the_best_rate(tmp_path):
     assert lr == max(scores, key=lambda r: (scores[r], -r)) and history[-1]["val_accuracy"] == scores[lr]
 
 
+def test_tune_vqa_reads_the_kept_epoch_with_fit_vqas_defaults(monkeypatch):
+    import functools
+    import inspect
+
+    from camlib.study import vqa as V
+
+    real = V.fit_vqa
+    script = {0.1: [0.5, 0.8, 0.805, 0.79], 0.01: [0.5, 0.803, 0.78]}
+    calls = []
+
+    @functools.wraps(real)  # the signature (and its defaults) stays fit_vqa's
+    def fake(train, val, *, lr, **kwargs):
+        calls.append((lr, kwargs))
+        return f"net {lr}", [{"epoch": e, "val_accuracy": a} for e, a in enumerate(script[lr])]
+
+    monkeypatch.setattr(V, "fit_vqa", fake)
+    defaults = inspect.signature(real).parameters
+    assert (defaults["patience"].default, defaults["min_delta"].default) == (5, 0.01)
+    # fit_vqa's defaults: kept epochs 1 and 1 (0.805 is within 0.01 of 0.8): 0.8 against 0.803
+    assert V.tune_vqa(None, None, [0.1, 0.01]) == (
+        0.01,
+        "net 0.01",
+        [{"epoch": e, "val_accuracy": a} for e, a in enumerate(script[0.01])],
+    )
+    assert calls == [(0.1, {}), (0.01, {})]  # nothing added to what fit_vqa is given
+    assert V.tune_vqa(None, None, [0.1, 0.01], min_delta=0.0)[0] == 0.1  # kept epoch 2 of 0.1: 0.805
+    assert V.tune_vqa(None, None, [0.1, 0.01], patience=0)[0] == 0.1  # the last epochs: 0.79 against 0.78
+    # the defaults are read from fit_vqa's signature, not typed again: change them and the choice follows
+    monkeypatch.setitem(real.__kwdefaults__, "patience", 0)
+    assert V.tune_vqa(None, None, [0.1, 0.01])[0] == 0.1
+    with pytest.raises(ValueError, match=r"`lrs` must be one or more positive learning rates, but got \[\]"):
+        V.tune_vqa(None, None, [])
+
+
 def test_prior_hits_against_counting_by_hand():
     from camlib.study.vqa import prior_hits
 

@@ -10,7 +10,8 @@ writing it:
 - ``benchmark_pair``: the training and held-out sets of one benchmark;
   ``benchmark_splits``: training, validation and test sets (the validation
   images choose the learning rate and stop training; the test images score);
-- ``tune_lr``: the learning rate of one head, chosen on the validation images;
+- ``tune_lr``: the learning rate of one head, chosen on the validation images
+  (``search_lr``: the search itself, for any training function);
 - ``compare_heads``: one network per (head, seed), scored; ``Run`` records;
 - ``seed_effect``: the per-seed difference of a metric between two methods,
   with its t interval over seeds (``camlib.study.stats.seed_interval``);
@@ -24,8 +25,9 @@ writing it:
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +40,7 @@ from camlib.cam.extractor import find_cam_layer
 from camlib.data.batch import collate
 from camlib.metrics.evaluate import LocalizationResult, evaluate_localization
 from camlib.study.stats import Interval, seed_interval
-from camlib.study.training import best_epoch, fit_small
+from camlib.study.training import EarlyStopping, best_epoch, fit_small
 
 __all__ = [
     "LrSearch",
@@ -48,6 +50,7 @@ __all__ = [
     "compare_heads",
     "kept_epoch",
     "mean_sd",
+    "search_lr",
     "seed_effect",
     "still_improving",
     "summary_rows",
@@ -145,23 +148,65 @@ def tune_lr(train_data: Dataset, val_data: Dataset, lrs: Sequence[float], **trai
     (cached, so the chosen run is not trained twice when the caller trains
     it again with the same seed); its score is the validation accuracy of the
     epoch it keeps (the best epoch with early stopping, else the last). Ties
-    go to the first learning rate in ``lrs``.
+    go to the first learning rate in ``lrs`` (``search_lr``).
 
     Raises:
         ValueError: ``lrs`` is empty or holds a non-positive rate.
     """
-    return _search(lrs, lambda lr: fit_small(train_data, val_data, lr=lr, **train), train)
+    return search_lr(lrs, fit_small, train_data, val_data, **train)
 
 
-def _search(lrs: Sequence[float], train_one: Any, options: dict[str, Any]) -> LrSearch:
-    """One run per rate (``train_one(lr) -> (net, history)``), scored at its kept epoch; the best rate wins."""
-    if not lrs or any(not (isinstance(lr, (int, float)) and lr > 0) for lr in lrs):
-        raise ValueError(f"`lrs` must be one or more positive learning rates, but got {list(lrs)!r}.")
+def _default(fit: Callable[..., Any], name: str, absent: Any) -> Any:
+    """The default of ``fit``'s argument ``name``; ``absent`` when it has no such argument or no default."""
+    try:
+        parameter = inspect.signature(fit).parameters.get(name)
+    except (TypeError, ValueError):  # no signature to read
+        return absent
+    return absent if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+
+
+def search_lr(lrs: Sequence[float], fit: Callable[..., Any], /, *args: Any, **kwargs: Any) -> LrSearch:
+    """One run per learning rate, ``fit(*args, lr=lr, **kwargs) -> (net, history)``; the best rate wins.
+
+    The one learning-rate search of the study (``tune_lr``,
+    ``tune_pooling_head``, ``camlib.study.vqa.tune_vqa``). A rate's score is
+    the ``"val_accuracy"`` of the epoch its run keeps (``kept_epoch``: the
+    best one with early stopping, else the last), read with the run's
+    ``patience`` and ``min_delta``: those of ``kwargs``, else the defaults of
+    ``fit``'s signature (a ``fit`` without such an argument does not stop
+    early: 0 and 0.0). Ties go to the first rate listed.
+
+    Args:
+        lrs: the learning rates to try, in order.
+        fit: the training function; it takes ``lr`` as a keyword.
+        *args, **kwargs: ``fit``'s other arguments, the same for every rate.
+
+    Returns:
+        The ``LrSearch``: the chosen rate, every rate's score and history, the chosen run's network.
+
+    Raises:
+        ValueError: ``lrs`` is empty or holds a non-positive rate.
+
+    Example:
+        >>> def fit(*, lr, patience=1, min_delta=0.0):  # a stand-in: the histories a training would give
+        ...     curve = {0.1: [0.5, 0.9, 0.6], 0.01: [0.6, 0.7, 0.8]}[lr]
+        ...     return f"net {lr}", [{"val_accuracy": a} for a in curve]
+        >>> search = search_lr([0.1, 0.01], fit)  # patience=1: scored at the best epoch
+        >>> search.lr, search.scores, search.net
+        (0.1, {0.1: 0.9, 0.01: 0.8}, 'net 0.1')
+        >>> search_lr([0.1, 0.01], fit, patience=0).lr  # no early stopping: scored at the last epoch
+        0.01
+    """
+    lrs = list(lrs)
+    if not lrs or any(isinstance(lr, bool) or not (isinstance(lr, (int, float)) and lr > 0) for lr in lrs):
+        raise ValueError(f"`lrs` must be one or more positive learning rates, but got {lrs!r}.")
+    patience = kwargs.get("patience", _default(fit, "patience", 0))
+    min_delta = kwargs.get("min_delta", _default(fit, "min_delta", 0.0))
     nets, histories, scores = {}, {}, {}
     for lr in lrs:
-        nets[lr], histories[lr] = train_one(lr)
-        scores[lr] = histories[lr][_kept(histories[lr], options)]["val_accuracy"]
-    best = max(lrs, key=lambda lr: (scores[lr], -list(lrs).index(lr)))  # ties: the first listed
+        nets[lr], histories[lr] = fit(*args, lr=lr, **kwargs)
+        scores[lr] = histories[lr][kept_epoch(histories[lr], patience=patience, min_delta=min_delta)]["val_accuracy"]
+    best = max(lrs, key=lambda lr: (scores[lr], -lrs.index(lr)))  # ties: the first listed
     return LrSearch(best, scores, histories, nets[best])
 
 
@@ -491,7 +536,7 @@ def fit_pooling_head(
         head = ClassifierHead(maps.shape[1], C, pool=pool)
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     order = torch.Generator().manual_seed(seed)
-    history, best_state = [], None
+    history, stopper = [], EarlyStopping(patience, min_delta)
     for epoch in range(1, epochs + 1):
         head.train()
         total, correct, loss_sum = 0, 0, 0.0
@@ -518,15 +563,9 @@ def fit_pooling_head(
                 "val_accuracy": val_correct / len(val_labels),
             }
         )
-        if patience:
-            best = best_epoch(history, min_delta=min_delta)
-            if best == len(history) - 1:
-                best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
-            elif len(history) - 1 - best >= patience:
-                break
-    if best_state is not None:
-        head.load_state_dict(best_state)
-    return head.eval(), history
+        if stopper.update(history, head):  # keeps a copy of the best epoch's weights
+            break
+    return stopper.restore(head).eval(), history
 
 
 def tune_pooling_head(
@@ -536,13 +575,13 @@ def tune_pooling_head(
 
     The score of a rate is the held-out accuracy of the epoch its head keeps
     (the best one with ``patience``, else the last); ties go to the first
-    rate in ``lrs``. ``fit`` holds ``fit_pooling_head``'s other arguments
+    rate in ``lrs`` (``search_lr``). ``fit`` holds ``fit_pooling_head``'s other arguments
     (``pool``, ``epochs``, ``patience``, ``min_delta``, ``seed``, ...).
 
     Raises:
         ValueError: ``lrs`` is empty or holds a non-positive rate.
     """
-    return _search(lrs, lambda lr: fit_pooling_head(maps, labels, val_maps, val_labels, lr=lr, **fit), fit)
+    return search_lr(lrs, fit_pooling_head, maps, labels, val_maps, val_labels, **fit)
 
 
 @dataclass

@@ -27,6 +27,7 @@ Example (a shell):
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import json
 import logging
@@ -52,7 +53,9 @@ from camlib.models.registry import HEADS, MODELS, build_model
 from camlib.study.cache import cache_dir, cache_key, load_entry, save_entry
 
 __all__ = [
+    "EarlyStopping",
     "best_epoch",
+    "cpu_state_dict",
     "fit_small",
     "NonFiniteLossError",
     "Squares",
@@ -165,6 +168,124 @@ def best_epoch(history: list[dict[str, float]], key: str = "val_accuracy", min_d
         if row[key] > best_value + min_delta:
             best, best_value = epoch, row[key]
     return best
+
+
+class EarlyStopping:
+    """Early stopping on a held-out score: the best epoch's weights kept, training stopped ``patience`` epochs after it.
+
+    The rule of ``TrainConfig.patience``, shared by every training loop of
+    the study (``fit``, ``camlib.study.experiments.fit_pooling_head``,
+    ``camlib.study.vqa.fit_vqa``). After each epoch the loop appends its
+    record to ``history`` and calls ``update(history, model)``: when the
+    epoch is the best so far (``best_epoch``: a rise of more than
+    ``min_delta`` of ``history[-1][key]`` over the best before it) a CPU copy
+    of ``model.state_dict()`` is kept; the call returns True once
+    ``patience`` epochs have passed since the best one. At the end,
+    ``kept_state(model)`` is the state to load: the best epoch's copy, or
+    with ``patience=0`` (no early stopping: every epoch runs, ``key`` is
+    never read) a CPU copy of the model's state as it is, the last epoch's;
+    ``restore(model)`` loads it.
+
+    Args:
+        patience: epochs without a rise after which ``update`` says stop (0: never).
+        min_delta: the least rise of ``key`` that counts as an improvement.
+        key: the score of a history row (higher is better).
+
+    Attributes:
+        best: the best epoch so far (an index into ``history``); None before
+            the first ``update`` and with ``patience=0``.
+        improved: whether the last ``update``'s epoch is the best so far.
+        stopped: whether ``update`` has said stop.
+        best_state: the CPU copy of the best epoch's state dict (None until there is one).
+
+    Raises:
+        ValueError: ``patience`` is not an int >= 0, or ``min_delta`` not a number >= 0.
+
+    Example:
+        >>> model = nn.Linear(1, 1, bias=False)
+        >>> stopper, history = EarlyStopping(patience=2, min_delta=0.01), []
+        >>> for epoch, accuracy in enumerate([0.5, 0.7, 0.705, 0.69, 0.8]):
+        ...     _ = model.weight.data.fill_(epoch)  # the epoch's training
+        ...     history.append({"epoch": epoch, "val_accuracy": accuracy})
+        ...     if stopper.update(history, model):
+        ...         break
+        >>> len(history), stopper.best, stopper.kept_state(model)["weight"].item()
+        (4, 1, 1.0)
+        >>> EarlyStopping(patience=0).kept_state(model)["weight"].item()  # no early stopping: the last
+        3.0
+    """
+
+    def __init__(self, patience: int = 0, min_delta: float = 0.0, key: str = "val_accuracy") -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"`patience` must be an int >= 0 (0: no early stopping), but got {patience!r}.")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
+            raise ValueError(f"`min_delta` must be a number >= 0, but got {min_delta!r}.")
+        self.patience, self.min_delta, self.key = patience, min_delta, key
+        self.best: int | None = None
+        self.improved = self.stopped = False
+        self.best_state: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, key={self.key!r}, best={self.best})"
+        )
+
+    def update(self, history: list[dict[str, float]], model: nn.Module) -> bool:
+        """Take the epoch just appended to ``history`` (``history[-1]``); True when training should stop.
+
+        With ``patience``, ``best`` becomes ``best_epoch(history, key,
+        min_delta)``; when that is this epoch a CPU copy of
+        ``model.state_dict()`` replaces ``best_state``, else the answer is
+        whether ``patience`` epochs have passed since ``best``. Without
+        ``patience`` it returns False and touches nothing.
+
+        Raises:
+            ValueError: ``history`` is empty or a row lacks ``key`` (``best_epoch``), with ``patience``.
+        """
+        if not self.patience:
+            return False
+        epoch = len(history) - 1
+        self.best = best_epoch(history, self.key, self.min_delta)
+        self.improved = self.best == epoch
+        if self.improved:
+            self.best_state = cpu_state_dict(model)
+        else:
+            self.stopped = epoch - self.best >= self.patience
+        return self.stopped
+
+    def kept_state(self, model: nn.Module) -> dict[str, Any]:
+        """The state dict to load at the end: the best epoch's copy, or (``patience=0``) a CPU copy of ``model``'s.
+
+        Raises:
+            RuntimeError: ``patience`` is set but ``update`` was never called (no epoch to keep).
+        """
+        if not self.patience:
+            return cpu_state_dict(model)
+        if self.best_state is None:
+            raise RuntimeError("`update` must be called after each epoch before `kept_state`, but it never was.")
+        return self.best_state
+
+    def restore(self, model: nn.Module) -> nn.Module:
+        """``model`` with the kept weights loaded (``kept_state``); with ``patience=0`` it has them already (the last)."""
+        if self.patience:
+            model.load_state_dict(self.kept_state(model))
+        return model
+
+
+def cpu_state_dict(model: nn.Module) -> dict[str, Any]:
+    """A copy of ``model.state_dict()`` on the CPU, detached: later steps of training do not change it.
+
+    Example:
+        >>> model = nn.Linear(2, 1)
+        >>> state = cpu_state_dict(model)
+        >>> _ = model.weight.data.zero_()
+        >>> bool(state["weight"].eq(0).all()), state["weight"].data_ptr() != model.weight.data_ptr()
+        (False, True)
+    """
+    return {
+        k: v.detach().to("cpu", copy=True) if isinstance(v, Tensor) else copy.deepcopy(v)
+        for k, v in model.state_dict().items()
+    }
 
 
 # --- batches and losses -----------------------------------------------------------------
@@ -485,7 +606,7 @@ def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_wo
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=0.2, patience=2, threshold=config.min_delta, threshold_mode="abs"
         )
-    history, best_state = [], None
+    history, stopper = [], EarlyStopping(config.patience, config.min_delta)
     for epoch in range(config.epochs):
         start = time.perf_counter()
         sampler.set_epoch(epoch)
@@ -509,20 +630,15 @@ def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_wo
         history.append(row)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")
         logger.info("epoch %d/%d: %s", epoch + 1, config.epochs, shown)
-        if config.patience:
-            best = best_epoch(history, min_delta=config.min_delta)
-            if best == epoch:  # a copy of the weights early stopping keeps
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            elif epoch - best >= config.patience:
-                logger.info(
-                    "early stop at epoch %d: no rise over %d epochs; keeping epoch %d",
-                    epoch + 1,
-                    config.patience,
-                    best + 1,
-                )
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        if stopper.update(history, model):  # keeps a copy of the best epoch's weights
+            logger.info(
+                "early stop at epoch %d: no rise over %d epochs; keeping epoch %d",
+                epoch + 1,
+                config.patience,
+                stopper.best + 1,
+            )
+            break
+    stopper.restore(model)
     return model.to(memory_format=torch.contiguous_format), history
 
 

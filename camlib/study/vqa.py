@@ -23,7 +23,6 @@ network of the study.
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import re
@@ -243,7 +242,7 @@ def fit_vqa(
     AdamW (weight decay 1e-4), cross-entropy over the answers, the learning
     rate divided by 5 after 2 epochs without a rise of ``min_delta`` in
     validation accuracy, training stopped after ``patience`` such epochs and
-    the best epoch's weights kept (``camlib.study.training.best_epoch``; with
+    the best epoch's weights kept (``camlib.study.training.EarlyStopping``; with
     ``patience=0`` all ``epochs`` run and the last is kept). Seeded:
     initialization and the order of the images.
 
@@ -261,7 +260,7 @@ def fit_vqa(
     from camlib.data.synthetic.vqa import ANSWERS, QUESTION_WORDS
     from camlib.study.cache import code_fingerprint, memoize
     from camlib.study.features import fingerprint
-    from camlib.study.training import best_epoch
+    from camlib.study.training import EarlyStopping
 
     model = dict(model or {})
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
@@ -282,7 +281,7 @@ def fit_vqa(
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode="max", factor=0.2, patience=2, threshold=min_delta, threshold_mode="abs"
         )
-        history, best_state = [], None
+        history, stopper = [], EarlyStopping(patience, min_delta)
         for epoch in range(epochs):
             net.train()
             perm = torch.randperm(len(tr.answers), generator=order)
@@ -307,14 +306,9 @@ def fit_vqa(
             }
             plateau.step(row["val_accuracy"])
             history.append(row)
-            best = best_epoch(history, min_delta=min_delta)
-            if best == epoch:
-                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in net.state_dict().items()})
-            elif patience and epoch - best >= patience:
+            if stopper.update(history, net):  # keeps a CPU copy of the best epoch's weights
                 break
-        if not patience:  # no early stopping: the last epoch, as camlib.study.training
-            best_state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-        return {"state_dict": best_state, "history": history}
+        return {"state_dict": stopper.kept_state(net), "history": history}  # patience=0: the last epoch's
 
     parts = {
         "what": "vqa baseline",
@@ -341,21 +335,19 @@ __all__ += ["VQAScores", "score_vqa", "tune_vqa"]
 def tune_vqa(train: Any, val: Any, lrs: Sequence[float], **kwargs: Any) -> tuple[float, VQABaseline, list[dict]]:
     """``fit_vqa`` at each learning rate of ``lrs``; the one of best validation accuracy at its kept epoch (the first on ties).
 
+    ``camlib.study.experiments.search_lr`` with ``fit_vqa``: the kept epoch is
+    read with ``kwargs``' ``patience`` and ``min_delta``, else ``fit_vqa``'s defaults.
+
     Returns:
         ``(lr, model, history)`` of the chosen rate.
-    """
-    from camlib.study.experiments import kept_epoch
 
-    if not len(lrs):
-        raise ValueError("`lrs` must hold at least one learning rate, but got none.")
-    best = None
-    for lr in lrs:
-        net, history = fit_vqa(train, val, lr=lr, **kwargs)
-        kept = kept_epoch(history, patience=kwargs.get("patience", 5), min_delta=kwargs.get("min_delta", 0.01))
-        score = history[kept]["val_accuracy"]
-        if best is None or score > best[0]:
-            best = (score, lr, net, history)
-    return best[1], best[2], best[3]
+    Raises:
+        ValueError: ``lrs`` is empty or holds a non-positive rate.
+    """
+    from camlib.study.experiments import search_lr
+
+    search = search_lr(lrs, fit_vqa, train, val, **kwargs)
+    return search.lr, search.net, search.history
 
 
 class VQAScores(NamedTuple):
