@@ -8,6 +8,7 @@ value or shape.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 
@@ -63,7 +64,10 @@ def check_tensor(
     return value
 
 
-def check_choice(name: str, value: object, choices: Sequence[object]) -> object:
+_T = TypeVar("_T")
+
+
+def check_choice(name: str, value: _T, choices: Sequence[object]) -> _T:
     """Check that ``value`` is one of ``choices``.
 
     Raises:
@@ -114,7 +118,7 @@ def check_maps(name: str, value: object) -> torch.Tensor:
             infinite value; the message names the first such map by its index
             in the leading dimensions.
     """
-    check_tensor(name, value, floating=True)
+    value = check_tensor(name, value, floating=True)
     if value.ndim < 2:
         raise ValueError(f"`{name}` must have at least 2 dimensions (..., H, W), but got shape {_shape(value)}.")
     if value.shape[-1] == 0 or value.shape[-2] == 0:
@@ -135,7 +139,7 @@ def check_masks(name: str, value: object) -> torch.Tensor:
         TypeError: ``value`` is not a bool tensor.
         ValueError: fewer than 2 dimensions.
     """
-    check_tensor(name, value)
+    value = check_tensor(name, value)
     if value.dtype != torch.bool:
         raise TypeError(f"`{name}` must be a bool tensor, but got {value.dtype}.")
     if value.ndim < 2:

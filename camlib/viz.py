@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -172,9 +173,11 @@ def show_box_protocol(
     ranks = torch.zeros_like(labels)
     for r, label in enumerate(stats.label.tolist(), start=1):
         ranks[labels == label] = r
-    colours = plt.get_cmap("Set3").colors  # pastel: the red box stands out
+    colours = plt.get_cmap("Set3").colors  # type: ignore[attr-defined]  # Set3 is a ListedColormap; pastel: the red box stands out
     palette = ListedColormap([(1.0, 1.0, 1.0)] + [colours[i % len(colours)] for i in range(max(len(stats.label), 1))])
-    axes[2].imshow(ranks.numpy(), cmap=palette, vmin=-0.5, vmax=len(palette.colors) - 0.5, interpolation="nearest")
+    axes[2].imshow(
+        ranks.numpy(), cmap=palette, vmin=-0.5, vmax=len(cast(Sequence, palette.colors)) - 0.5, interpolation="nearest"
+    )
     for component_box in stats.box.tolist():
         draw_box(axes[2], component_box, color="0.3", width=1.0)
     if len(stats.label):
@@ -555,8 +558,8 @@ def show_confused_pairs(labels: Tensor, predictions: dict[str, Tensor], class_na
     if not predictions:
         raise ValueError("`predictions` must hold at least one setting, but got none.")
     confusion = {}
-    for name, p in predictions.items():
-        p = p.detach().cpu().long().numpy()
+    for name, predicted in predictions.items():
+        p = predicted.detach().cpu().long().numpy()
         if p.shape != y.shape:
             raise ValueError(f"`predictions[{name!r}]` must hold one class per label ({len(y)}), but got {len(p)}.")
         if len(y) and (min(y.min(), p.min()) < 0 or max(y.max(), p.max()) >= C):

@@ -38,3 +38,8 @@ def test_ruff_lint_passes():
 def test_ruff_format_is_applied():
     out = _run([*_tool("ruff"), "format", "--check", *PATHS])
     assert out.returncode == 0, "run `ruff format` on:\n" + out.stdout + out.stderr
+
+
+def test_mypy_passes_on_the_library_layer():
+    out = _run([*_tool("mypy")])
+    assert out.returncode == 0, out.stdout + out.stderr

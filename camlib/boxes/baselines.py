@@ -42,7 +42,9 @@ CENTRE_FRACTIONS = tuple(i / 20 for i in range(1, 21))  # 0.05, 0.10, ..., 1.00 
 def _image_size(size: object) -> tuple[int, int]:
     if size is None:
         raise TypeError("`size` must be an int S or a pair (H, W) of ints, but got None.")
-    return check_size("size", size)
+    checked = check_size("size", size)
+    assert checked is not None  # check_size returns None only for None, refused above
+    return checked
 
 
 def _gt(gt_boxes: object) -> tuple[Tensor, Tensor, Tensor]:

@@ -81,7 +81,7 @@ def check_boxes(
         ...
         ValueError: `boxes` must hold boxes (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1, but box 1 is [5, 0, 4, 3].
     """
-    check_tensor(name, boxes, integer=True)
+    boxes = check_tensor(name, boxes, integer=True)
     if ndim is not None and (boxes.ndim != ndim or boxes.shape[-1] != 4):
         raise ValueError(f"`{name}` must be a {ndim}-D tensor {dims}, but got shape {_shape(boxes)}.")
     if boxes.ndim < 1 or boxes.shape[-1] != 4:
@@ -116,7 +116,9 @@ def _size(name: str, value: object) -> tuple[int, int]:
     """An image size ``S`` or ``(H, W)``; None refused."""
     if value is None:
         raise TypeError(f"`{name}` must be an int S or a pair (H, W) of ints, but got None.")
-    return check_size(name, value)
+    size = check_size(name, value)
+    assert size is not None  # check_size returns None only for None, refused above
+    return size
 
 
 # --- areas and IoU (no validation: broadcast boxes (..., 4)) ----------------------------
@@ -201,8 +203,8 @@ def box_intersection(boxes1: Tensor, boxes2: Tensor) -> Tensor:
 
 
 def _check_pair(boxes1: object, boxes2: object) -> tuple[Tensor, Tensor]:
-    check_tensor("boxes1", boxes1, integer=True)
-    check_tensor("boxes2", boxes2, integer=True)
+    boxes1 = check_tensor("boxes1", boxes1, integer=True)
+    boxes2 = check_tensor("boxes2", boxes2, integer=True)
     if boxes1.device != boxes2.device:
         raise ValueError(f"`boxes2` must be on the device of `boxes1` ({boxes1.device}), but is on {boxes2.device}.")
     return check_boxes("boxes1", boxes1, dims="(N, 4)"), check_boxes("boxes2", boxes2, dims="(M, 4)")

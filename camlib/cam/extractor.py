@@ -13,10 +13,11 @@ layer's output; ``compute_cams`` is the one-call form for a batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from camlib._validate import check_tensor
 from camlib.cam.kernel import class_activation_maps, nin_class_activation_maps
@@ -56,7 +57,7 @@ class capture_features:
         self.layer = layer
         self.eval_mode = eval_mode
         self._features: Tensor | None = None
-        self._handle = None
+        self._handle: RemovableHandle | None = None
         self._modes: list[tuple[nn.Module, bool]] = []
 
     def _hook(self, module: nn.Module, inputs: tuple, output: Tensor) -> None:
@@ -74,6 +75,7 @@ class capture_features:
 
     def __exit__(self, *exc_info: object) -> None:
         try:
+            assert self._handle is not None  # __exit__ follows __enter__, which set it
             self._handle.remove()
         finally:
             self._handle = None
@@ -177,7 +179,8 @@ def find_cam_layer(model: nn.Module) -> CAMLayer:
 
 
 def _bias(layer: nn.Module) -> Tensor | None:
-    return None if layer.bias is None else layer.bias.detach()
+    bias = cast("Tensor | None", layer.bias)  # a Parameter or None; nn.Module's __getattr__ says Tensor | Module
+    return None if bias is None else bias.detach()
 
 
 class CAM:
@@ -223,7 +226,7 @@ class CAM:
         self.layer = find_cam_layer(model) if layer is None else layer
         self._capture = capture_features(model, self.layer.features, eval_mode=eval_mode)
         self._output: object = None
-        self._handle = None
+        self._handle: RemovableHandle | None = None
 
     def _hook(self, module: nn.Module, inputs: tuple, output: object) -> None:
         self._output = output

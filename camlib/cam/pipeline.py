@@ -108,9 +108,9 @@ def cam_masks(
     """
     check_tensor("features", features, ndim=4, dims="(N, K, h, w)", floating=True)
     check_tensor("classes", classes, ndim=2, dims="(N, k)", integer=True)
-    size = check_size("size", size)
+    hw = check_size("size", size)
     threshold = check_fraction("threshold", threshold)
-    if size is None:
+    if hw is None:
         raise ValueError("`size` must be an int or (H, W), but got None.")
     weight = layer.weight.to(device=features.device, dtype=features.dtype)
     C, K = weight.shape
@@ -122,9 +122,9 @@ def cam_masks(
     classes = classes.to(device=features.device, dtype=torch.long)
     bias = None if layer.bias is None or not layer.relu else layer.bias.to(features)[classes]  # (N, k)
     if not fused:
-        return foreground(layer.maps(features, classes, size=size), threshold)
+        return foreground(layer.maps(features, classes, size=hw), threshold)
     return _compiled_masks()(
-        features, weight[classes], bias, bool(layer.relu), float(layer.negative_slope), size, threshold
+        features, weight[classes], bias, bool(layer.relu), float(layer.negative_slope), hw, threshold
     )
 
 
@@ -244,7 +244,7 @@ def localize(
         raise ValueError(f"`top_k` must be a positive int, but got {top_k!r}.")
     if not isinstance(maps, bool):
         raise TypeError(f"`maps` must be a bool, but got {maps!r}.")
-    size = tuple(images.shape[-2:])
+    size = (images.shape[-2], images.shape[-1])
     with torch.no_grad(), CAM(model, layer) as cam:
         model(images)
         classes = cam.classes(top_k)  # (N, k)

@@ -157,6 +157,6 @@ def simonyan_boxes(
         label = np.full((H, W), cv2.GC_PR_BGD, np.uint8)
         label[bg.numpy()], label[fg.numpy()] = cv2.GC_BGD, cv2.GC_FGD
         models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-        cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), label, None, *models, iterations, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), label, None, *models, iterations, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]  # rect=None is OpenCV's "no rectangle" in mask mode; its stubs want a Sequence[int]
         masks[i] = torch.from_numpy((label == cv2.GC_FGD) | (label == cv2.GC_PR_FGD)).float()
     return boxes_from_maps(masks, 0.5).cpu()

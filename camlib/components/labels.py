@@ -342,10 +342,8 @@ def _measure_opencv(flat: Tensor, device: torch.device) -> ComponentStats:
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     box = np.stack([x, y, x + stats[:, cv2.CC_STAT_WIDTH] - 1, y + stats[:, cv2.CC_STAT_HEIGHT] - 1], 1)
     order = np.lexsort((first, maps))  # by map, then first pixel
-    return ComponentStats(
-        *(
-            torch.from_numpy(np.ascontiguousarray(v[order])).to(device)
-            for v in (maps, first + 1, stats[:, cv2.CC_STAT_AREA])
-        ),
-        torch.from_numpy(np.ascontiguousarray(box[order])).to(device),
+    map_index, label, area = (
+        torch.from_numpy(np.ascontiguousarray(v[order])).to(device)
+        for v in (maps, first + 1, stats[:, cv2.CC_STAT_AREA])
     )
+    return ComponentStats(map_index, label, area, torch.from_numpy(np.ascontiguousarray(box[order])).to(device))

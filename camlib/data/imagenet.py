@@ -178,7 +178,7 @@ def _read_xml(path: Path, root: Path, labels: dict[str, int]) -> Record:
     def number(element: ET.Element | None, tag: str) -> int:
         text = None if element is None else element.findtext(tag)
         try:
-            value = float(text)  # an integral number: "375" or "375.0"
+            value = float(text)  # type: ignore[arg-type]  # None (no such tag) raises the TypeError caught below
         except (TypeError, ValueError):
             raise error(f"a number in <{tag}>, not {text!r}") from None
         if not value.is_integer():

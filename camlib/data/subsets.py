@@ -8,7 +8,8 @@ run) and return the dataset itself when nothing is dropped.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
+from typing import cast
 
 from torch.utils.data import Dataset, Subset
 
@@ -29,7 +30,7 @@ def first_items(dataset: Dataset, n: int) -> Dataset:
         (3, True)
     """
     n = _check_count("n", n)
-    return dataset if n == 0 or n >= len(dataset) else Subset(dataset, range(n))
+    return dataset if n == 0 or n >= len(cast(Sized, dataset)) else Subset(dataset, range(n))
 
 
 def first_classes(dataset: Dataset, labels: Sequence[int], max_classes: int = 0, max_per_class: int = 0) -> Dataset:
@@ -46,11 +47,14 @@ def first_classes(dataset: Dataset, labels: Sequence[int], max_classes: int = 0,
         ['a', 'b', 'd', 'e']
     """
     max_classes, max_per_class = _check_count("max_classes", max_classes), _check_count("max_per_class", max_per_class)
-    if len(labels) != len(dataset):
-        raise ValueError(f"`labels` must hold one label per item ({len(dataset)}), but holds {len(labels)}.")
-    keep, seen = [], Counter()
+    if len(labels) != len(cast(Sized, dataset)):
+        raise ValueError(
+            f"`labels` must hold one label per item ({len(cast(Sized, dataset))}), but holds {len(labels)}."
+        )
+    keep: list[int] = []
+    seen: Counter[int] = Counter()
     for i, label in enumerate(labels):
         if (max_classes == 0 or label < max_classes) and (max_per_class == 0 or seen[label] < max_per_class):
             keep.append(i)
             seen[label] += 1
-    return dataset if len(keep) == len(dataset) else Subset(dataset, keep)
+    return dataset if len(keep) == len(cast(Sized, dataset)) else Subset(dataset, keep)

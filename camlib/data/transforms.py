@@ -12,6 +12,7 @@ inclusive boxes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch  # noqa: F401 (the examples use it)
 from PIL import Image
@@ -53,4 +54,5 @@ class PreprocessWithBoxes:
     def __call__(self, image: Image.Image, boxes: Tensor) -> tuple[Tensor, Tensor]:
         """``(Tensor[3, H, W], LongTensor[m, 4])`` from a PIL image and its boxes."""
         x = self.preprocess(image)  # (3, H, W); checks the image's type
-        return x, resize_boxes(boxes, (image.height, image.width), self.size)
+        size = cast("tuple[int, int]", self.size)  # (H, W): __post_init__ took Preprocess's
+        return x, resize_boxes(boxes, (image.height, image.width), size)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -172,7 +172,7 @@ def _mask_stats(fg: Tensor, masks: Tensor, parts: Sequence[Tensor] | None) -> tu
 
 def _maps_and_logits(model: nn.Module, images: Tensor, method: str, top_k: int, labels: Tensor, layer) -> tuple:
     """Logits, top-k classes, and the maps of (top-k classes, true class) at the images' size or the own boxes."""
-    size = tuple(images.shape[-2:])
+    size = (images.shape[-2], images.shape[-1])
     if method == "cam":
         with torch.no_grad(), CAM(model, layer) as cam:
             model(images)
@@ -302,7 +302,7 @@ def evaluate_localization(
             batch = check_batch(batch)
             if batch.boxes is None:
                 raise TypeError("`loader` must yield batches with boxes, but a batch has none (`boxes` is None).")
-            images = batch.images.to(device)
+            images = cast(Tensor, batch.images).to(device)  # a list of PIL images (no transform) has no .to
             labels = batch.labels.to(device)
             gt = [b.to(device) for b in batch.boxes]
             logits, top, maps, own_boxes = _maps_and_logits(model, images, method, top_k, labels, layer)
@@ -352,11 +352,16 @@ def evaluate_localization(
     def cat(key: str) -> Tensor | None:
         return torch.cat(rec[key]) if rec[key] else None
 
+    def cat_all(key: str) -> Tensor:
+        out = cat(key)
+        assert out is not None  # every batch adds to it, and there was one at least
+        return out
+
     has_maps = method != "box" and box_accuracy
     return LocalizationResult(
         method=method, threshold=threshold, mode=mode,
-        labels=cat("labels"), classes=cat("classes"), scores=cat("scores"), boxes=cat("boxes"), hits=cat("hits"),
-        gt_boxes=rec["gt"], true_boxes=cat("true_boxes"), true_iou=cat("true_iou"),
+        labels=cat_all("labels"), classes=cat_all("classes"), scores=cat_all("scores"), boxes=cat_all("boxes"),
+        hits=cat_all("hits"), gt_boxes=rec["gt"], true_boxes=cat_all("true_boxes"), true_iou=cat_all("true_iou"),
         heuristic_classes=cat("h_classes"), heuristic_boxes=cat("h_boxes"), heuristic_hits=cat("h_hits"),
         box_acc=acc1.compute() if has_maps else None, box_acc_v2=acc2.compute() if has_maps else None,
         box_acc_wsol=wsol[0].compute() if has_maps and wsol else None,

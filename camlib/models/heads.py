@@ -203,7 +203,7 @@ def extra_convs(trunk: nn.Module, in_channels: int, widths: Sequence[int]) -> nn
         layers += [(f"conv{i}", nn.Conv2d(in_channels, width, 3, padding=1)), (f"relu{i}", nn.ReLU())]
         in_channels = width
     seq = nn.Sequential(OrderedDict(layers))
-    seq.out_channels = in_channels
+    seq.out_channels = in_channels  # type: ignore[assignment]  # a plain int attribute; nn.Module's __setattr__ is typed Tensor | Module
     return seq
 
 
@@ -359,4 +359,4 @@ class BoxNet(nn.Module):
             boxes = self.eval()(images).boxes
         finally:
             self.train(training)
-        return unit_to_boxes(boxes, tuple(images.shape[-2:]))
+        return unit_to_boxes(boxes, (images.shape[-2], images.shape[-1]))

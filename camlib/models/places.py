@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -102,10 +103,12 @@ class PlacesSqueezeNet(nn.Module):
 
     def cam_layer(self) -> CAMLayer:
         """The maps are ``leaky_relu(W f + b)`` of fire9's output ``f``: a NIN-style head."""
+        bias = self.conv10.bias
+        assert bias is not None  # conv10 is built with a bias
         return CAMLayer(
             self.features,
             self.conv10.weight.detach().flatten(1),
-            self.conv10.bias.detach(),
+            bias.detach(),
             relu=True,
             negative_slope=SLOPE,
         )
@@ -118,7 +121,7 @@ def _expected(num_classes: int = 365) -> dict[str, tuple[int, ...]]:
         convs.update(
             {f"{name}.squeeze": (sq, cin, 1), f"{name}.expand1x1": (e1, sq, 1), f"{name}.expand3x3": (e3, sq, 3)}
         )
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for name, (cout, cin, k) in convs.items():
         shapes[f"{name}.weight"] = (cout, cin, k, k)
         for part in ("bias", "bn_beta", "bn_gamma", "bn_mean", "bn_inv_std"):
@@ -172,7 +175,7 @@ def load_places_squeezenet(
             f"shapes, but it does not; " + "; ".join(problems) + "."
         )
     net = PlacesSqueezeNet(num_classes)
-    convs = {"conv1": net.features.conv1.conv}
+    convs: dict[str, nn.Conv2d] = {"conv1": net.features.conv1.conv}  # type: ignore[union-attr, dict-item]  # nn.Module's __getattr__ types a submodule Tensor | Module
     for name in FIRES:
         fire = getattr(net.features, name)
         convs.update({f"{name}.{part}": getattr(fire, part).conv for part in ("squeeze", "expand1x1", "expand3x3")})
@@ -183,9 +186,11 @@ def load_places_squeezenet(
                 for part in ("weight", "bias", "bn_beta", "bn_gamma", "bn_mean", "bn_inv_std")
             }
             scale = a["bn_gamma"] * a["bn_inv_std"]
+            assert conv.bias is not None  # _conv builds every convolution with a bias
             conv.weight.copy_(a["weight"] * scale[:, None, None, None])
             conv.bias.copy_((a["bias"] - a["bn_mean"]) * scale + a["bn_beta"])
         net.conv10.weight.copy_(torch.from_numpy(arrays["conv10.weight"]))
+        assert net.conv10.bias is not None  # conv10 is built with a bias
         net.conv10.bias.copy_(torch.from_numpy(arrays["conv10.bias"]))
     return net.eval()
 
@@ -219,8 +224,12 @@ class PlacesPreprocess:
         if not isinstance(mean, np.ndarray):
             from camlib.data.locate import find_data
 
-            mean = np.load(
-                find_data(mean, root=data_root, layout="the mean image, a .npy of 3 x 256 x 256"), allow_pickle=False
+            mean = cast(  # a .npy holds one array
+                np.ndarray,
+                np.load(
+                    find_data(mean, root=data_root, layout="the mean image, a .npy of 3 x 256 x 256"),
+                    allow_pickle=False,
+                ),
             )
         if mean.shape != (3, self.resize, self.resize):
             raise ValueError(f"`mean` must be a BGR image of shape (3, 256, 256), but got {mean.shape}.")
@@ -235,7 +244,7 @@ class PlacesPreprocess:
         if not isinstance(image, Image.Image):
             raise TypeError(f"`image` must be a PIL.Image.Image, but got {type(image).__name__}.")
         top, left, size = self.crop
-        rgb = image.convert("RGB").resize((self.resize, self.resize), Image.BILINEAR)
+        rgb = image.convert("RGB").resize((self.resize, self.resize), Image.Resampling.BILINEAR)
         x = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1).flip(0)  # BGR, 0-255
         return (x[:, top : top + size, left : left + size] - self.mean) / 255.0
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -62,8 +63,8 @@ class Preprocess:
         """``Tensor[3, H, W]`` float32 from a PIL image (converted to RGB)."""
         if not isinstance(image, Image.Image):
             raise TypeError(f"`image` must be a PIL.Image.Image, but got {type(image).__name__}.")
-        H, W = self.size
-        rgb = image.convert("RGB").resize((W, H), Image.BILINEAR)
+        H, W = cast("tuple[int, int]", self.size)  # __post_init__ made it (H, W)
+        rgb = image.convert("RGB").resize((W, H), Image.Resampling.BILINEAR)
         x = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1)  # (3, H, W), 0-255
         if self.convention == "caffe":
             x = x.flip(0) - torch.tensor(_CAFFE_MEAN_BGR)[:, None, None]
@@ -76,5 +77,5 @@ class Preprocess:
     def batch(self, images: Sequence[Image.Image]) -> Tensor:
         """``Tensor[N, 3, H, W]`` from a sequence of PIL images."""
         if len(images) == 0:
-            return torch.empty(0, 3, *self.size)
+            return torch.empty(0, 3, *cast("tuple[int, int]", self.size))  # (H, W), by __post_init__
         return torch.stack([self(im) for im in images])

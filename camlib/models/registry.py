@@ -14,6 +14,9 @@ itself imports ``camlib.models.heads``); neither of them imports the registry.
 
 from __future__ import annotations
 
+import os
+from typing import cast
+
 from torch import nn
 
 from camlib._validate import check_choice
@@ -29,7 +32,9 @@ MODELS = SMALL_MODELS + PAPER_MODELS
 _SMALL_KWARGS = {"input_size", "resolution", "channels", "batch_norm", "width", "hidden", "dropout", "grid"}
 
 
-def build_model(name: str, *, num_classes: int, head: str = "gap", pretrained: object = None, **kwargs) -> nn.Module:
+def build_model(
+    name: str, *, num_classes: int, head: str = "gap", pretrained: str | os.PathLike | None = None, **kwargs
+) -> nn.Module:
     """Build one of the study's networks, in training mode.
 
     Args:
@@ -80,10 +85,13 @@ def build_model(name: str, *, num_classes: int, head: str = "gap", pretrained: o
         channels=kwargs.get("channels", 16),
         batch_norm=kwargs.get("batch_norm", True),
     )
+    # out_channels is an int (small_backbone, extra_convs); nn.Module's __getattr__ types it Tensor | Module
     if head == "fc":
         hidden, dropout = kwargs.get("hidden", 256), kwargs.get("dropout", 0.5)
-        return CAMNet(trunk, FCHead(trunk.out_channels, resolution, num_classes, hidden=hidden, dropout=dropout))
-    features = extra_convs(trunk, trunk.out_channels, [kwargs.get("width", 128)])
+        return CAMNet(
+            trunk, FCHead(cast(int, trunk.out_channels), resolution, num_classes, hidden=hidden, dropout=dropout)
+        )
+    features = extra_convs(trunk, cast(int, trunk.out_channels), [kwargs.get("width", 128)])
     if head == "box":
-        return BoxNet(features, features.out_channels, num_classes, grid=kwargs.get("grid", 4))
-    return CAMNet(features, ClassifierHead(features.out_channels, num_classes, head))
+        return BoxNet(features, cast(int, features.out_channels), num_classes, grid=kwargs.get("grid", 4))
+    return CAMNet(features, ClassifierHead(cast(int, features.out_channels), num_classes, head))

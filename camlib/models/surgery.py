@@ -32,7 +32,9 @@ the same features. Use the models through ``camlib.build_model`` (``camlib.model
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -55,6 +57,9 @@ class GoogLeNetInput(nn.Module):
     inputs were scaled that way); a network built without weights has it off.
     """
 
+    scale: Tensor  # buffers, registered in __init__
+    shift: Tensor
+
     def __init__(self, enabled: bool) -> None:
         super().__init__()
         self.enabled = enabled
@@ -68,7 +73,7 @@ class GoogLeNetInput(nn.Module):
         return x * self.scale + self.shift  # (N, 3, H, W)
 
 
-def paper_trunk(name: str, weights: object = None) -> tuple[nn.Module, int]:
+def paper_trunk(name: str, weights: str | os.PathLike | None = None) -> tuple[nn.Module, int]:
     """The kept part of a torchvision network and its output channels ``K``.
 
     Args:
@@ -81,12 +86,12 @@ def paper_trunk(name: str, weights: object = None) -> tuple[nn.Module, int]:
     """
     net = load_pretrained(_ARCH.get(name, name), weights).train()
     if name.startswith("alexnet"):
-        return net.features[:12], 256  # conv1 ... conv5 + ReLU; drop pool5
+        return cast(nn.Sequential, net.features)[:12], 256  # conv1 ... conv5 + ReLU; drop pool5
     if name == "vgg16":
-        return net.features[:30], 512  # ... conv5_3 + ReLU; drop pool5
+        return cast(nn.Sequential, net.features)[:30], 512  # ... conv5_3 + ReLU; drop pool5
     kept = ["conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3"]
     kept += ["inception4a", "inception4b", "inception4c", "inception4d", "inception4e"]
-    layers = [("input", GoogLeNetInput(net.transform_input))] + [(k, getattr(net, k)) for k in kept]
+    layers = [("input", GoogLeNetInput(cast(bool, net.transform_input)))] + [(k, getattr(net, k)) for k in kept]
     return nn.Sequential(OrderedDict(layers)), 832
 
 
@@ -99,7 +104,13 @@ def _replace_classifier(net: nn.Module, num_classes: int) -> nn.Module:
 
 
 def build_paper_model(
-    name: str, *, num_classes: int, head: str = "gap", weights: object = None, width: int | None = None, grid: int = 4
+    name: str,
+    *,
+    num_classes: int,
+    head: str = "gap",
+    weights: str | os.PathLike | None = None,
+    width: int | None = None,
+    grid: int = 4,
 ) -> nn.Module:
     """A network of the paper, by ``name`` and ``head``; see the module docstring.
 
@@ -133,6 +144,7 @@ def build_paper_model(
     trunk, K = paper_trunk(name, weights)
     widths = _WIDTHS[name] if width is None else (width,) * len(_WIDTHS[name])
     features = extra_convs(trunk, K, widths)
+    # out_channels is an int (extra_convs); nn.Module's __getattr__ types it Tensor | Module
     if head == "box":
-        return BoxNet(features, features.out_channels, num_classes, grid=grid)
-    return CAMNet(features, ClassifierHead(features.out_channels, num_classes, head))
+        return BoxNet(features, cast(int, features.out_channels), num_classes, grid=grid)
+    return CAMNet(features, ClassifierHead(cast(int, features.out_channels), num_classes, head))

@@ -20,7 +20,8 @@ Conventions shared by all items:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sized
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -100,7 +101,7 @@ class InMemory(Dataset):
             raise TypeError(f"`dataset` must be a camlib synthetic benchmark, but got {type(dataset).__name__}.")
         self.source = dataset
         show = sys.stderr.isatty() if progress is None else progress
-        self.items = [dataset[i] for i in tqdm(range(len(dataset)), desc=f"drawing {type(dataset).__name__}",
+        self.items = [dataset[i] for i in tqdm(range(len(cast(Sized, dataset))), desc=f"drawing {type(dataset).__name__}",
                                                 leave=False, disable=not show)]  # fmt: skip
 
     def __len__(self) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
+from collections.abc import Sized
+from typing import cast
 
 import numpy as np
 import torch
@@ -80,7 +82,7 @@ def show_samples(dataset: Dataset, count: int = 8, *, ncols: int = 8, panel: flo
     """A grid of the first ``count`` items of ``dataset`` with their ground truth; returns the figure."""
     import matplotlib.pyplot as plt
 
-    count = check_int("count", count, min=1, max=len(dataset))
+    count = check_int("count", count, min=1, max=len(cast(Sized, dataset)))
     ncols = check_int("ncols", ncols, min=1)
     ncols = min(ncols, count)
     nrows = -(-count // ncols)
@@ -105,7 +107,7 @@ def summarize(dataset: Dataset, count: int) -> dict[str, object]:
     half the image side), text ``images with text (%)``, VQA ``most frequent
     answer (%)``.
     """
-    count = check_int("count", count, min=1, max=len(dataset))
+    count = check_int("count", count, min=1, max=len(cast(Sized, dataset)))
     items = [dataset[i] for i in range(count)]
     H, W = items[0].image.shape[-2:]
     boxes = torch.cat([item.boxes for item in items]).long()  # (n, 4)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import matplotlib
 import numpy as np
@@ -104,7 +104,7 @@ FONTS = (
     "STIXGeneral.ttf",
 )
 _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-_NO_HINTING = ft2font.LoadFlags.NO_HINTING if hasattr(ft2font, "LoadFlags") else ft2font.LOAD_NO_HINTING
+_NO_HINTING = ft2font.LoadFlags.NO_HINTING if hasattr(ft2font, "LoadFlags") else ft2font.LOAD_NO_HINTING  # type: ignore[attr-defined]  # matplotlib < 3.10's name, absent from the newer stubs
 _LOADED: dict[str, ft2font.FT2Font] = {}
 
 
@@ -116,7 +116,8 @@ def _font(name: str) -> ft2font.FT2Font:
             raise FileNotFoundError(f"The font {path} is missing; matplotlib ships it in mpl-data/fonts/ttf.")
         # hinting_factor 1 (no horizontal oversampling): the default from matplotlib 3.11 on, where it is deprecated
         legacy = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) < (3, 11)
-        _LOADED[name] = ft2font.FT2Font(str(path), **({"hinting_factor": 1} if legacy else {}))
+        options: dict[str, Any] = {"hinting_factor": 1} if legacy else {}
+        _LOADED[name] = ft2font.FT2Font(str(path), **options)
     return _LOADED[name]
 
 
@@ -230,7 +231,9 @@ class Text(Benchmark):
         side = self.image_size
         image = self.background(rng)
         count = 0 if rng.random() < self.negatives else int(rng.integers(self.num_words[0], self.num_words[1] + 1))
-        boxes, masks, words = [], [], []
+        boxes: list[tuple[int, int, int, int]] = []
+        masks: list[np.ndarray] = []
+        words: list[str] = []
         for _ in range(count):
             word = WORDS[int(rng.integers(len(WORDS)))]
             font = FONTS[int(rng.integers(len(FONTS)))]
