@@ -93,7 +93,7 @@ def device_operations(maps: torch.Tensor, thresholds: int, device_maps: int) -> 
     return {
         "maxboxacc+v2 tree (host)": (n, lambda: _pair(maps.cpu(), [g.cpu() for g in gt], tau)),
         "maxboxacc+v2 labelling (device)": (few, synced(lambda: _pair(maps[:few], gt[:few], tau, backend="torch"))),
-        "boxes dense (device)": (n, synced(lambda: largest_boxes(masks, backend="dense"))),
+        "boxes dense (device)": (n, synced(lambda: largest_boxes(masks, backend="torch"))),
         "boxes runs (host)": (n, lambda: boxes_from_masks(masks.cpu())),
     }
 

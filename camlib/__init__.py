@@ -50,6 +50,7 @@ _EXPORTS = {
     "BoxAccAccumulator": "camlib.metrics.accuracy",
     "max_box_acc": "camlib.metrics.accuracy",
     "max_box_acc_v2": "camlib.metrics.accuracy",
+    "max_box_accs": "camlib.metrics.accuracy",
     "gt_known_accuracy": "camlib.metrics.accuracy",
     "localization_error": "camlib.metrics.accuracy",
     "top_k_error": "camlib.metrics.accuracy",
@@ -82,6 +83,7 @@ __all__ = [
     "localize",
     "max_box_acc",
     "max_box_acc_v2",
+    "max_box_accs",
     "nin_class_activation_maps",
     "normalize_maps",
     "Preprocess",
@@ -113,6 +115,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
         localization_error,
         max_box_acc,
         max_box_acc_v2,
+        max_box_accs,
         top_k_error,
     )
     from camlib.metrics.evaluate import evaluate_localization

@@ -148,10 +148,13 @@ def test_accumulators_agree_with_labelling_backends(quantize):
 def test_unknown_backend_is_named():
     with pytest.raises(
         ValueError,
-        match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', 'tree', "
-        r"but got 'fast'",
+        match=r"`backend` must be one of \('auto', 'torch', 'scipy', 'opencv', 'runs', 'tree'\), but got 'fast'",
     ):
         BoxAccAccumulator(backend="fast")
+    with pytest.raises(
+        ValueError, match=r"must be one of \('auto', 'torch', 'scipy', 'opencv', 'tree'\) here, but got 'runs'"
+    ):
+        BoxAccAccumulator(backend="runs")
 
 
 WEIGHTS = "weights/squeezenet1_0-deepcompression-caffe.pth"

@@ -249,17 +249,25 @@ def test_bad_input():
         connected_components(torch.zeros(3, 3))
     with pytest.raises(TypeError, match=r"`masks` must be a bool tensor, but got torch.float32"):
         measure_components(torch.zeros(3, 3))
-    with pytest.raises(ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', but got 'cv2'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`backend` must be one of \('auto', 'torch', 'scipy', 'opencv', 'runs', 'tree'\), but got 'cv2'",
+    ):
         measure_components(torch.zeros(3, 3, dtype=torch.bool), backend="cv2")
-    with pytest.raises(ValueError, match=r"`backend` 'opencv' runs on CPU masks only, but got masks on meta"):
+    with pytest.raises(ValueError, match=r"`backend` 'opencv' runs on CPU data only, but got data on meta"):
         connected_components(torch.zeros(3, 3, dtype=torch.bool, device="meta"), backend="opencv")
     with pytest.raises(TypeError, match=r"`masks` must be a torch.Tensor, but got ndarray"):
         connected_components(np.zeros((3, 3), dtype=bool))
     with pytest.raises(ValueError, match=r"`masks` must have at least 2 dimensions \(..., H, W\), but got shape \(3,"):
         connected_components(torch.zeros(3, dtype=torch.bool))
     with pytest.raises(
-        ValueError, match=r"`backend` must be one of 'auto', 'torch', 'scipy', 'opencv', but got 'cuda'"
+        ValueError,
+        match=r"`backend` must be one of \('auto', 'torch', 'scipy', 'opencv', 'runs', 'tree'\), but got 'cuda'",
     ):
         connected_components(torch.zeros(3, 3, dtype=torch.bool), backend="cuda")
+    with pytest.raises(
+        ValueError, match=r"`backend` must be one of \('auto', 'torch', 'scipy', 'opencv'\) here, but got 'runs'"
+    ):
+        connected_components(torch.zeros(3, 3, dtype=torch.bool), backend="runs")  # boxes only: no labels
     with pytest.raises(TypeError, match=r"`labels` must have an integer dtype, but got torch.bool"):
         component_stats(torch.zeros(3, 3, dtype=torch.bool))

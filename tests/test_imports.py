@@ -204,7 +204,7 @@ def test_import_camlib_is_light():
 def test_the_namespace_is_slim_and_complete():
     import camlib
 
-    assert len(camlib.__all__) <= 35
+    assert len(camlib._EXPORTS) <= 30 and len(camlib.__all__) <= 40  # about 25 names and the 9 subpackages
     assert sorted(camlib.__all__) == sorted([*camlib._EXPORTS, *camlib._SUBPACKAGES])
     for name in camlib.__all__:
         assert getattr(camlib, name) is not None, name

@@ -8,6 +8,7 @@ import torch
 from scipy import ndimage
 from test_components import smooth_maps
 
+import camlib
 from camlib.boxes.from_maps import boxes_from_maps, top5_heuristic
 from camlib.metrics.accuracy import (
     BoxAccAccumulator,
@@ -410,3 +411,17 @@ def test_region_overlap_bad_input():
         region_overlap(bad)
     with pytest.raises(ValueError, match="`threshold`"):
         region_overlap(torch.zeros(2, 4, 4), threshold=1.5)
+
+
+def test_max_box_accs_is_both_metrics_from_one_pass():
+    g = torch.Generator().manual_seed(5)
+    maps = torch.rand(6, 20, 24, generator=g)
+    gt = [torch.tensor([[2, 3, 12, 15]]), torch.tensor([[0, 0, 23, 19], [5, 5, 9, 9]])] * 3
+    for quantize in (False, True):
+        acc, acc_v2 = camlib.max_box_accs(maps, gt, quantize=quantize)
+        one, two = camlib.max_box_acc(maps, gt, quantize=quantize), camlib.max_box_acc_v2(maps, gt, quantize=quantize)
+        assert torch.equal(acc.curves, one.curves) and acc.value == one.value
+        assert torch.equal(acc_v2.curves, two.curves) and acc_v2.value == two.value
+    acc, acc_v2 = camlib.max_box_accs(maps, gt, convention="wsolevaluation")
+    assert acc.value == camlib.max_box_acc(maps, gt, convention="wsolevaluation").value
+    assert acc_v2.value == camlib.max_box_acc_v2(maps, gt, convention="wsolevaluation").value

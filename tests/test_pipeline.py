@@ -32,7 +32,7 @@ def test_dense_boxes_equal_a_loop_on_noise(density, device):
     g = torch.Generator().manual_seed(int(density * 100))
     masks = torch.rand(24, 29, 37, generator=g) < density
     expected = torch.tensor([_loop_largest_box(m) for m in masks.numpy()])
-    got = largest_boxes(masks.to(device), backend="dense")
+    got = largest_boxes(masks.to(device), backend="torch")
     assert torch.equal(got.cpu(), expected)
     assert torch.equal(
         largest_boxes(masks.to(device)).cpu(), expected
@@ -43,21 +43,21 @@ def test_dense_boxes_on_smooth_maps_ties_and_long_components():
     maps = smooth_maps(4, 10, 48, 40)
     masks = torch.from_numpy(maps > 0.3)
     expected = torch.tensor([_loop_largest_box(m) for m in masks.numpy()])
-    assert torch.equal(largest_boxes(masks, backend="dense"), expected)
+    assert torch.equal(largest_boxes(masks, backend="torch"), expected)
     ties = torch.zeros(3, 8, 8, dtype=torch.bool)
     ties[0, 5:7, 0:2] = ties[0, 0:2, 5:7] = True  # two 2 x 2 blocks: the first pixel (0, 5) comes first
     ties[1, 0, 0] = ties[1, 7, 7] = True
-    assert largest_boxes(ties, backend="dense").tolist() == [[5, 0, 6, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
+    assert largest_boxes(ties, backend="torch").tolist() == [[5, 0, 6, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
     for shape in (spiral(48), snake(40, 48)):  # one component whose geodesic length is about the pixel count
         mask = torch.from_numpy(shape)
         for every in (1, 4, 16):
-            assert largest_boxes(mask, backend="dense", check_every=every).tolist() == _loop_largest_box(shape)
+            assert largest_boxes(mask, backend="torch", check_every=every).tolist() == _loop_largest_box(shape)
 
 
 def test_leading_dimensions_and_empty_batches():
     masks = torch.rand(2, 3, 9, 11, generator=torch.Generator().manual_seed(0)) < 0.5
-    assert torch.equal(largest_boxes(masks, backend="dense"), camlib.boxes_from_masks(masks))
-    assert largest_boxes(masks[:0], backend="dense").shape == (0, 3, 4)
+    assert torch.equal(largest_boxes(masks, backend="torch"), camlib.boxes_from_masks(masks))
+    assert largest_boxes(masks[:0], backend="torch").shape == (0, 3, 4)
 
 
 def _reference(net, images, k, threshold=0.2):
@@ -65,7 +65,7 @@ def _reference(net, images, k, threshold=0.2):
     return out.classes, camlib.boxes_from_maps(out.maps, threshold)
 
 
-@pytest.mark.parametrize("backend", ["auto", "dense"])
+@pytest.mark.parametrize("backend", ["auto", "torch"])
 def test_pipeline_equals_compute_cams_then_boxes(backend, device):
     torch.manual_seed(0)
     net = torchvision.models.resnet18(num_classes=12).eval().to(device)

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from camlib._validate import check_choice, check_fraction, check_maps, check_masks, check_tensor
 from camlib.boxes.geometry import box_area
+from camlib.components.backends import check_backend
 from camlib.components.labels import measure_components
 from camlib.components.runs import largest_component_boxes
 
@@ -137,13 +138,12 @@ def boxes_from_masks(masks: Tensor, *, mode: str = "largest", backend: str = "au
     """
     check_masks("masks", masks)
     check_choice("mode", mode, ("largest", "union"))
+    check_backend(backend, ("auto", "torch", "scipy", "opencv", "runs"), device=masks.device)
     H, W = masks.shape[-2:]
     flat = masks.reshape(-1, H, W)  # (B, H, W)
     if mode == "union":
         boxes = _union_boxes(flat)
     elif backend == "runs" or (backend == "auto" and masks.device.type == "cpu"):
-        if masks.device.type != "cpu":
-            raise ValueError(f"`backend` 'runs' runs on CPU masks only, but got masks on {masks.device}.")
         boxes = torch.from_numpy(largest_component_boxes(flat.numpy()))
     else:
         stats = measure_components(flat, backend=backend)

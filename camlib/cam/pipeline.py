@@ -18,11 +18,12 @@ Two pieces make it fast on a GPU:
   last bit, which the tests would see as a differing pixel). It is meant for
   GPUs: on a 2-core CPU the compiled graph measured slower than the eager
   one (``benchmarks/bench_pipeline.py``, appendix A2), so it is off by default.
-- ``largest_boxes`` labels all masks at once with dense tensors (no boolean
-  indexing, whose size the host must know) by min-label propagation with
-  hooking and pointer jumping, the algorithm of
-  ``camlib.components.labels._label_torch``; areas and boxes are scattered into one
-  slot per pixel, so the largest component of every mask is an ``argmax``.
+- ``largest_boxes`` labels all masks at once with camlib's one torch
+  labeller (``camlib.components.labels.pointer_labels``: min-label
+  propagation with hooking and pointer jumping on dense tensors, no boolean
+  indexing, whose size the host must know); areas and boxes are scattered
+  into one slot per pixel, so the largest component of every mask is an
+  ``argmax``.
   The host is asked only whether the labels still change, once every
   ``check_every`` iterations. On a CPU, ``backend="auto"`` boxes with
   ``camlib.components.runs`` instead (a union-find over each row's runs, through
@@ -38,10 +39,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from camlib._validate import check_choice, check_fraction, check_masks, check_size, check_tensor
+from camlib._validate import check_fraction, check_masks, check_size, check_tensor
 from camlib.boxes.from_maps import boxes_from_masks, foreground
 from camlib.cam.extractor import CAM, CAMLayer
-from camlib.components.labels import _min3x3  # minimum over each pixel's 3 x 3 neighbourhood
+from camlib.components.backends import check_backend
+from camlib.components.labels import pointer_labels  # the one torch labeller
 
 __all__ = ["CAMBoxes", "cam_masks", "largest_boxes", "localize"]
 
@@ -134,24 +136,8 @@ def _dense_largest_boxes(masks: Tensor, check_every: int) -> Tensor:
     P = H * W
     n = B * P
     device = masks.device
-    fg = masks.reshape(-1)
     index = torch.arange(n, device=device)
-    big = n  # above every index: the background, and the spare slot n of the buffers below
-    par = torch.where(fg, index, big)  # (n,) each foreground pixel points at a pixel of its component
-    spare = torch.full((1,), big, dtype=torch.long, device=device)
-    while True:
-        before = par
-        for _ in range(check_every):
-            m = torch.where(fg, _min3x3(par.view(B, H, W), big).view(-1), big)  # smallest pointer around
-            # Hooking: the root that p points at takes p's neighbourhood minimum (background aims at slot n).
-            new = torch.cat([par, spare]).scatter_reduce(0, torch.where(fg, par, big), m, reduce="amin")[:n]
-            new = torch.where(fg, torch.minimum(new, m), big)
-            for _ in range(2):  # pointer jumping
-                new = torch.where(fg, torch.cat([new, spare])[new], big)
-            par = new
-        if torch.equal(par, before):  # the one question to the host, every `check_every` iterations
-            break
-    slot = torch.where(fg, par, big)  # each pixel's component, named by its first pixel; background: slot n
+    slot = pointer_labels(masks, check_every)  # (n,) each pixel's component, named by its first pixel; background: n
     area = torch.zeros(n + 1, dtype=torch.long, device=device).scatter_add(0, slot, torch.ones_like(slot))[:n]
     x, y = index % W, index // W % H
 
@@ -169,10 +155,11 @@ def largest_boxes(masks: Tensor, *, backend: str = "auto", check_every: int = 4)
 
     Args:
         masks: ``BoolTensor[..., H, W]``.
-        backend: ``"dense"`` (the batched tensor labelling of the module
-            docstring), ``"runs"`` or one of ``camlib.components.connected_components``'s
-            backends (through ``boxes_from_masks``), or ``"auto"``: dense off
-            the CPU, ``boxes_from_masks``'s CPU default (runs) on the CPU.
+        backend: ``"torch"`` (the batched tensor labelling,
+            ``camlib.components.labels.pointer_labels``, with areas and boxes
+            scattered densely), ``"runs"``, ``"scipy"`` or ``"opencv"`` (through
+            ``boxes_from_masks``), or ``"auto"``: torch off the CPU, runs on
+            the CPU (``camlib.components.backends``).
         check_every: dense labelling iterations between two checks for
             convergence (extra iterations change nothing).
 
@@ -183,14 +170,14 @@ def largest_boxes(masks: Tensor, *, backend: str = "auto", check_every: int = 4)
 
     Example:
         >>> m = torch.tensor([[1, 0, 0, 1], [0, 0, 0, 1]]).bool()
-        >>> largest_boxes(m, backend="dense")    # one pixel against two
+        >>> largest_boxes(m, backend="torch")    # one pixel against two
         tensor([3, 0, 3, 1])
     """
     check_masks("masks", masks)
-    check_choice("backend", backend, ("auto", "dense", "runs", "torch", "scipy", "opencv"))
+    check_backend(backend, ("auto", "torch", "runs", "scipy", "opencv"), device=masks.device)
     if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1:
         raise ValueError(f"`check_every` must be a positive int, but got {check_every!r}.")
-    if backend == "dense" or (backend == "auto" and masks.device.type != "cpu"):
+    if backend == "torch" or (backend == "auto" and masks.device.type != "cpu"):
         H, W = masks.shape[-2:]
         flat = masks.reshape(-1, H, W)
         if flat.shape[0] == 0:

@@ -29,23 +29,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from camlib._validate import check_choice, check_masks, check_tensor
+from camlib._validate import check_masks, check_tensor
+from camlib.components.backends import check_backend
 
-__all__ = ["BACKENDS", "ComponentStats", "component_stats", "connected_components", "measure_components"]
+__all__ = [
+    "LABELLERS",
+    "ComponentStats",
+    "component_stats",
+    "connected_components",
+    "measure_components",
+    "pointer_labels",
+]
 
-BACKENDS = ("auto", "torch", "scipy", "opencv")
+LABELLERS = ("auto", "torch", "scipy", "opencv")  # the backends (camlib.components.backends) that label
 
 
 def _check_masks(masks: Tensor, backend: str) -> str:
     """Check a bool mask stack ``(..., H, W)`` and a backend; return the backend "auto" resolves to."""
     check_masks("masks", masks)
-    check_choice("backend", backend, BACKENDS)
+    check_backend(backend, LABELLERS, device=masks.device)
     if backend == "auto":
         return ("opencv" if _has_opencv() else "scipy") if masks.device.type == "cpu" else "torch"
-    if backend == "opencv" and masks.device.type != "cpu":
-        raise ValueError(
-            f"`backend` 'opencv' runs on CPU masks only, but got masks on {masks.device}; use 'torch' or 'auto'."
-        )
     return backend
 
 
@@ -165,8 +169,8 @@ def _min3x3(x: Tensor, fill: int) -> Tensor:
     return torch.minimum(torch.minimum(x[..., :-2], x[..., 1:-1]), x[..., 2:])  # (B, H, W)
 
 
-def _label_torch(masks: Tensor) -> Tensor:
-    """Batched labelling by min-label propagation with hooking and pointer jumping.
+def pointer_labels(masks: Tensor, check_every: int = 4) -> Tensor:
+    """Batched labelling by min-label propagation with hooking and pointer jumping: ``LongTensor[B * H * W]``.
 
     Every foreground pixel ``p`` holds a pointer ``par[p]``, the global index
     (over the whole batch) of a pixel of its own component, initially itself;
@@ -178,7 +182,9 @@ def _label_torch(masks: Tensor) -> Tensor:
        moves at once, and ``par[p] = min(par[p], m[p])``;
     3. pointer jumping, twice: ``par[p] = par[par[p]]``.
 
-    Stop when an iteration changes nothing. Then ``m >= par`` everywhere, so
+    Stop when ``check_every`` iterations in a row changed nothing (the host
+    is asked once per ``check_every`` iterations; extra iterations change
+    nothing). Then ``m >= par`` everywhere, so
     the pointer is constant on each component; since ``par[q] <= q``, it is
     the component's smallest index, its first pixel in row-major order.
     Step 1 alone is a breadth-first propagation, so after ``t`` iterations
@@ -189,27 +195,32 @@ def _label_torch(masks: Tensor) -> Tensor:
     a dozen); the tests measure this.
     """
     B, H, W = masks.shape
-    P = H * W
-    n = B * P
-    index = torch.arange(n, device=masks.device)
-    fg = index[masks.reshape(-1)]  # (F,) global indices of foreground pixels
-    big = n  # above every index: the background's value in step 1
-    par = torch.full((n,), big, dtype=torch.long, device=masks.device)
-    par[fg] = fg
-    for _ in range(P + 2):  # the bound above; never reached
-        m = _min3x3(par.view(B, H, W), big).view(-1)[fg]  # (F,)
-        old = par[fg]
-        new = par.scatter_reduce(0, old, m, reduce="amin")
-        new[fg] = torch.minimum(new[fg], m)
-        for _ in range(2):
-            new[fg] = new[new[fg]]
-        changed = not torch.equal(new[fg], old)
-        par = new
-        if not changed:
-            break
-    labels = torch.zeros(n, dtype=torch.long, device=masks.device)
-    labels[fg] = par[fg] % P + 1
-    return labels.view(B, H, W)
+    n = B * H * W
+    device = masks.device
+    fg = masks.reshape(-1)
+    index = torch.arange(n, device=device)
+    big = n  # above every index: the background's value, and the spare slot n of the buffers below
+    par = torch.where(fg, index, big)  # (n,) each foreground pixel points at a pixel of its component
+    spare = torch.full((1,), big, dtype=torch.long, device=device)
+    while True:
+        before = par
+        for _ in range(check_every):
+            m = torch.where(fg, _min3x3(par.view(B, H, W), big).view(-1), big)  # smallest pointer around
+            # Hooking: the root that p points at takes p's neighbourhood minimum (background aims at slot n).
+            new = torch.cat([par, spare]).scatter_reduce(0, torch.where(fg, par, big), m, reduce="amin")[:n]
+            new = torch.where(fg, torch.minimum(new, m), big)
+            for _ in range(2):  # pointer jumping
+                new = torch.where(fg, torch.cat([new, spare])[new], big)
+            par = new
+        if torch.equal(par, before):  # the one question to the host, every `check_every` iterations
+            return par
+
+
+def _label_torch(masks: Tensor) -> Tensor:
+    """Labels ``(B, H, W)`` from ``pointer_labels``: each component named by its first pixel, background 0."""
+    B, H, W = masks.shape
+    par = pointer_labels(masks)
+    return torch.where(par < par.numel(), par % (H * W) + 1, 0).view(B, H, W)
 
 
 class ComponentStats(NamedTuple):

@@ -1,5 +1,5 @@
-"""Metrics: classification and localization accuracy, MaxBoxAcc(V2), PxAP (``accuracy``), and the evaluation
-of a network's CAMs on a dataset (``evaluate``)."""
+"""Metrics: classification and localization accuracy, MaxBoxAcc(V2), PxAP (``accuracy``), the IoU of boolean
+masks (``masks``), and the evaluation of a network's CAMs on a dataset (``evaluate``)."""
 
 from camlib.metrics.accuracy import (
     BoxAccAccumulator,
@@ -12,11 +12,13 @@ from camlib.metrics.accuracy import (
     localization_hits,
     max_box_acc,
     max_box_acc_v2,
+    max_box_accs,
     pxap,
     threshold_grid,
     top_k_error,
 )
 from camlib.metrics.evaluate import LocalizationResult, evaluate_localization
+from camlib.metrics.masks import iou_from_counts, mask_intersection_union, mask_iou
 
 __all__ = [
     "BoxAccAccumulator",
@@ -27,10 +29,14 @@ __all__ = [
     "classification_error",
     "evaluate_localization",
     "gt_known_accuracy",
+    "iou_from_counts",
     "localization_error",
     "localization_hits",
+    "mask_intersection_union",
+    "mask_iou",
     "max_box_acc",
     "max_box_acc_v2",
+    "max_box_accs",
     "pxap",
     "threshold_grid",
     "top_k_error",

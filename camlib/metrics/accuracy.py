@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -28,9 +28,11 @@ from camlib._validate import check_choice, check_maps, check_tensor
 from camlib.boxes.from_maps import _largest_boxes
 from camlib.boxes.geometry import _best_iou, _pad_gt, box_iou, check_boxes, check_iou_threshold
 from camlib.cam.kernel import normalize_maps
+from camlib.components.backends import check_backend
 from camlib.components.contours import contour_best_iou
-from camlib.components.labels import BACKENDS, measure_components
+from camlib.components.labels import measure_components
 from camlib.components.tree import sweep_best_iou
+from camlib.metrics.masks import mask_iou
 
 __all__ = [
     "box_iou",
@@ -46,6 +48,7 @@ __all__ = [
     "update_box_accuracies",
     "max_box_acc",
     "max_box_acc_v2",
+    "max_box_accs",
     "PxAP",
     "PxAPAccumulator",
     "pxap",
@@ -344,7 +347,7 @@ class BoxAccAccumulator:
         self.thresholds = _check_thresholds(thresholds)
         self.all_components = bool(all_components)
         self.convention = check_choice("convention", convention, CONVENTIONS)
-        self.backend = check_choice("backend", backend, (*BACKENDS, "tree"))
+        self.backend = check_backend(backend, ("auto", "torch", "scipy", "opencv", "tree"))
         if convention == "wsolevaluation":
             if quantize is False:
                 raise ValueError("`quantize` must be True (or None) with convention 'wsolevaluation': its contours "
@@ -532,6 +535,35 @@ def max_box_acc_v2(
     return acc.compute()
 
 
+def max_box_accs(
+    maps: Tensor,
+    gt_boxes: Sequence[Tensor],
+    *,
+    iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+    thresholds: Sequence[float] | Tensor | None = None,
+    quantize: bool | None = None,
+    convention: str = "camlib",
+    backend: str = "auto",
+) -> tuple[BoxAccuracy, BoxAccuracy]:
+    """MaxBoxAcc and MaxBoxAccV2 of the same maps from one pass: ``(max_box_acc(...), max_box_acc_v2(...))``.
+
+    Both threshold the same maps at the same ``tau``s; one labelling (one
+    sweep of the component tree on the CPU) serves both
+    (``update_box_accuracies``), so this costs about what one of them costs.
+    The arguments are those of ``max_box_acc_v2``; MaxBoxAcc is at IoU 0.5.
+
+    Example:
+        >>> m = torch.zeros(1, 6, 6); m[0, 0:2, 0:2] = 1.0; m[0, 4:6, 4:6] = 1.0
+        >>> acc, acc_v2 = max_box_accs(m, [torch.tensor([[4, 4, 5, 5]])])
+        >>> acc.value, acc_v2.value   # the largest component (the first blob) misses; one of all hits
+        (0.0, 1.0)
+    """
+    options: dict[str, Any] = dict(thresholds=thresholds, quantize=quantize, convention=convention, backend=backend)
+    pair = [BoxAccAccumulator((0.5,), **options), BoxAccAccumulator(iou_thresholds, all_components=True, **options)]
+    update_box_accuracies(pair, maps, gt_boxes)
+    return pair[0].compute(), pair[1].compute()
+
+
 # --- PxAP (Choe et al. 2020) -----------------------------------------------------------
 
 
@@ -660,7 +692,7 @@ def region_overlap(maps: Tensor, threshold: float = 0.2) -> RegionOverlap:
     ``j = 1 .. k - 1``:
 
     - ``iou[j - 1] = |R_0 ∩ R_j| / |R_0 ∪ R_j|`` (1: the same region, 0: disjoint
-      regions, and 0 when both are empty);
+      regions, and 0 when both are empty: ``camlib.metrics.masks.mask_iou``);
     - ``peak_distance[j - 1]``: the Euclidean distance in pixels between the
       peaks of map 0 and map ``j`` (each map's ``argmax``, the first in
       row-major order on ties) divided by the image diagonal ``sqrt(H² + W²)``.
@@ -692,10 +724,8 @@ def region_overlap(maps: Tensor, threshold: float = 0.2) -> RegionOverlap:
     if maps.ndim != 3:
         raise ValueError(f"`maps` must be a 3-D tensor (k, H, W), but got shape {tuple(maps.shape)}.")
     k, H, W = maps.shape
-    regions = foreground(maps, threshold).flatten(1).cpu()  # (k, H * W)
-    inter = (regions[:1] & regions[1:]).sum(dim=1).double()  # (k - 1,)
-    union = (regions[:1] | regions[1:]).sum(dim=1).double()
-    iou = torch.where(union > 0, inter / union.clamp(min=1), torch.zeros_like(union))
+    regions = foreground(maps, threshold).cpu()  # (k, H, W)
+    iou = mask_iou(regions[:1], regions[1:])  # (k - 1,); 0 when both are empty
     flat = maps.flatten(1).argmax(dim=1).cpu()  # (k,): the first maximum in row-major order
     peaks = torch.stack([flat // W, flat % W], dim=1).double()  # (k, 2): (row, column)
     distance = (peaks[1:] - peaks[:1]).norm(dim=1) / float(np.hypot(H, W))  # (k - 1,)

@@ -203,7 +203,7 @@ def evaluate_localization(
     threshold: float = 0.2,
     mode: str = "largest",
     heuristic: str | None = None,
-    quantize: bool = True,
+    quantize: bool | None = None,
     box_accuracy: bool = True,
     box_thresholds: Sequence[float] | Tensor | None = None,
     wsolevaluation: bool = False,
@@ -241,7 +241,9 @@ def evaluate_localization(
         mode: ``"largest"`` (the paper), ``"union"`` or ``"authors"`` (see ``boxes_from_maps``).
         heuristic: None, ``"thresholds"`` or ``"authors"``: also score the
             top-5 heuristic with that generator (needs ``top_k >= 3``).
-        quantize: MaxBoxAcc on wsolevaluation's 0-255 quantized maps.
+        quantize: MaxBoxAcc(V2) on wsolevaluation's 0-255 quantized maps; the default (None) is
+            ``BoxAccAccumulator``'s and ``max_box_acc``'s, so the same maps give the same values from
+            every entry point (False: camlib's convention scores the float maps).
         box_accuracy: compute MaxBoxAcc and MaxBoxAccV2 (they label every map
             at 100 thresholds, the slowest part on a CPU); else they are None.
         box_thresholds: their threshold grid (``BoxAccAccumulator``); default

@@ -43,6 +43,7 @@ from camlib.study.stats import Interval, seed_interval
 from camlib.study.training import EarlyStopping, best_epoch, fit_small
 
 __all__ = [
+    "QUANTIZE",
     "LrSearch",
     "Run",
     "benchmark_pair",
@@ -57,6 +58,10 @@ __all__ = [
     "tune_lr",
     "versus_baseline",
 ]
+
+# The study's pre-stated choice for the networks it evaluates (compare_heads, chapter 02's real part):
+# MaxBoxAcc(V2) on wsolevaluation's 0-255 quantized maps, as Choe et al. (2020) score them.
+QUANTIZE = True
 
 
 def benchmark_pair(benchmark: type, train_size: int, val_size: int, **kwargs: Any) -> tuple[Dataset, Dataset]:
@@ -325,7 +330,7 @@ def compare_heads(
             top_k = min(5, find_cam_layer(net).weight.shape[0])  # top-5, or every class of a smaller benchmark
             for method in ("cam", "backprop") if head in backprop else ("cam",):
                 result = evaluate_localization(
-                    net, loader, method=method, threshold=threshold, keep_maps=keep, top_k=top_k
+                    net, loader, method=method, threshold=threshold, keep_maps=keep, top_k=top_k, quantize=QUANTIZE
                 )
                 name = f"{head.upper()} {'CAM' if method == 'cam' else 'backprop'}"
                 runs.append(

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from camlib._validate import check_tensor
+from camlib.metrics.masks import iou_from_counts, mask_intersection_union, mask_iou
 
 __all__ = ["PartHits", "part_hits", "top_units", "unit_masks", "unit_thresholds"]
 
@@ -269,7 +270,8 @@ def part_iou(masks: Tensor, part_masks: Tensor) -> Tensor:
 
     ``IoU_p = sum_i |M_i & P_ip| / sum_i |M_i | P_ip|`` over the images where part ``p`` is present
     (Bau et al. 2017: a unit is a detector of a concept when its IoU exceeds 0.04); NaN where the
-    part is present on no image.
+    part is present on no image. The counts are ``camlib.metrics.masks.mask_intersection_union``'s,
+    summed over the images in float64, divided by ``iou_from_counts``.
 
     Args:
         masks: ``BoolTensor[N, H, W]``, the unit's segmentation of each image (``unit_masks``).
@@ -293,12 +295,11 @@ def part_iou(masks: Tensor, part_masks: Tensor) -> Tensor:
             f"same N, H, W, but got {masks.dtype} {tuple(masks.shape)} and {part_masks.dtype} "
             f"{tuple(part_masks.shape)}."
         )
-    m = masks[:, None]  # (N, 1, H, W)
     present = part_masks.flatten(2).any(2)  # (N, P)
-    inter = (m & part_masks).flatten(2).sum(2).double() * present  # (N, P)
-    union = (m | part_masks).flatten(2).sum(2).double() * present
-    total = union.sum(0)
-    return torch.where(present.any(0), inter.sum(0) / total.clamp(min=1), torch.full_like(total, float("nan")))
+    inter, union = mask_intersection_union(masks[:, None], part_masks)  # (N, P) each
+    inter, union = inter.double() * present, union.double() * present  # the images where the part is present
+    # a part present on some image has a union >= 1 there, so the union sum is 0 exactly where it is present on none
+    return iou_from_counts(inter.sum(0), union.sum(0), empty=float("nan"))
 
 
 def ablated_scores(pooled: Tensor, weight: Tensor, bias: Tensor | None, units: Tensor) -> Tensor:
@@ -501,7 +502,9 @@ def concept_iou(
 
     ``IoU_uc = sum_i |M_ui & C_ic| / sum_i |M_ui | C_ic|`` over the images ``i`` where concept ``c``
     is present, ``M_ui`` unit ``u``'s segmentation (``unit_masks``) and ``C_ic`` the union of the
-    image's instances of ``c``. One image at a time, so that ``N x U x H x W`` masks are never held.
+    image's instances of ``c``. One image at a time, so that ``N x U x H x W`` masks are never held:
+    each image's counts (``camlib.metrics.masks.mask_intersection_union``, every unit against every
+    present concept) are added in float64, and the sums divided at the end (``iou_from_counts``).
 
     Args:
         maps: ``Tensor[N, U, h, w]``, the units' maps (the chosen units only).
@@ -540,12 +543,11 @@ def concept_iou(
         present = ids.unique()  # (P,)
         concept = torch.stack([masks[ids == c].any(0) for c in present.tolist()]).cpu()  # (P, H, W)
         seg = unit_masks(maps[i : i + 1], thresholds, tuple(concept.shape[-2:]))[0].cpu()  # (U, H, W)
-        a, b = seg.flatten(1).double(), concept.flatten(1).double()
-        both = a @ b.T  # (U, P)
-        inter[:, present] += both
-        union[:, present] += a.sum(1, keepdim=True) + b.sum(1)[None] - both
+        both, either = mask_intersection_union(seg, concept, pairwise=True)  # (U, P) each
+        inter[:, present] += both.double()
+        union[:, present] += either.double()
         images[present] += 1
-    iou = inter / union.clamp(min=1)
+    iou = iou_from_counts(inter, union)  # 0 for a concept present only with empty masks, and no segmentation
     return torch.where(images[None] > 0, iou, torch.full_like(iou, float("nan"))), images
 
 
@@ -556,7 +558,7 @@ def object_iou(maps: Tensor, thresholds: Tensor, units: Tensor, object_masks: Te
     """``Tensor[N, k]``: on each image, the IoU of each of its chosen units' segmentation with its object's mask.
 
     Per image, not summed over a data set (as ``concept_iou`` is), because each image asks its own
-    class's units; an empty segmentation has IoU 0.
+    class's units: ``camlib.metrics.masks.mask_iou``; an empty segmentation has IoU 0.
 
     Args:
         maps: ``Tensor[N, K, h, w]``, all units' maps.
@@ -582,10 +584,7 @@ def object_iou(maps: Tensor, thresholds: Tensor, units: Tensor, object_masks: Te
     for i in range(len(maps)):
         chosen = units[i].cpu()
         seg = unit_masks(maps[i : i + 1, chosen], thresholds[chosen], size)[0].cpu()  # (k, H, W)
-        obj = object_masks[i].cpu()
-        inter = (seg & obj).flatten(1).sum(1).double()
-        union = (seg | obj).flatten(1).sum(1).double()
-        out[i] = inter / union.clamp(min=1)
+        out[i] = mask_iou(seg, object_masks[i].cpu())  # (k,); 0 when both are empty
     return out
 
 
