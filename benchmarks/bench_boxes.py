@@ -64,7 +64,6 @@ import torch
 
 from camlib.book.perf import contours_largest_boxes, contours_max_box_acc_v2, smooth_maps
 from camlib.boxes.from_maps import authors_boxes, boxes_from_masks, foreground
-from camlib.cam.pipeline import largest_boxes
 from camlib.components.labels import component_stats, connected_components, measure_components
 from camlib.metrics.accuracy import BoxAccAccumulator, threshold_grid, update_box_accuracies
 
@@ -93,7 +92,7 @@ def device_operations(maps: torch.Tensor, thresholds: int, device_maps: int) -> 
     return {
         "maxboxacc+v2 tree (host)": (n, lambda: _pair(maps.cpu(), [g.cpu() for g in gt], tau)),
         "maxboxacc+v2 labelling (device)": (few, synced(lambda: _pair(maps[:few], gt[:few], tau, backend="torch"))),
-        "boxes dense (device)": (n, synced(lambda: largest_boxes(masks, backend="torch"))),
+        "boxes dense (device)": (n, synced(lambda: boxes_from_masks(masks, backend="torch"))),
         "boxes runs (host)": (n, lambda: boxes_from_masks(masks.cpu())),
     }
 

@@ -116,7 +116,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
-from camlib.book.perf import demo_cam_boxes, largest_box, user_boxes  # noqa: F401 (largest_box: the tests use it here)
+from camlib.book.perf import demo_cam_boxes, opencv_largest_box, user_boxes  # noqa: F401 (opencv_largest_box: the tests use it here)
 from camlib.book.perf import noise_images as make_images
 from camlib.boxes.geometry import box_iou
 from camlib.cam.pipeline import localize

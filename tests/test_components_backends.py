@@ -17,7 +17,6 @@ def test_every_function_speaks_the_one_vocabulary():
     expected = camlib.boxes_from_masks(masks, backend="scipy")
     for backend in ("auto", "torch", "opencv", "runs"):
         assert torch.equal(camlib.boxes_from_masks(masks, backend=backend), expected), backend
-        assert torch.equal(camlib.cam.pipeline.largest_boxes(masks, backend=backend), expected), backend
     labels = camlib.components.connected_components(masks, backend="scipy")
     for backend in ("auto", "torch", "opencv"):
         assert torch.equal(camlib.components.connected_components(masks, backend=backend), labels), backend

@@ -29,3 +29,26 @@ def test_bad_limits_are_named():
         first_classes([1], [0], max_per_class=1.5)
     with pytest.raises(ValueError, match=r"`labels` must hold one label per item \(2\), but holds 1"):
         first_classes([1, 2], [0])
+
+
+def test_image_path_and_source_index_see_through_subsets(tmp_path):
+    from torch.utils.data import Subset
+
+    from camlib.data import image_path, source_index
+    from camlib.data.common import AnnotatedImages
+
+    class Reader(AnnotatedImages):  # the smallest reader: records only
+        def __init__(self, paths):
+            from camlib.data.common import Record
+
+            self.records = [Record(path=p, label=0, boxes=[], image_id=p.stem) for p in paths]
+
+    paths = [tmp_path / f"im{i}.jpg" for i in range(5)]
+    reader = Reader(paths)
+    view = Subset(Subset(reader, [4, 2, 0]), [1, 2])
+    assert source_index(view, 0) == (reader, 2) and source_index(reader, 3) == (reader, 3)
+    assert image_path(view, 1) == paths[0] and image_path(reader, 4) == paths[4]
+    with pytest.raises(TypeError, match="`dataset` must be a camlib.data reader .* but got list"):
+        image_path(Subset(list(range(3)), [0]), 0)
+    with pytest.raises(TypeError, match="`index` must be an int, but got str"):
+        source_index(reader, "0")

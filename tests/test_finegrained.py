@@ -20,7 +20,7 @@ from camlib.study.finegrained import (
     as_batch,
     box_summary,
     crop_study,
-    localization_hits,
+    hits_with_baselines,
 )
 from camlib.study.svm import fit_and_score
 
@@ -31,7 +31,7 @@ def L(*rows) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.long).reshape(-1, 4)
 
 
-# --- localization_hits ------------------------------------------------------------------
+# --- hits_with_baselines ------------------------------------------------------------------
 
 
 def test_localization_hits_hand_worked():
@@ -39,7 +39,7 @@ def test_localization_hits_hand_worked():
     boxes = {"CAM": L([16, 16, 47, 47], [0, 0, 15, 31], [40, 40, 63, 63])}
     # image 0: the box itself (IoU 1); image 1: half the box (512 / 1024 = 0.5: a hit at >= 0.5);
     # image 2: the second of its two boxes (IoU 1)
-    hits = localization_hits(
+    hits = hits_with_baselines(
         boxes, gt, 64, train_boxes=L([0, 0, 31, 31]), draws=3, generator=torch.Generator().manual_seed(0)
     )
     assert list(hits) == ["CAM", RANDOM_UNIFORM, RANDOM_SIZED, CENTRE]
@@ -56,7 +56,7 @@ def test_localization_hits_keep_the_numbers_of_the_baselines(gen):
     gt = torch.stack([xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]], dim=1)  # (40, 4)
     train = gt.flip(0)[:25]
     sizes = torch.stack([train[:, 3] - train[:, 1] + 1, train[:, 2] - train[:, 0] + 1], dim=1)
-    hits = localization_hits(
+    hits = hits_with_baselines(
         {"cam": gt.flip(0)},
         list(gt[:, None]),
         64,
@@ -78,13 +78,13 @@ def test_localization_hits_keep_the_numbers_of_the_baselines(gen):
 def test_localization_hits_refuse_bad_input():
     g = torch.Generator().manual_seed(0)
     with pytest.raises(ValueError, match=r"`boxes\['CAM'\]` must hold one box per image \(2\), but got 1"):
-        localization_hits(
+        hits_with_baselines(
             {"CAM": L([0, 0, 1, 1])}, [L([0, 0, 1, 1])] * 2, 8, train_boxes=L([0, 0, 1, 1]), draws=1, generator=g
         )
     with pytest.raises(TypeError, match=r"`boxes` must be a non-empty dict"):
-        localization_hits({}, [L([0, 0, 1, 1])], 8, train_boxes=L([0, 0, 1, 1]), draws=1, generator=g)
+        hits_with_baselines({}, [L([0, 0, 1, 1])], 8, train_boxes=L([0, 0, 1, 1]), draws=1, generator=g)
     with pytest.raises(ValueError, match=r"`draws` must be an int >= 1, but got 0"):
-        localization_hits(
+        hits_with_baselines(
             {"CAM": L([0, 0, 1, 1])}, [L([0, 0, 1, 1])], 8, train_boxes=L([0, 0, 1, 1]), draws=0, generator=g
         )
 

@@ -10,9 +10,10 @@ from scipy import ndimage
 from test_components import smooth_maps, snake, spiral
 
 import camlib
+from camlib.boxes.from_maps import _dense_largest_boxes, boxes_from_masks
 from camlib.cam import pipeline
 from camlib.cam.extractor import CAMLayer, capture_features
-from camlib.cam.pipeline import cam_masks, largest_boxes, localize
+from camlib.cam.pipeline import cam_masks, localize
 
 
 def _loop_largest_box(mask: np.ndarray) -> list[int]:
@@ -32,10 +33,10 @@ def test_dense_boxes_equal_a_loop_on_noise(density, device):
     g = torch.Generator().manual_seed(int(density * 100))
     masks = torch.rand(24, 29, 37, generator=g) < density
     expected = torch.tensor([_loop_largest_box(m) for m in masks.numpy()])
-    got = largest_boxes(masks.to(device), backend="torch")
+    got = boxes_from_masks(masks.to(device), backend="torch")
     assert torch.equal(got.cpu(), expected)
     assert torch.equal(
-        largest_boxes(masks.to(device)).cpu(), expected
+        boxes_from_masks(masks.to(device)).cpu(), expected
     )  # auto: row runs (camlib.components.runs) on the CPU, dense elsewhere
 
 
@@ -43,21 +44,23 @@ def test_dense_boxes_on_smooth_maps_ties_and_long_components():
     maps = smooth_maps(4, 10, 48, 40)
     masks = torch.from_numpy(maps > 0.3)
     expected = torch.tensor([_loop_largest_box(m) for m in masks.numpy()])
-    assert torch.equal(largest_boxes(masks, backend="torch"), expected)
+    assert torch.equal(boxes_from_masks(masks, backend="torch"), expected)
     ties = torch.zeros(3, 8, 8, dtype=torch.bool)
     ties[0, 5:7, 0:2] = ties[0, 0:2, 5:7] = True  # two 2 x 2 blocks: the first pixel (0, 5) comes first
     ties[1, 0, 0] = ties[1, 7, 7] = True
-    assert largest_boxes(ties, backend="torch").tolist() == [[5, 0, 6, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
+    assert boxes_from_masks(ties, backend="torch").tolist() == [[5, 0, 6, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
     for shape in (spiral(48), snake(40, 48)):  # one component whose geodesic length is about the pixel count
         mask = torch.from_numpy(shape)
         for every in (1, 4, 16):
-            assert largest_boxes(mask, backend="torch", check_every=every).tolist() == _loop_largest_box(shape)
+            assert _dense_largest_boxes(mask.reshape(1, *mask.shape[-2:]), check_every=every)[
+                0
+            ].tolist() == _loop_largest_box(shape)
 
 
 def test_leading_dimensions_and_empty_batches():
     masks = torch.rand(2, 3, 9, 11, generator=torch.Generator().manual_seed(0)) < 0.5
-    assert torch.equal(largest_boxes(masks, backend="torch"), camlib.boxes_from_masks(masks))
-    assert largest_boxes(masks[:0], backend="torch").shape == (0, 3, 4)
+    assert torch.equal(boxes_from_masks(masks, backend="torch"), camlib.boxes_from_masks(masks))
+    assert boxes_from_masks(masks[:0], backend="torch").shape == (0, 3, 4)
 
 
 def _reference(net, images, k, threshold=0.2):
@@ -123,11 +126,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="`size`"):
         cam_masks(f, layer, torch.tensor([[0], [1]]), size=None)
     with pytest.raises(TypeError, match="`masks` must be a bool tensor"):
-        largest_boxes(torch.zeros(3, 3))
-    with pytest.raises(ValueError, match="`check_every` must be a positive int"):
-        largest_boxes(torch.zeros(3, 3, dtype=torch.bool), check_every=0)
+        boxes_from_masks(torch.zeros(3, 3))
     with pytest.raises(ValueError, match="backend"):
-        largest_boxes(torch.zeros(3, 3, dtype=torch.bool), backend="gpu")
+        boxes_from_masks(torch.zeros(3, 3, dtype=torch.bool), backend="gpu")
     net = torchvision.models.resnet18(num_classes=3).eval()
     with pytest.raises(ValueError, match="`top_k` must be at most the number of classes \\(3\\)"):
         localize(net, torch.randn(1, 3, 32, 32), top_k=4)

@@ -157,3 +157,18 @@ def test_bad_image(image, name):
         Preprocess(4)(image)
     with pytest.raises(TypeError, match=rf"`image` must be a PIL.Image.Image, but got {name}"):
         Preprocess(4).batch([solid(), image])
+
+
+@pytest.mark.parametrize("convention", ["torchvision", "caffe"])
+def test_undo_gives_back_the_resized_image(convention):
+    g = torch.Generator().manual_seed(0)
+    pixels = (torch.rand(12, 16, 3, generator=g) * 255).round().to(torch.uint8).numpy()
+    image = Image.fromarray(pixels)
+    pre = Preprocess((12, 16), convention)  # no resize: the same pixels come back, in [0, 1]
+    back = pre.undo(pre(image))
+    torch.testing.assert_close(back, torch.from_numpy(pixels).permute(2, 0, 1).float() / 255, rtol=0, atol=1e-6)
+    assert pre.undo(pre.batch([image, image])).shape == (2, 3, 12, 16)
+    with pytest.raises(
+        ValueError, match=r"`x` must be an input \(..., 3, H, W\) of this preprocessing, but got \(4, 4\)"
+    ):
+        pre.undo(torch.zeros(4, 4))

@@ -49,7 +49,7 @@ __all__ = [
     "contours_largest_boxes",
     "contours_max_box_acc_v2",
     "demo_cam_boxes",
-    "largest_box",
+    "opencv_largest_box",
     "latest_run",
     "median_seconds",
     "noise_images",
@@ -165,7 +165,7 @@ def noise_images(batch: int, size: int, seed: int, device: torch.device | str = 
     return images.to(device)
 
 
-def largest_box(mask: np.ndarray) -> list[int]:
+def opencv_largest_box(mask: np.ndarray) -> list[int]:
     """The user's box of one mask: the largest 8-connected component's ``(x1, y1, x2, y2)``, inclusive.
 
     OpenCV's ``connectedComponentsWithStats``, the component of largest area
@@ -184,9 +184,9 @@ def largest_box(mask: np.ndarray) -> list[int]:
 def user_boxes(maps: np.ndarray, threshold: float = 0.2) -> Tensor:
     """The user's box step, one map at a time: ``maps (N, k, H, W)`` -> ``LongTensor[N, k, 4]``.
 
-    Each map's pixels above ``threshold`` times its maximum, then ``largest_box``.
+    Each map's pixels above ``threshold`` times its maximum, then ``opencv_largest_box``.
     """
-    boxes = [[largest_box(m > threshold * m.max()) for m in per_image] for per_image in maps]
+    boxes = [[opencv_largest_box(m > threshold * m.max()) for m in per_image] for per_image in maps]
     return torch.tensor(boxes, dtype=torch.long).reshape(len(maps), -1, 4)
 
 

@@ -25,7 +25,7 @@ from torch import Tensor
 from camlib._validate import check_choice, check_fraction, check_maps, check_masks, check_tensor
 from camlib.boxes.geometry import box_area
 from camlib.components.backends import check_backend
-from camlib.components.labels import measure_components
+from camlib.components.labels import measure_components, pointer_labels
 from camlib.components.runs import largest_component_boxes
 
 __all__ = [
@@ -129,8 +129,10 @@ def boxes_from_masks(masks: Tensor, *, mode: str = "largest", backend: str = "au
 
     ``mode`` is ``"largest"`` or ``"union"``; see ``boxes_from_maps``. For
     ``"largest"`` on CPU masks, ``backend="auto"`` (or ``"runs"``) takes
-    ``camlib.components.runs``'s union-find over runs, which needs no label image; the
-    labelling backends give the same boxes (tested).
+    ``camlib.components.runs``'s union-find over runs, which needs no label
+    image; off the CPU (or ``"torch"``), the dense torch labelling of all
+    masks at once (``_dense_largest_boxes``); ``"scipy"`` and ``"opencv"``
+    label on the CPU. Every backend gives the same boxes (tested).
 
     Example:
         >>> boxes_from_masks(torch.tensor([[1, 0, 1], [0, 0, 1]]).bool())  # one pixel vs two: the two
@@ -145,10 +147,38 @@ def boxes_from_masks(masks: Tensor, *, mode: str = "largest", backend: str = "au
         boxes = _union_boxes(flat)
     elif backend == "runs" or (backend == "auto" and masks.device.type == "cpu"):
         boxes = torch.from_numpy(largest_component_boxes(flat.numpy()))
+    elif backend in ("torch", "auto"):  # any device: the dense labelling, no boolean indexing
+        boxes = _dense_largest_boxes(flat) if len(flat) else torch.zeros(0, 4, dtype=torch.long, device=masks.device)
     else:
         stats = measure_components(flat, backend=backend)
         boxes = _largest_boxes(stats, flat.shape[0], H * W)
     return boxes.reshape(*masks.shape[:-2], 4)
+
+
+def _dense_largest_boxes(masks: Tensor, check_every: int = 4) -> Tensor:
+    """Largest 8-connected component's box of each mask ``(B, H, W)`` -> ``(B, 4)``, dense tensors only.
+
+    The masks are labelled by ``pointer_labels`` (the host asked once every
+    ``check_every`` iterations whether the labels still change); areas and
+    boxes are scattered into one slot per pixel, so the largest component of
+    every mask is an ``argmax`` (ties: the first pixel in row-major order).
+    """
+    B, H, W = masks.shape
+    P = H * W
+    n = B * P
+    device = masks.device
+    index = torch.arange(n, device=device)
+    slot = pointer_labels(masks, check_every)  # (n,) each pixel's component, named by its first pixel; background: n
+    area = torch.zeros(n + 1, dtype=torch.long, device=device).scatter_add(0, slot, torch.ones_like(slot))[:n]
+    x, y = index % W, index // W % H
+
+    def reduce(values: Tensor, how: str, init: int) -> Tensor:
+        return torch.full((n + 1,), init, dtype=torch.long, device=device).scatter_reduce(0, slot, values, how)[:n]
+
+    box = torch.stack([reduce(x, "amin", W), reduce(y, "amin", H), reduce(x, "amax", -1), reduce(y, "amax", -1)], 1)
+    best, first = area.view(B, P).max(dim=1)  # the first maximum: ties go to the smaller first pixel
+    chosen = box[torch.arange(B, device=device) * P + first]  # (B, 4)
+    return torch.where(best[:, None] > 0, chosen, torch.zeros_like(chosen))
 
 
 def _union_boxes(masks: Tensor) -> Tensor:

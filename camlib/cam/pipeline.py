@@ -18,12 +18,12 @@ Two pieces make it fast on a GPU:
   last bit, which the tests would see as a differing pixel). It is meant for
   GPUs: on a 2-core CPU the compiled graph measured slower than the eager
   one (``benchmarks/bench_pipeline.py``, appendix A2), so it is off by default.
-- ``largest_boxes`` labels all masks at once with camlib's one torch
-  labeller (``camlib.components.labels.pointer_labels``: min-label
-  propagation with hooking and pointer jumping on dense tensors, no boolean
-  indexing, whose size the host must know); areas and boxes are scattered
-  into one slot per pixel, so the largest component of every mask is an
-  ``argmax``.
+- ``camlib.boxes_from_masks`` off the CPU labels all masks at once with
+  camlib's one torch labeller (``camlib.components.labels.pointer_labels``:
+  min-label propagation with hooking and pointer jumping on dense tensors,
+  no boolean indexing, whose size the host must know); areas and boxes are
+  scattered into one slot per pixel, so the largest component of every mask
+  is an ``argmax``.
   The host is asked only whether the labels still change, once every
   ``check_every`` iterations. On a CPU, ``backend="auto"`` boxes with
   ``camlib.components.runs`` instead (a union-find over each row's runs, through
@@ -39,13 +39,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from camlib._validate import check_fraction, check_masks, check_size, check_tensor
+from camlib._validate import check_fraction, check_size, check_tensor
 from camlib.boxes.from_maps import boxes_from_masks, foreground
 from camlib.cam.extractor import CAM, CAMLayer
-from camlib.components.backends import check_backend
-from camlib.components.labels import pointer_labels  # the one torch labeller
 
-__all__ = ["CAMBoxes", "cam_masks", "largest_boxes", "localize"]
+__all__ = ["CAMBoxes", "cam_masks", "localize"]
 
 
 class CAMBoxes(NamedTuple):
@@ -130,62 +128,6 @@ def cam_masks(
     )
 
 
-def _dense_largest_boxes(masks: Tensor, check_every: int) -> Tensor:
-    """Largest 8-connected component's box of each mask ``(B, H, W)`` -> ``(B, 4)``, dense tensors only."""
-    B, H, W = masks.shape
-    P = H * W
-    n = B * P
-    device = masks.device
-    index = torch.arange(n, device=device)
-    slot = pointer_labels(masks, check_every)  # (n,) each pixel's component, named by its first pixel; background: n
-    area = torch.zeros(n + 1, dtype=torch.long, device=device).scatter_add(0, slot, torch.ones_like(slot))[:n]
-    x, y = index % W, index // W % H
-
-    def reduce(values: Tensor, how: str, init: int) -> Tensor:
-        return torch.full((n + 1,), init, dtype=torch.long, device=device).scatter_reduce(0, slot, values, how)[:n]
-
-    box = torch.stack([reduce(x, "amin", W), reduce(y, "amin", H), reduce(x, "amax", -1), reduce(y, "amax", -1)], 1)
-    best, first = area.view(B, P).max(dim=1)  # the first maximum: ties go to the smaller first pixel
-    chosen = box[torch.arange(B, device=device) * P + first]  # (B, 4)
-    return torch.where(best[:, None] > 0, chosen, torch.zeros_like(chosen))
-
-
-def largest_boxes(masks: Tensor, *, backend: str = "auto", check_every: int = 4) -> Tensor:
-    """The box of each mask's largest 8-connected component: ``boxes_from_masks(masks)``, batched on any device.
-
-    Args:
-        masks: ``BoolTensor[..., H, W]``.
-        backend: ``"torch"`` (the batched tensor labelling,
-            ``camlib.components.labels.pointer_labels``, with areas and boxes
-            scattered densely), ``"runs"``, ``"scipy"`` or ``"opencv"`` (through
-            ``boxes_from_masks``), or ``"auto"``: torch off the CPU, runs on
-            the CPU (``camlib.components.backends``).
-        check_every: dense labelling iterations between two checks for
-            convergence (extra iterations change nothing).
-
-    Returns:
-        ``LongTensor[..., 4]``, ``(x1, y1, x2, y2)`` inclusive; ``(0, 0, 0, 0)``
-        for an empty mask; ties between largest components go to the first
-        pixel in row-major order.
-
-    Example:
-        >>> m = torch.tensor([[1, 0, 0, 1], [0, 0, 0, 1]]).bool()
-        >>> largest_boxes(m, backend="torch")    # one pixel against two
-        tensor([3, 0, 3, 1])
-    """
-    check_masks("masks", masks)
-    check_backend(backend, ("auto", "torch", "runs", "scipy", "opencv"), device=masks.device)
-    if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1:
-        raise ValueError(f"`check_every` must be a positive int, but got {check_every!r}.")
-    if backend == "torch" or (backend == "auto" and masks.device.type != "cpu"):
-        H, W = masks.shape[-2:]
-        flat = masks.reshape(-1, H, W)
-        if flat.shape[0] == 0:
-            return torch.zeros(*masks.shape[:-2], 4, dtype=torch.long, device=masks.device)
-        return _dense_largest_boxes(flat, check_every).reshape(*masks.shape[:-2], 4)
-    return boxes_from_masks(masks, backend=backend)
-
-
 def localize(
     model: nn.Module,
     images: Tensor,
@@ -211,7 +153,7 @@ def localize(
         threshold: a fraction of each map's maximum, in ``[0, 1]``.
         layer: the ``CAMLayer``, or None to find it.
         fused: ``cam_masks``'s compiled path.
-        backend: ``largest_boxes``'s.
+        backend: ``camlib.boxes_from_masks``'s (``camlib.components.backends``).
         maps: also return the float maps (``Tensor[N, k, H, W]``, unnormalized,
             from the same forward pass); the boxes are then the maps' boxes,
             equal to the masks' path.
@@ -242,4 +184,4 @@ def localize(
             cams = None
             masks = cam_masks(cam.features, cam.layer, classes, size=size, threshold=threshold, fused=fused)
         logits = cam.logits
-    return CAMBoxes(logits, classes, largest_boxes(masks, backend=backend), cams)
+    return CAMBoxes(logits, classes, boxes_from_masks(masks, backend=backend), cams)

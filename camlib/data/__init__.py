@@ -19,7 +19,7 @@ from camlib.data.icdar import ICDAR2015
 from camlib.data.imagenet import ImageNetVal, read_synsets
 from camlib.data.images import IMAGE_SUFFIXES, list_images, read_image
 from camlib.data.locate import DATA_ENV, data_roots, find_data
-from camlib.data.subsets import first_classes, first_items
+from camlib.data.subsets import first_classes, first_items, image_path, source_index
 from camlib.data.transforms import PreprocessWithBoxes, clip_boxes, resize_boxes
 from camlib.data.vqa import VQA
 from camlib.data.wsol import WSOLDataset
@@ -47,8 +47,10 @@ __all__ = [
     "find_data",
     "first_classes",
     "first_items",
+    "image_path",
     "list_images",
     "read_image",
     "read_synsets",
     "resize_boxes",
+    "source_index",
 ]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence, Sized
+from pathlib import Path
 from typing import cast
 
 from torch.utils.data import Dataset, Subset
 
-__all__ = ["first_items", "first_classes"]
+__all__ = ["first_classes", "first_items", "image_path", "source_index"]
 
 
 def _check_count(name: str, value: object) -> int:
@@ -58,3 +59,36 @@ def first_classes(dataset: Dataset, labels: Sequence[int], max_classes: int = 0,
             keep.append(i)
             seen[label] += 1
     return dataset if len(keep) == len(cast(Sized, dataset)) else Subset(dataset, keep)
+
+
+def source_index(dataset: Dataset, index: int) -> tuple[Dataset, int]:
+    """The dataset that item ``index`` of ``dataset`` comes from, through any ``Subset``s, and its index there.
+
+    Example:
+        >>> data = list("abcdef")
+        >>> view = Subset(Subset(data, [1, 3, 5]), [2, 0])
+        >>> base, i = source_index(view, 0)
+        >>> base is data, i, data[i]
+        (True, 5, 'f')
+    """
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"`index` must be an int, but got {type(index).__name__}.")
+    while isinstance(dataset, Subset):
+        index, dataset = int(dataset.indices[index]), dataset.dataset
+    return dataset, index
+
+
+def image_path(dataset: Dataset, index: int) -> Path:
+    """The image file of item ``index`` of a reader of ``camlib.data`` (or of a ``Subset`` of one).
+
+    Raises:
+        TypeError: the dataset under the subsets is not a reader with ``records`` (a synthetic benchmark has no files).
+    """
+    base, i = source_index(dataset, index)
+    records = getattr(base, "records", None)
+    if records is None:
+        raise TypeError(
+            f"`dataset` must be a camlib.data reader (or a Subset of one) whose items are image files, but got "
+            f"{type(base).__name__}."
+        )
+    return Path(records[i].path)

@@ -248,6 +248,22 @@ class PlacesPreprocess:
         x = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1).flip(0)  # BGR, 0-255
         return (x[:, top : top + size, left : left + size] - self.mean) / 255.0
 
+    def undo(self, x: Tensor) -> Tensor:
+        """The network's view for display: ``Tensor[3, 224, 224]`` RGB in ``[0, 1]`` from an input of ``__call__``.
+
+        Adds the mean image back, returns to RGB and scales to ``[0, 1]``
+        (clamped), the inverse of ``__call__`` after its resize and crop.
+
+        Example:
+            >>> p = PlacesPreprocess(np.full((3, 256, 256), 100, np.float32))
+            >>> p.undo(p(Image.new("RGB", (50, 30), (255, 0, 0))))[:, 0, 0].tolist()   # red again
+            [1.0, 0.0, 0.0]
+        """
+        if not isinstance(x, Tensor) or x.shape[-3:] != (3, self.size, self.size):
+            raise ValueError(f"`x` must be an input of this preprocessing (3, {self.size}, {self.size}), but got "
+                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}.")  # fmt: skip
+        return ((x * 255 + self.mean.to(x)).flip(-3) / 255).clamp(0, 1)
+
     def frame_masks(self, masks: Tensor) -> Tensor:
         """Masks in an image's frame (``BoolTensor[m, H, W]``) brought to the network's input frame, ``[m, 224, 224]``.
 

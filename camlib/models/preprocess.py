@@ -74,6 +74,25 @@ class Preprocess:
             x = (x / 255.0 - mean) / std
         return x
 
+    def undo(self, x: Tensor) -> Tensor:
+        """The network's view for display: RGB in ``[0, 1]`` (``Tensor[..., 3, H, W]``), the inverse of the normalization.
+
+        Example:
+            >>> red = Image.new("RGB", (10, 6), (255, 0, 0))
+            >>> [[round(v, 6) for v in Preprocess(4, c).undo(Preprocess(4, c)(red))[:, 0, 0].tolist()] for c in CONVENTIONS]
+            [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+        """
+        if not isinstance(x, Tensor) or x.ndim < 3 or x.shape[-3] != 3:
+            raise ValueError(f"`x` must be an input (..., 3, H, W) of this preprocessing, but got "
+                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}.")  # fmt: skip
+        if self.convention == "caffe":
+            rgb = (x + torch.tensor(_CAFFE_MEAN_BGR).to(x)[:, None, None]).flip(-3) / 255.0
+        else:
+            mean = torch.tensor(_TORCHVISION_MEAN).to(x)[:, None, None]
+            std = torch.tensor(_TORCHVISION_STD).to(x)[:, None, None]
+            rgb = x * std + mean
+        return rgb.clamp(0, 1)
+
     def batch(self, images: Sequence[Image.Image]) -> Tensor:
         """``Tensor[N, 3, H, W]`` from a sequence of PIL images."""
         if len(images) == 0:

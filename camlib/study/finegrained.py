@@ -6,7 +6,7 @@ map, and of a crop around the ground-truth box (its Table 4), and scores the
 CAM boxes against random ones. This module holds the pieces of that study
 that chapter 03 runs on real photographs and on the controlled benchmark:
 
-- ``localization_hits``: per image, whether each set of boxes localizes the
+- ``hits_with_baselines``: per image, whether each set of boxes localizes the
   object (IoU ``>= 0.5``), beside the three baselines of
   ``camlib.boxes.baselines`` (``RANDOM_UNIFORM``, ``RANDOM_SIZED``, ``CENTRE``);
 - ``box_summary``: what a crop around the boxes keeps of the object (IoU,
@@ -51,7 +51,7 @@ __all__ = [
     "as_batch",
     "box_summary",
     "crop_study",
-    "localization_hits",
+    "hits_with_baselines",
 ]
 
 RANDOM_UNIFORM = "random box (uniform corners)"
@@ -90,7 +90,7 @@ def _one_box_each(name: str, boxes: Sequence[Tensor] | None) -> Tensor:
     return torch.cat([b.reshape(-1, 4) for b in boxes]).long()
 
 
-def localization_hits(
+def hits_with_baselines(
     boxes: Mapping[str, Tensor],
     gt_boxes: Sequence[Tensor],
     size: int | tuple[int, int],
@@ -135,7 +135,7 @@ def localization_hits(
 
     Example:
         >>> gt = [torch.tensor([[16, 16, 47, 47]]), torch.tensor([[0, 0, 31, 31]])]
-        >>> hits = localization_hits({"CAM": torch.tensor([[16, 16, 47, 47], [32, 32, 63, 63]])}, gt, 64,
+        >>> hits = hits_with_baselines({"CAM": torch.tensor([[16, 16, 47, 47], [32, 32, 63, 63]])}, gt, 64,
         ...                          train_boxes=torch.tensor([[0, 0, 31, 31]]), draws=2,
         ...                          generator=torch.Generator().manual_seed(0))
         >>> hits["CAM"].tolist(), hits[CENTRE].tolist()     # the centre box of mean size 32 x 32 is the first gt
@@ -255,7 +255,7 @@ class CropStudy:
         bootstrap: ``{"CAM crop", "GT crop"}``: the paired bootstrap of that
             input's accuracy minus the whole image's (``camlib.study.stats.paired_bootstrap``).
         localization: ``{"CAM box (predicted class)", RANDOM_UNIFORM, RANDOM_SIZED, CENTRE}``:
-            the share of test images localized at IoU >= 0.5 (``localization_hits``), and
+            the share of test images localized at IoU >= 0.5 (``hits_with_baselines``), and
             ``CENTRE_FITTED``: the centred box of the best size on the training boxes.
         boxes: ``box_summary`` of the CAM boxes on the test images.
         examples: ``{"images": Tensor[k, 3, H, W], "gt": k tensors (1, 4),
@@ -307,7 +307,7 @@ def crop_study(
        by ``margin``), resized back to the image size (``camlib.study.crops.crop_resize``);
        a new SVM for each, fitted and scored in the same way.
     4. The localization of the test CAM boxes against the baselines
-       (``localization_hits``: ``generator`` is drawn from there), and the
+       (``hits_with_baselines``: ``generator`` is drawn from there), and the
        paired bootstrap of each crop's accuracy minus the whole image's.
 
     Args:
@@ -345,7 +345,7 @@ def crop_study(
         f = {s: _features(model, crop_resize(b.images, crop_boxes[s], side, margin=margin), b.labels, False, batch_size)
              for s, b in data.items()}  # fmt: skip
         result[name] = fit_and_score(f["train"], f["test"], **svm_args).correct
-    hits = localization_hits({"CAM box (predicted class)": cam["test"]}, list(gt["test"][:, None]), side,
+    hits = hits_with_baselines({"CAM box (predicted class)": cam["test"]}, list(gt["test"][:, None]), side,
                              train_boxes=gt["train"], draws=draws, generator=generator)  # fmt: skip
     hits[CENTRE_FITTED] = fitted_centre_hits(list(gt["test"][:, None]), side, train_boxes=gt["train"])
     k = min(examples, len(test.labels))
@@ -427,7 +427,7 @@ def versus_strongest(
     images favours the baselines: a localizer that beats it has beaten each.
 
     Args:
-        hits: ``{name: Tensor[N]}``, per image (1/0 for a box, a share for random boxes), e.g. ``localization_hits``.
+        hits: ``{name: Tensor[N]}``, per image (1/0 for a box, a share for random boxes), e.g. ``hits_with_baselines``.
         box: the localizer's name in ``hits``.
         baselines: the names of the baselines in ``hits``.
         resamples, seed: the bootstrap's.
