@@ -1,4 +1,4 @@
-"""Tests of camlib.models.preprocess: the two input conventions, sizes, batches."""
+"""Tests of camlib.models.preprocess: the three input conventions, sizes, batches."""
 
 from __future__ import annotations
 
@@ -40,6 +40,16 @@ def test_torchvision_solid_colour():
     torch.testing.assert_close(x, want, rtol=0, atol=1e-5)
 
 
+def test_tf_solid_colour():
+    # (v - 127) / 128 in RGB order, exact in float32 (multiples of 1/128):
+    #   R: (200 - 127) / 128 =  73 / 128 =  0.5703125
+    #   G: (100 - 127) / 128 = -27 / 128 = -0.2109375
+    #   B: ( 50 - 127) / 128 = -77 / 128 = -0.6015625
+    x = Preprocess((5, 3), "tf")(solid())
+    assert x.dtype == torch.float32 and x.shape == (3, 5, 3)
+    assert torch.equal(x, torch.tensor([0.5703125, -0.2109375, -0.6015625])[:, None, None].expand(3, 5, 3))
+
+
 def test_default_convention_is_torchvision():
     assert Preprocess(4).convention == "torchvision"
     assert torch.equal(Preprocess(4)(solid()), Preprocess(4, "torchvision")(solid()))
@@ -55,6 +65,7 @@ def test_default_convention_is_torchvision():
             (-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225),
             (0.515 / 0.229, 0.544 / 0.224, 0.594 / 0.225),
         ),
+        ("tf", (-127 / 128,) * 3, (1.0,) * 3),  # (0 - 127) / 128 and (255 - 127) / 128
     ],
 )
 def test_black_and_white(convention, black, white):
@@ -132,7 +143,7 @@ def test_frozen():
         (
             dict(size=4, convention="pytorch"),
             ValueError,
-            r"`convention` must be one of 'torchvision', 'caffe', but got 'pytorch'",
+            r"`convention` must be one of 'torchvision', 'caffe', 'tf', but got 'pytorch'",
         ),
         (dict(size=4, convention="Caffe"), ValueError, r"`convention` must be one of .*but got 'Caffe'"),
         (dict(size=0), ValueError, r"`size` must have positive sides, but got \(0, 0\)"),
@@ -159,7 +170,7 @@ def test_bad_image(image, name):
         Preprocess(4).batch([solid(), image])
 
 
-@pytest.mark.parametrize("convention", ["torchvision", "caffe"])
+@pytest.mark.parametrize("convention", ["torchvision", "caffe", "tf"])
 def test_undo_gives_back_the_resized_image(convention):
     g = torch.Generator().manual_seed(0)
     pixels = (torch.rand(12, 16, 3, generator=g) * 255).round().to(torch.uint8).numpy()

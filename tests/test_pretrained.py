@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import urllib.error
 from pathlib import Path
 
@@ -185,3 +186,16 @@ def test_resolve_weights_names_a_torchvision_weight_or_finds_a_file_with_its_dig
     assert identity == hashlib.sha256(b"abc").hexdigest()
     with pytest.raises(FileNotFoundError, match="state_dict file for torchvision's squeezenet1_0"):
         resolve_weights("squeezenet1_0", "weights/missing.pth", data_root=str(tmp_path))
+
+
+def test_timm_names_are_not_torchvision_names(monkeypatch):
+    # Nothing here needs timm: the names are told apart before it is imported.
+    assert not is_torchvision_weights("efficientnet_lite0", "DEFAULT")
+    assert not is_torchvision_weights("timm:resnet18", "IMAGENET1K_V1")
+    with pytest.raises(
+        ValueError, match=r"\(or 'efficientnet_lite0', or 'timm:<name>' for a timm model\), but got 'lite0'"
+    ):
+        load_pretrained("lite0", None)
+    monkeypatch.setitem(sys.modules, "timm", None)  # as if timm were not installed: `import timm` fails
+    with pytest.raises(ModuleNotFoundError, match=r"`arch` 'timm:resnet18' needs timm \(camlib's `study` extra\)"):
+        load_pretrained("timm:resnet18", None)

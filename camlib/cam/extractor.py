@@ -12,6 +12,7 @@ layer's output; ``compute_cams`` is the one-call form for a batch.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import NamedTuple, cast
 
@@ -142,8 +143,16 @@ def find_cam_layer(model: nn.Module) -> CAMLayer:
 
     Knows torchvision's ResNet, GoogLeNet, Inception3, SqueezeNet,
     MobileNetV2 and EfficientNet, and any model with a ``cam_layer()`` method
-    returning a ``CAMLayer`` (the study's own networks). For other networks
-    build the ``CAMLayer`` by hand.
+    returning a ``CAMLayer`` (the study's own networks). Of timm's networks
+    it knows the EfficientNet class (EfficientNet, EfficientNet-Lite,
+    MobileNetV2, MnasNet: the features are ``bn2``, after its activation, the
+    weights ``classifier``'s), and any other whose head is its (or its
+    ``head``'s) ``global_pool``, average, then the linear ``get_classifier()``: the
+    features are then the output of the last module that gives the tensor
+    ``global_pool`` pools, found by one forward pass of a random input (of
+    timm's ``input_size``, in eval mode, without gradients; the modes are
+    restored) which also checks that the logits are the linear layer of the
+    features' spatial mean. For other networks build the ``CAMLayer`` by hand.
 
     Raises:
         TypeError: the network is not one of those.
@@ -171,11 +180,73 @@ def find_cam_layer(model: nn.Module) -> CAMLayer:
     if isinstance(model, (tvm.MobileNetV2, tvm.EfficientNet)):
         fc = model.classifier[-1]
         return CAMLayer(model.features, fc.weight.detach(), _bias(fc))
+    layer = _timm_cam_layer(model) if type(model).__module__.startswith("timm.") else None
+    if layer is not None:
+        return layer
     raise TypeError(
         f"`model` must be a GAP network that camlib knows (torchvision ResNet, GoogLeNet, Inception3, "
-        f"SqueezeNet, MobileNetV2, EfficientNet, or a model with a `cam_layer()` method), but got "
+        f"SqueezeNet, MobileNetV2, EfficientNet; timm's EfficientNet or a timm model whose head is an average "
+        f"`global_pool` then a linear `get_classifier()`; or a model with a `cam_layer()` method), but got "
         f"{type(model).__name__}; build a `camlib.cam.CAMLayer(features=..., weight=..., bias=...)` for it."
     )
+
+
+def _timm_cam_layer(model: nn.Module) -> CAMLayer | None:
+    """The ``CAMLayer`` of a timm network with an average ``global_pool`` and a linear classifier, or None."""
+    pool = getattr(model, "global_pool", None)
+    if pool is None:  # timm's ClassifierHead and NormMlpClassifierHead hold it
+        pool = getattr(getattr(model, "head", None), "global_pool", None)
+    get_classifier = getattr(model, "get_classifier", None)
+    if not isinstance(pool, nn.Module) or getattr(pool, "pool_type", None) != "avg" or not callable(get_classifier):
+        return None
+    fc = get_classifier()
+    if not isinstance(fc, nn.Linear):
+        return None
+    efficientnet = getattr(sys.modules.get("timm.models.efficientnet"), "EfficientNet", None)
+    if efficientnet is not None and isinstance(model, efficientnet):  # forward_features ends with bn2
+        return CAMLayer(cast(nn.Module, model.bn2), fc.weight.detach(), _bias(fc))
+    return _traced_cam_layer(model, pool, fc)
+
+
+def _traced_cam_layer(model: nn.Module, pool: nn.Module, fc: nn.Linear) -> CAMLayer | None:
+    """Find the module whose output ``pool`` pools by one forward pass; None unless logits = fc(mean of it)."""
+    param = next(model.parameters(), None)
+    if param is None or param.device.type == "meta":
+        return None
+    channels, height, width = (getattr(model, "pretrained_cfg", None) or {}).get("input_size", (3, 224, 224))
+    x = torch.randn(1, channels, height, width, generator=torch.Generator().manual_seed(0)).to(param)
+    calls: list[tuple[nn.Module, object]] = []  # (module, output) in the order the calls end
+    pooled: list[Tensor] = []
+    handles = [
+        m.register_forward_hook(lambda module, inputs, output: calls.append((module, output)))
+        for m in model.modules()
+        if m is not model
+    ]
+    handles.append(pool.register_forward_pre_hook(lambda module, inputs: pooled.append(inputs[0])))
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+        with torch.no_grad():
+            logits = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in modes:
+            module.training = training
+    if len(pooled) != 1 or pooled[0].ndim != 4 or not isinstance(logits, Tensor):
+        return None
+    features = pooled[0]  # (1, K, h, w)
+    last = next((i for i in range(len(calls) - 1, -1, -1) if calls[i][1] is features), None)
+    if last is None or any(m is calls[last][0] for m, _ in calls[last + 1 :]):  # called again: its hook would see that
+        return None
+    if features.shape[1] != fc.in_features:  # a layer between the pooling and the classifier (MobileNetV3)
+        return None
+    with torch.no_grad():
+        expected = fc(features.mean(dim=(2, 3)))  # (1, C): the linear layer of the global average
+    scale = 1e-4 * (1.0 + float(expected.abs().max()))
+    if logits.shape != expected.shape or not torch.allclose(logits, expected, rtol=1e-3, atol=scale):
+        return None
+    return CAMLayer(calls[last][0], fc.weight.detach(), _bias(fc))
 
 
 def _bias(layer: nn.Module) -> Tensor | None:

@@ -33,7 +33,7 @@ class PreprocessWithBoxes:
 
     Args:
         size: the input size, an int ``S`` for ``(S, S)`` or ``(H, W)``.
-        convention: ``"torchvision"`` or ``"caffe"`` (see ``camlib.models.preprocess``).
+        convention: ``"torchvision"``, ``"caffe"`` or ``"tf"`` (see ``camlib.models.preprocess``).
 
     Example:
         >>> image = Image.new("RGB", (454, 227))  # PIL sizes are (W, H)

@@ -1,8 +1,8 @@
 """Networks: GAP/GMP heads and small backbones (``heads``), the paper's -GAP surgery (``surgery``), the one
-constructor by name (``registry``), pretrained weights (``pretrained``), input conventions (``preprocess``) and
-the Places365 scene SqueezeNet (``places``)."""
+constructor by name (``registry``), pretrained weights (``pretrained``; timm's networks in ``timm_models``), input
+conventions (``preprocess``) and the Places365 scene SqueezeNet (``places``)."""
 
-from camlib.models import heads, places, preprocess, pretrained, registry, surgery
+from camlib.models import heads, places, preprocess, pretrained, registry, surgery, timm_models
 from camlib.models.heads import BoxNet, CAMNet, ClassifierHead, small_backbone
 from camlib.models.preprocess import Preprocess
 from camlib.models.pretrained import imagenet_categories, is_torchvision_weights, load_pretrained
@@ -15,6 +15,7 @@ __all__ = [
     "pretrained",
     "registry",
     "surgery",
+    "timm_models",
     "BoxNet",
     "CAMNet",
     "ClassifierHead",

@@ -1,4 +1,4 @@
-"""Turning images into network inputs, in the two conventions the study meets.
+"""Turning images into network inputs, in the three conventions the study meets.
 
 - ``"torchvision"``: RGB, values in ``[0, 1]``, minus the ImageNet mean
   ``(0.485, 0.456, 0.406)``, divided by the std ``(0.229, 0.224, 0.225)``;
@@ -6,8 +6,11 @@
 - ``"caffe"``: BGR channel order, values in ``[0, 255]``, minus the mean
   ``(B, G, R) = (104, 117, 123)``, no division; the Caffe models (NIN,
   SqueezeNet 1.0 of ``data/weights``) expect it.
+- ``"tf"``: RGB, values in ``[0, 255]``, minus 127, divided by 128 (so in
+  ``[-127/128, 1]``); Google's TensorFlow EfficientNet-Lite weights
+  (``camlib.load_pretrained("efficientnet_lite0", "DEFAULT")``) expect it.
 
-Both resize the whole image straight to the input size without cropping, as
+All three resize the whole image straight to the input size without cropping, as
 the paper's localization pipeline and wsolevaluation do, so that a pixel
 ``(x, y)`` of the input maps back to the original by scaling each axis.
 """
@@ -27,11 +30,12 @@ from camlib._validate import check_choice, check_size
 
 __all__ = ["Preprocess", "CONVENTIONS"]
 
-CONVENTIONS = ("torchvision", "caffe")
+CONVENTIONS = ("torchvision", "caffe", "tf")
 
 _TORCHVISION_MEAN = (0.485, 0.456, 0.406)  # RGB
 _TORCHVISION_STD = (0.229, 0.224, 0.225)
 _CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
+_TF_MEAN, _TF_STD = 127.0, 128.0  # EfficientNet-Lite's MEAN_RGB and STDDEV_RGB, on 0-255
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,14 @@ class Preprocess:
 
     Args:
         size: the input size, an int ``S`` for ``(S, S)`` or ``(H, W)``.
-        convention: ``"torchvision"`` or ``"caffe"`` (see the module docstring).
+        convention: ``"torchvision"``, ``"caffe"`` or ``"tf"`` (see the module docstring).
 
     Example:
         >>> red = Image.new("RGB", (10, 6), (255, 0, 0))
         >>> Preprocess(4, "caffe")(red)[:, 0, 0]        # B, G, R minus (104, 117, 123)
         tensor([-104., -117.,  132.])
+        >>> Preprocess(4, "tf")(red)[:, 0, 0]           # (R, G, B - 127) / 128
+        tensor([ 1.0000, -0.9922, -0.9922])
         >>> Preprocess((3, 5), "torchvision")(red).shape
         torch.Size([3, 3, 5])
     """
@@ -68,6 +74,8 @@ class Preprocess:
         x = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1)  # (3, H, W), 0-255
         if self.convention == "caffe":
             x = x.flip(0) - torch.tensor(_CAFFE_MEAN_BGR)[:, None, None]
+        elif self.convention == "tf":
+            x = (x - _TF_MEAN) / _TF_STD
         else:
             mean = torch.tensor(_TORCHVISION_MEAN)[:, None, None]
             std = torch.tensor(_TORCHVISION_STD)[:, None, None]
@@ -80,13 +88,15 @@ class Preprocess:
         Example:
             >>> red = Image.new("RGB", (10, 6), (255, 0, 0))
             >>> [[round(v, 6) for v in Preprocess(4, c).undo(Preprocess(4, c)(red))[:, 0, 0].tolist()] for c in CONVENTIONS]
-            [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+            [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
         """
         if not isinstance(x, Tensor) or x.ndim < 3 or x.shape[-3] != 3:
             raise ValueError(f"`x` must be an input (..., 3, H, W) of this preprocessing, but got "
                              f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}.")  # fmt: skip
         if self.convention == "caffe":
             rgb = (x + torch.tensor(_CAFFE_MEAN_BGR).to(x)[:, None, None]).flip(-3) / 255.0
+        elif self.convention == "tf":
+            rgb = (x * _TF_STD + _TF_MEAN) / 255.0
         else:
             mean = torch.tensor(_TORCHVISION_MEAN).to(x)[:, None, None]
             std = torch.tensor(_TORCHVISION_STD).to(x)[:, None, None]

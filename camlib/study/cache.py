@@ -72,6 +72,7 @@ CODE_MODULES = (
     "camlib.models.pretrained",
     "camlib.models.registry",
     "camlib.models.surgery",
+    "camlib.models.timm_models",
     "camlib.study.cache",
     "camlib.study.crops",
     "camlib.study.features",
