@@ -65,7 +65,7 @@ def test_preprocess_with_boxes_matches_its_parts():
         (
             lambda: PreprocessWithBoxes(224, "bgr"),
             ValueError,
-            r"`convention` must be one of 'torchvision', 'caffe', but got 'bgr'",
+            r"`convention` must be one of 'torchvision', 'caffe', 'tf', but got 'bgr'",
         ),
         (
             lambda: PreprocessWithBoxes(4)(torch.zeros(3, 4, 4), boxes()),
