@@ -7,13 +7,24 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_notebooks import _claims, _glued, _has, _multiple, _text
+from test_notebooks import _claims, _glued, _has, _markdown, _multiple, _text
 
 from camlib.book import paper
 from camlib.book.verdicts import Verdict, combine, verdict
 
 ABSENT = "n/a (data absent)"
-REAL_CLAIMS = ["real_errors", "heuristic", "heuristic_authors", "real_box_accuracy", "backprop", "backprop_simonyan"]
+REAL_CLAIMS = [
+    "real_errors",
+    "heuristic",
+    "heuristic_authors",
+    "real_baseline",
+    "real_baseline_high",
+    "real_baseline_reference",
+    "real_finer",
+    "real_box_accuracy",
+    "backprop",
+    "backprop_simonyan",
+]
 CONTROLLED_CLAIMS = ["surgery", "resolution", "weak_full", "weak_baseline"]
 APPROACH = 5.0  # the chapter's stated margin: weak supervision "approaches" full supervision within ±5 points
 STILL = "still improving at the last epoch: "  # camlib.study.experiments.convergence's words  # the reason of a comparison whose networks did not converge
@@ -29,7 +40,7 @@ def _ilsvrc_invariants(g: dict, prefix: str, step: float) -> None:
 
 def _shown(nb, claim) -> None:
     """The rendered claim table has the claim's row with its verdict word in bold."""
-    rows = [line for line in _text(nb).split("\\n") if line.startswith(f"| {claim.claim} |")]
+    rows = [line for line in _markdown(nb).split("\n") if line.startswith(f"| {claim.claim} |")]
     assert rows and f"| **{claim.verdict}**" in rows[-1], claim.key
 
 
@@ -164,7 +175,49 @@ def test_chapter02_on_the_ilsvrc_subset(executed):
     # the context rows place the study beside the paper; they are not tests
     for key in ("real_errors", "real_box_accuracy"):
         assert claims[key].verdict == "inconclusive" and claims[key].reason.startswith("context, not a test")
-    assert claims["real_errors"].study.startswith(f"SqueezeNet: cls {g['real_cls_top1_err']:.1f} / ")
+    assert claims["real_errors"].study.startswith(f"EfficientNet-Lite0 (224 px): cls {g['real_cls_top1_err']:.1f} / ")
+    _check_networks(g, claims)
+
+
+def _check_networks(g: dict, claims: dict) -> None:
+    """EfficientNet-Lite0 at 224 and 448 px, SqueezeNet at 227: maps, classification, the baselines, the finer map."""
+    assert g["real_networks"] == {
+        "CAM": ["efficientnet_lite0", 224, 7],
+        "CAM, 448 px": ["efficientnet_lite0", 448, 14],
+        "SqueezeNet 1.0: CAM": ["squeezenet1_0", 227, 13],
+    }
+    _ilsvrc_invariants(g, "real_high_", 2.0)
+    _ilsvrc_invariants(g, "real_reference_", 2.0)
+    # classification: the straight resize's accuracy is the CAM pass's; the crop's its own pass (50 images: 2% steps)
+    cls = g["real_classification"]
+    assert list(cls) == ["EfficientNet-Lite0", "SqueezeNet 1.0"]
+    assert cls["EfficientNet-Lite0"]["straight"] == [100 - g["real_cls_top1_err"], 100 - g["real_cls_top5_err"]]
+    assert cls["SqueezeNet 1.0"]["straight"] == [
+        100 - g["real_reference_cls_top1_err"],
+        100 - g["real_reference_cls_top5_err"],
+    ]
+    for name, acc in cls.items():
+        top1, top5 = acc["crop"]
+        assert 50 <= top1 <= top5 <= 100 and _multiple(top1, 2.0) and _multiple(top5, 2.0), name
+    # the baselines: the same 30 test images for every pass (20 held out), the claim the CAM minus the stronger
+    assert g["real_heldout_images"] == 20
+    keys = {
+        "CAM": "real_baseline",
+        "CAM, 448 px": "real_baseline_high",
+        "SqueezeNet 1.0: CAM": "real_baseline_reference",
+    }
+    for name, b in g["real_baselines"].items():
+        c = claims[keys[name]]
+        assert b["test_images"] == 30 and 0 <= b["random"] < b["centre"] <= 100 and _multiple(b["cam"], 100 / 30)
+        side = g["real_networks"][name][1]
+        assert all(1 <= v <= side for v in b["centre_size"])
+        assert c.estimate == pytest.approx(b["cam"] - max(b["centre"], b["random"]), abs=1e-3)  # glued to 4 decimals
+        assert c.rule == "greater" and c.effect.startswith("CAM − centred box") and c.low <= c.estimate <= c.high
+        assert c.verdict == verdict((c.estimate, c.low, c.high)).word
+    # the finer map: GT-known at 448 px minus at 224 px, on all 50 images
+    finer = claims["real_finer"]
+    assert finer.estimate == pytest.approx(g["real_high_gt_known_loc"] - g["real_gt_known_loc"], abs=0.11)
+    assert finer.rule == "greater" and finer.verdict == verdict((finer.estimate, finer.low, finer.high)).word
 
 
 @pytest.mark.notebook

@@ -3,7 +3,8 @@
 Zhou, Khosla, Lapedriza, Oliva, Torralba. *Learning Deep Features for
 Discriminative Localization.* CVPR 2016 (arXiv:1512.04150); and the later
 reference the study reports beside it, Choe et al. CVPR 2020
-(*Evaluating Weakly Supervised Object Localization Methods Right*).
+(*Evaluating Weakly Supervised Object Localization Methods Right*); and, as context, the published
+ImageNet accuracy of the pretrained networks the study runs (``"networks"``).
 
 Every number is keyed by ``(table, row, metric)`` and carries where it comes
 from. Chapters and the book's pages read them from here (``get``, ``value``);
@@ -110,6 +111,15 @@ _SOURCES = {
         {
             "CAM box": {"loc_acc_iou50": 41.0},
             "random box": {"loc_acc_iou50": 5.5},
+        },
+    ),
+    "networks": (
+        "Published ILSVRC2012 val accuracy (all 50,000 images, resize and centre crop) of the pretrained networks "
+        "the study runs: EfficientNet-Lite0 by Google (tensorflow/tpu, models/official/efficientnet/lite, README; "
+        "224 px, float), SqueezeNet 1.0 by Iandola et al. 2016 (Table 2; the Deep Compression weights)",
+        {
+            "EfficientNet-Lite0": {"cls_top1_acc": 75.1},
+            "SqueezeNet 1.0": {"cls_top1_acc": 57.5, "cls_top5_acc": 80.3},
         },
     ),
     "choe2020": (

@@ -12,7 +12,12 @@
 
 All three resize the whole image straight to the input size without cropping, as
 the paper's localization pipeline and wsolevaluation do, so that a pixel
-``(x, y)`` of the input maps back to the original by scaling each axis.
+``(x, y)`` of the input maps back to the original by scaling each axis. For
+classification alone, ``resize=R`` gives the usual ImageNet protocol instead:
+the shorter side to ``R`` (aspect ratio kept), then the centre crop of the
+input size (``Preprocess(224, resize=256)``, torchvision's ``Resize(256)`` and
+``CenterCrop(224)``); boxes do not follow a crop, so the localization passes
+never use it.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class Preprocess:
     Args:
         size: the input size, an int ``S`` for ``(S, S)`` or ``(H, W)``.
         convention: ``"torchvision"``, ``"caffe"`` or ``"tf"`` (see the module docstring).
+        resize: None (straight to ``size``), or an int ``R >= max(size)``: the shorter side to ``R``,
+            then the centre crop of ``size``.
 
     Example:
         >>> red = Image.new("RGB", (10, 6), (255, 0, 0))
@@ -54,23 +61,41 @@ class Preprocess:
         tensor([ 1.0000, -0.9922, -0.9922])
         >>> Preprocess((3, 5), "torchvision")(red).shape
         torch.Size([3, 3, 5])
+        >>> half = Image.fromarray(np.array([[[255, 0, 0]] * 8 + [[0, 0, 255]] * 8] * 4, dtype=np.uint8))  # 4 x 16
+        >>> Preprocess(4, "tf", resize=4)(half)[0, 0].tolist()   # 4 x 16 stays; the centre 4 columns: 2 red, 2 blue
+        [1.0, 1.0, -0.9921875, -0.9921875]
     """
 
     size: int | tuple[int, int]
     convention: str = "torchvision"
+    resize: int | None = None
 
     def __post_init__(self) -> None:
         if self.size is None:  # check_size allows None ("no resize"), which means nothing here
             raise TypeError("`size` must be an int S or a pair (H, W) of ints, but got None.")
         object.__setattr__(self, "size", check_size("size", self.size))
         check_choice("convention", self.convention, CONVENTIONS)
+        if self.resize is not None:
+            side = max(cast("tuple[int, int]", self.size))
+            if isinstance(self.resize, bool) or not isinstance(self.resize, int) or self.resize < side:
+                raise ValueError(
+                    f"`resize` must be None or an int >= the input size's longer side {side} (the shorter side "
+                    f"before the centre crop), but got {self.resize!r}."
+                )
 
     def __call__(self, image: Image.Image) -> Tensor:
         """``Tensor[3, H, W]`` float32 from a PIL image (converted to RGB)."""
         if not isinstance(image, Image.Image):
             raise TypeError(f"`image` must be a PIL.Image.Image, but got {type(image).__name__}.")
         H, W = cast("tuple[int, int]", self.size)  # __post_init__ made it (H, W)
-        rgb = image.convert("RGB").resize((W, H), Image.Resampling.BILINEAR)
+        rgb = image.convert("RGB")
+        if self.resize is None:
+            rgb = rgb.resize((W, H), Image.Resampling.BILINEAR)
+        else:  # torchvision's Resize(R) then CenterCrop((H, W)): the same sizes and offsets
+            R, short, long = self.resize, min(rgb.size), max(rgb.size)
+            w, h = (R, int(R * long / short)) if rgb.width <= rgb.height else (int(R * long / short), R)
+            top, left = int(round((h - H) / 2.0)), int(round((w - W) / 2.0))
+            rgb = rgb.resize((w, h), Image.Resampling.BILINEAR).crop((left, top, left + W, top + H))
         x = torch.from_numpy(np.asarray(rgb, dtype=np.float32).copy()).permute(2, 0, 1)  # (3, H, W), 0-255
         if self.convention == "caffe":
             x = x.flip(0) - torch.tensor(_CAFFE_MEAN_BGR)[:, None, None]

@@ -21,10 +21,11 @@ loader and restores every submodule's training flag afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 import torch
+from PIL import Image
 from torch import Tensor, nn
 
 from camlib._validate import check_fraction, check_size, check_tensor
@@ -251,7 +252,54 @@ def classification_errors(
     return ClassificationErrors(100 * top_k_error(correct, 1), 100 * top_k_error(correct), top[:, 0], labels)
 
 
-__all__ += ["calibrated_box_hits"]
+class _Images(NamedTuple):  # what classification_errors reads of a batch
+    images: Tensor
+    labels: Tensor
+
+
+def classify_photos(
+    model: nn.Module,
+    dataset: Sequence,
+    preprocess: Callable[[Sequence], Tensor],
+    *,
+    batch_size: int = 25,
+    device: str | torch.device | None = None,
+) -> ClassificationErrors:
+    """``classification_errors`` on a reader's photographs under a preprocessing of their own.
+
+    The localization passes resize each photograph straight to the input with
+    its boxes; classification is usually scored on the centre crop of a
+    resized photograph instead (``camlib.Preprocess(224, convention, resize=256)``),
+    which no box can follow. This scores the images alone.
+
+    Args:
+        model: the classifier.
+        dataset: items with ``.image`` (a PIL image: a reader of ``camlib.data`` without a transform)
+            and ``.label``.
+        preprocess: turns a list of PIL images into ``Tensor[N, 3, H, W]`` (``camlib.Preprocess.batch``).
+        batch_size: images per forward pass.
+        device: where to run; default the model's device.
+
+    Raises:
+        ValueError: an empty dataset; TypeError: items without PIL images.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be an int >= 1, but got {batch_size!r}.")
+
+    def batches():
+        for start in range(0, len(dataset), batch_size):
+            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            if not all(isinstance(it.image, Image.Image) for it in items):
+                raise TypeError(
+                    "`dataset` must hold PIL images (a reader without a transform), but item "
+                    f"{start} holds {type(items[0].image).__name__}."
+                )
+            yield _Images(preprocess([it.image for it in items]), torch.tensor([int(it.label) for it in items]))
+
+    return classification_errors(model, batches(), device=device)
+
+
+__all__ += ["calibrated_box_hits", "classify_photos"]
 
 
 def calibrated_box_hits(
