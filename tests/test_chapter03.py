@@ -20,7 +20,7 @@ from camlib.book.verdicts import Verdict, combine, verdict
 
 CHAPTER = "03_cub_fine_grained"
 ABSENT = "n/a (data absent)"
-CROP_MARGIN, LOC_MARGIN = 1.0, 5.0  # the margins the chapter states before its results (points)
+CROP_MARGIN, LOC_MARGIN, GT_MARGIN = 1.0, 5.0, 5.0  # the margins the chapter states before its results (points)
 REAL = [
     "cub_acc_full",
     "cub_acc_cam_crop",
@@ -31,6 +31,7 @@ REAL = [
     "cub_crop_gain",
     "cub_svm_identity_max_abs_err",
     "cub_strongest_baseline",
+    "cub_networks",
 ]
 CONTROLLED = [
     "fg_acc_full",
@@ -51,7 +52,8 @@ def _claims(nb) -> dict:
     rows = {c.key: c for c in read_claims([nb.metadata["camlib_output"]])}
     for row in rows.values():  # each row's verdict follows from its own numbers and rule
         assert row.recompute() == Verdict(row.verdict, row.reason), row.key
-        assert row.chapter == CHAPTER and row.rule == "greater" and row.section.startswith("ch03-")
+        assert row.chapter == CHAPTER and row.section.startswith("ch03-")
+        assert row.rule == ("noninferior" if row.key == "cub_crop_gt" else "greater"), row.key
     return rows
 
 
@@ -128,7 +130,28 @@ def test_chapter03_on_the_cub_subset(executed):
     # the SVM's map is exact: mean M_c + b_c = S_c up to float32 rounding
     assert glued["cub_svm_identity_max_abs_err"] < 1e-4
     rows = _claims(nb)
-    assert set(rows) == {"cub_loc", "cub_loc_baseline", "cub_crop", "fg_crop", "fg_loc_baseline"}
+    assert set(rows) == {
+        "cub_loc",
+        "cub_loc_baseline",
+        "cub_crop",
+        "cub_crop_gt",
+        "cub_crop_reference",
+        "fg_crop",
+        "fg_loc_baseline",
+    }
+    # the CAM crop against the ground-truth crop: one-sided, within the stated five points
+    near = rows["cub_crop_gt"]
+    assert near.margin == GT_MARGIN and near.low <= near.estimate <= near.high
+    assert near.estimate == pytest.approx(glued["cub_acc_cam_crop"] - glued["cub_acc_gt_crop"], abs=0.11)
+    assert near.verdict == verdict((near.estimate, near.low, near.high), claim="noninferior", margin=GT_MARGIN).word
+    # both networks ran the same pipeline on the same images; SqueezeNet's crop row is its own glued numbers
+    networks = glued["cub_networks"]
+    assert list(networks) == ["EfficientNet-Lite0", "SqueezeNet 1.0"]
+    assert networks["EfficientNet-Lite0"]["acc"]["CAM crop"] == pytest.approx(glued["cub_acc_cam_crop"], abs=0.051)
+    ref = networks["SqueezeNet 1.0"]["acc"]
+    assert all(_multiple(v, 6.25) for v in ref.values())
+    assert rows["cub_crop_reference"].estimate == pytest.approx(ref["CAM crop"] - ref["whole image"], abs=0.011)
+    assert "SqueezeNet 1.0, CUB subset" in rows["cub_crop_reference"].study
 
     crop = rows["cub_crop"]
     assert crop.margin == CROP_MARGIN and crop.low <= crop.estimate <= crop.high

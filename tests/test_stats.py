@@ -77,6 +77,11 @@ from camlib.study.stats import Interval, seed_interval  # noqa: E402
         ((21.0, 10.0, 32.0), "equal", 3.0, "not reproduced"),  # wholly beyond +3
         ((-5.0, -8.0, -4.0), "equal", 3.0, "not reproduced"),  # wholly beyond -3
         ((2.0, -1.0, 5.0), "equal", 3.0, "not resolved"),  # straddles +3
+        ((-2.0, -4.0, 0.5), "noninferior", 5.0, "reproduced"),  # loses less than 5 points, surely
+        ((3.0, 1.0, 5.0), "noninferior", 5.0, "reproduced"),  # better: not worse either
+        ((-8.0, -10.0, -6.0), "noninferior", 5.0, "not reproduced"),  # worse by more than 5, surely
+        ((-4.0, -7.0, -1.0), "noninferior", 5.0, "not resolved"),  # straddles -5
+        ((-4.0, -7.0, -5.0), "noninferior", 5.0, "not resolved"),  # touches -5: not wholly below
         ((2.0, float("nan"), float("nan")), "greater", 0.0, "not resolved"),  # one seed: no interval
     ],
 )

@@ -304,3 +304,41 @@ def test_class_object_iou_averages_each_image_class_units():
     torch.testing.assert_close(got["top"], U.object_iou(maps, levels, top, obj).mean(1))
     torch.testing.assert_close(got["random"], U.object_iou(maps, levels, rand, obj).mean(1))
     assert not (set(top[1].tolist()) & set(rand[1].tolist()))
+
+
+def test_firing_rates_count_the_images_whose_peak_passes_the_level_as_a_loop_does():
+    from camlib.study.units import firing_rates
+
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(7, 5, 3, 4, generator=g)
+    levels = torch.rand(5, generator=g) * 0.5 + 0.5
+    loop = [sum(float(maps[n, u].max()) > float(levels[u]) for n in range(7)) / 7 for u in range(5)]
+    assert firing_rates(maps, levels).tolist() == pytest.approx(loop)
+    with pytest.raises(ValueError, match="`thresholds`"):
+        firing_rates(maps, levels[:4])
+
+
+def test_matched_random_units_are_drawn_near_each_top_units_rate():
+    from camlib.study.units import random_units, top_units
+
+    g = torch.Generator().manual_seed(2)
+    weight = torch.randn(4, 60, generator=g)
+    rates = torch.rand(60, generator=g, dtype=torch.float64)
+    top = top_units(weight, [0, 1, 2, 3], 3)
+    r = random_units(weight, [0, 1, 2, 3], 3, exclude=top, seed=5, rates=rates, window=4)
+    assert torch.equal(r, random_units(weight, [0, 1, 2, 3], 3, exclude=top, seed=5, rates=rates, window=4))
+    for i in range(4):
+        assert len(set(r[i].tolist())) == 3 and not set(r[i].tolist()) & set(top[i].tolist())
+        chosen: list[int] = []
+        for j, u in enumerate(top[i].tolist()):  # a loop: the 4 free units nearest in rate
+            free = [v for v in range(60) if v not in top[i].tolist() and v not in chosen]
+            nearest = sorted(free, key=lambda v: (abs(float(rates[v]) - float(rates[u])), v))[:4]
+            assert int(r[i, j]) in nearest
+            chosen.append(int(r[i, j]))
+    # matched draws follow the top units' rates far more closely than unmatched ones
+    loose = random_units(weight, [0, 1, 2, 3], 3, exclude=top, seed=5)
+    assert (rates[r] - rates[top]).abs().mean() < (rates[loose] - rates[top]).abs().mean()
+    with pytest.raises(ValueError, match="`rates`"):
+        random_units(weight, [0], 3, rates=rates)  # no top units to match
+    with pytest.raises(ValueError, match="`window`"):
+        random_units(weight, [0], 3, exclude=top[:1], rates=rates, window=0)

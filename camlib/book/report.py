@@ -147,7 +147,7 @@ class ClaimTable:
 
         Give ``effect`` (one interval) or ``parts`` (one interval per network,
         dataset or size, merged by ``camlib.book.verdicts.combine``), oriented so that the
-        paper's claim reads ``rule`` (``"greater"``, ``"less"``, ``"equal"``), with
+        paper's claim reads ``rule`` (``"greater"``, ``"less"``, ``"equal"``, ``"noninferior"``), with
         the ``margin`` of equivalence the chapter stated before looking. Only a
         claim the rule cannot decide (a qualitative figure, an exact identity
         checked against a tolerance) takes a ready ``verdict`` instead.

@@ -19,7 +19,7 @@ __all__ = ["VERDICTS", "Verdict", "combine", "qualitative", "verdict", "within_t
 
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not resolved", "inconclusive")
-_CLAIMS = ("greater", "less", "equal")
+_CLAIMS = ("greater", "less", "equal", "noninferior")
 
 
 class Verdict(NamedTuple):
@@ -65,12 +65,17 @@ def verdict(
       when the whole interval lies inside ``[-margin, margin]``; **not
       reproduced** when it lies wholly outside (``low > margin`` or
       ``high < -margin``); otherwise **not resolved**.
+    - ``claim="noninferior"`` (the paper says "almost as good", "approaches"):
+      one-sided, the effect is the method minus its better reference;
+      **reproduced** when the whole interval lies above ``-margin`` (it loses
+      less than the margin); **not reproduced** when it lies wholly below
+      ``-margin``; otherwise **not resolved**.
 
     Several networks, datasets or benchmarks: one verdict each, then ``combine``.
 
     Args:
         effect: an ``Interval`` (or ``(estimate, low, high)``), or None.
-        claim: ``"greater"``, ``"less"`` or ``"equal"``.
+        claim: ``"greater"``, ``"less"``, ``"equal"`` or ``"noninferior"``.
         margin: the margin of equivalence, >= 0, in the effect's units.
         what: how the reason names the effect ("GMP − GAP top-1 error, points").
         converged: False when a compared network did not converge.
@@ -92,6 +97,8 @@ def verdict(
         >>> verdict((0.3, -0.8, 1.4)).word                      # no margin stated: cannot tell
         'not resolved'
         >>> verdict((0.6, -1.0, 2.2), claim="equal", margin=3.0).word
+        'reproduced'
+        >>> verdict((-2.0, -4.0, 0.5), claim="noninferior", margin=5.0).word    # loses less than 5 points
         'reproduced'
         >>> str(verdict((5.0, 4.0, 6.0), converged=False, why_not_converged="GAP still improving"))
         'inconclusive: GAP still improving'
@@ -116,6 +123,12 @@ def verdict(
         if e.low > margin or e.high < -margin:
             return Verdict("not reproduced", f"{reason}, beyond ±{margin:g}")
         return Verdict("not resolved", f"{reason}, neither within nor beyond ±{margin:g}")
+    if claim == "noninferior":
+        if e.low > -margin:
+            return Verdict("reproduced", f"{reason}, above −{margin:g}: not worse by the margin")
+        if e.high < -margin:
+            return Verdict("not reproduced", f"{reason}, below −{margin:g}: worse by more than the margin")
+        return Verdict("not resolved", f"{reason}, includes −{margin:g}")
     sign = 1.0 if claim == "greater" else -1.0
     low, high = sorted((sign * e.low, sign * e.high))
     side = "above" if claim == "greater" else "below"

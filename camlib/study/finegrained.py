@@ -452,3 +452,147 @@ def versus_strongest(
         raise ValueError(f"`baselines` must name at least one entry of `hits` {list(hits)}, but got {list(baselines)}.")
     strongest = max(baselines, key=lambda b: hits[b].double().mean().item())  # the first of equals
     return strongest, paired_bootstrap(hits[box], hits[strongest], resamples=resamples, seed=seed)
+
+
+CAM_BOX = "CAM box (predicted class)"  # the paper's: the map of the class the SVM predicts
+CAM_BOX_TRUE = "CAM box (true class, GT-known)"
+
+
+@dataclass(frozen=True)
+class PhotoCropStudy:
+    """What ``photo_crop_study`` returns for one network on one data set (fractions, not percent).
+
+    Attributes:
+        features: ``{split: Features}`` of the whole images (pooled, labels, boxes; the maps dropped).
+        scores: ``{input: SVMScore}`` for each of ``INPUTS`` (``camlib.study.svm.fit_and_score``).
+        svm: the whole-image SVM (its weights draw the maps).
+        predicted: ``{split: LongTensor[N]}``, the whole-image SVM's class on every image.
+        cam: ``{split: {"predicted" | "true": LongTensor[N, 4]}}``: the CAM boxes (``"true"`` on the test split only).
+        hits: per test image, ``{CAM_BOX, CAM_BOX_TRUE, RANDOM_UNIFORM, RANDOM_SIZED, CENTRE_FITTED}`` to
+            ``Tensor[N]`` (float64): 1.0 or 0.0 for a box, the share of hits for the random boxes.
+        localization: the same names to their means.
+        boxes: ``box_summary`` of the CAM boxes on the test images.
+        accuracy: ``{input: test accuracy}``.
+        bootstrap: ``{"CAM crop", "GT crop"}``: that input's accuracy minus the whole image's, paired.
+        versus_random: ``CAM_BOX`` minus ``RANDOM_UNIFORM`` (the paper's comparison), paired.
+        strongest: ``(name, PairedBootstrap)``: ``CAM_BOX`` minus the strongest baseline (``versus_strongest``).
+    """
+
+    features: dict[str, Features]
+    scores: dict[str, Any]
+    svm: Any
+    predicted: dict[str, Tensor]
+    cam: dict[str, dict[str, Tensor]]
+    hits: dict[str, Tensor]
+    localization: dict[str, float]
+    boxes: dict[str, float]
+    accuracy: dict[str, float]
+    bootstrap: dict[str, PairedBootstrap]
+    versus_random: PairedBootstrap
+    strongest: tuple[str, PairedBootstrap]
+
+
+def photo_crop_study(
+    model: nn.Module,
+    photos: Mapping[str, Any],
+    whole: Mapping[str, Any],
+    *,
+    size: int,
+    transform: Any,
+    network: dict[str, Any],
+    svm: Mapping[str, Any],
+    threshold: float = 0.2,
+    margin: float = 0.0,
+    draws: int = 20,
+    resamples: int = 10000,
+    seed: int = 0,
+    **extract: Any,
+) -> PhotoCropStudy:
+    """The paper's crop study on photographs (CUB): one network, its features cached, the three SVMs and the boxes.
+
+    The pipeline of Sec. 4.1, as chapter 03 runs it for each network:
+
+    1. GAP features of the whole images of both splits (``camlib.study.features.cached_gap_features``);
+    2. a linear SVM on them (``camlib.study.svm.fit_and_score``, ``C`` by cross-validation on the training split);
+    3. the CAM box of the class it predicts on every image, and of the true class on the test images
+       (``camlib.study.features.cached_cam_boxes``: the paper's protocol at ``threshold``);
+    4. the test boxes beside the baselines (``hits_with_baselines``; the centred box fitted on the training boxes,
+       ``fitted_centre_hits``);
+    5. crops around the CAM boxes and around the ground-truth boxes of both splits
+       (``camlib.study.crops.BoxCrops``), their features, an SVM each;
+    6. the paired bootstrap of each crop's accuracy against the whole image's, and of the CAM box against the
+       random boxes and against the strongest baseline.
+
+    Args:
+        model: the network (eval mode, on its device).
+        photos: ``{"train", "test"}``: readers without a transform (PIL photographs and their boxes, to crop).
+        whole: the same images through ``transform`` (the network's input, with their boxes).
+        size: the input side.
+        transform: ``camlib.data.PreprocessWithBoxes`` for the crops.
+        network: what identifies the network in the cache keys (arch, weights id, precision).
+        svm: ``fit_and_score``'s keyword arguments (``Cs``, ``folds``, ``seed``, ``n_jobs``).
+        threshold, margin: the box protocol and the crop's margin.
+        draws: random boxes per test image.
+        resamples, seed: the bootstraps' (``seed`` also draws the random boxes).
+        **extract: ``cached_gap_features``' other arguments (``batch_size``, ``num_workers``, ``channels_last``,
+            ``autocast``).
+    """
+    from camlib.study.crops import BoxCrops
+    from camlib.study.features import cached_cam_boxes, cached_gap_features
+
+    splits = ("train", "test")
+    full = {s: cached_gap_features(model, whole[s], keep_maps=True, network=network, **extract) for s in splits}
+    scores = {"whole image": fit_and_score(full["train"], full["test"], **svm)}
+    svm_full = scores["whole image"].svm
+    predicted = {"train": svm_full.predict(full["train"].pooled), "test": scores["whole image"].predicted}
+    cam = {
+        s: cached_cam_boxes(
+            svm_full,
+            model,
+            whole[s],
+            {"predicted": predicted[s], **({"true": full[s].labels} if s == "test" else {})},
+            size=size,
+            threshold=threshold,
+            maps=full[s].maps,
+            network=network,
+            **extract,
+        )  # fmt: skip
+        for s in splits
+    }
+    full = {s: f._replace(maps=None) for s, f in full.items()}  # the maps are no longer needed
+    gt_test = full["test"].boxes
+    train_boxes = torch.cat(full["train"].boxes)
+    hits = hits_with_baselines(
+        {CAM_BOX: cam["test"]["predicted"], CAM_BOX_TRUE: cam["test"]["true"]}, gt_test, size,
+        train_boxes=train_boxes, draws=draws, generator=torch.Generator().manual_seed(seed),
+    )  # fmt: skip
+    hits.pop(CENTRE)  # its size is the test boxes' mean: fitted on the training boxes instead
+    hits[CENTRE_FITTED] = fitted_centre_hits(gt_test, size, train_boxes=train_boxes)
+    for name, boxes in (("CAM crop", cam), ("GT crop", None)):
+        crops = {
+            s: BoxCrops(
+                photos[s], boxes[s]["predicted"] if boxes else None, box_size=size, margin=margin, transform=transform
+            )  # fmt: skip
+            for s in splits
+        }
+        f = {s: cached_gap_features(model, crops[s], network=network, **extract) for s in splits}
+        scores[name] = fit_and_score(f["train"], f["test"], **svm)
+    boot = {k: paired_bootstrap(scores[k].correct, scores["whole image"].correct, resamples=resamples, seed=seed)
+            for k in ("CAM crop", "GT crop")}  # fmt: skip
+    return PhotoCropStudy(
+        features=full,
+        scores=scores,
+        svm=svm_full,
+        predicted=predicted,
+        cam=cam,
+        hits=hits,
+        localization={k: h.mean().item() for k, h in hits.items()},
+        boxes=box_summary(cam["test"]["predicted"], torch.cat(gt_test), size),
+        accuracy={k: r.correct.mean().item() for k, r in scores.items()},
+        bootstrap=boot,
+        versus_random=paired_bootstrap(hits[CAM_BOX], hits[RANDOM_UNIFORM], resamples=resamples, seed=seed),
+        strongest=versus_strongest(hits, CAM_BOX, resamples=resamples, seed=seed),
+    )
+
+
+__all__ += ["CAM_BOX", "CAM_BOX_TRUE", "PhotoCropStudy", "photo_crop_study"]

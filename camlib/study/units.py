@@ -152,23 +152,82 @@ def part_hits(masks: Tensor, parts: Tensor) -> PartHits:
 __all__ += ["detector_rows", "random_units"]
 
 
+def firing_rates(maps: Tensor, thresholds: Tensor) -> Tensor:
+    """``Tensor[K]``: the share of images on which each unit fires (its map's maximum above its level).
+
+    With ``unit_thresholds``' levels every unit covers the same share of all cells, but a unit may spend
+    it on a few images or spread it over many: the rate says which. ``random_units(rates=...)`` matches
+    the random units to the top units on it, so that "top units detect parts more often" does not
+    merely say "the top units fire on more images".
+
+    Example:
+        >>> maps = torch.tensor([[[[3.0]], [[0.0]]], [[[3.0]], [[5.0]]]])      # 2 images, 2 units, 1 x 1 maps
+        >>> firing_rates(maps, torch.tensor([1.0, 1.0])).tolist()              # unit 0 on both, unit 1 on one
+        [1.0, 0.5]
+    """
+    check_tensor("maps", maps, ndim=4, dims="(N, K, h, w)", floating=True)
+    check_tensor("thresholds", thresholds, ndim=1, dims="(K,)", floating=True)
+    if thresholds.shape[0] != maps.shape[1]:
+        raise ValueError(f"`thresholds` must hold one level per unit ({maps.shape[1]}), but got {thresholds.shape[0]}.")
+    peaks = maps.flatten(2).amax(dim=2).float()  # (N, K)
+    return (peaks > thresholds.to(peaks)[None]).double().mean(dim=0).cpu()
+
+
 def random_units(
-    weight: Tensor, classes: Sequence[int], k: int, *, exclude: Tensor | None = None, seed: int = 0
+    weight: Tensor,
+    classes: Sequence[int],
+    k: int,
+    *,
+    exclude: Tensor | None = None,
+    seed: int = 0,
+    rates: Tensor | None = None,
+    window: int = 10,
 ) -> Tensor:
     """``LongTensor[len(classes), k]``: for each class, ``k`` units drawn at random (seeded), none of ``exclude[i]``.
 
-    The baseline of ``top_units``: units that the class's weights did not choose.
+    The baseline of ``top_units``: units that the class's weights did not choose. With ``rates``
+    (``Tensor[K]``, e.g. ``firing_rates``), the draw is *matched*: ``exclude`` must hold the class's
+    ``k`` top units, and its ``j``-th random unit is drawn among the ``window`` units (neither excluded
+    nor drawn already) whose rate is nearest to that of ``exclude[i][j]``.
+
+    Example:
+        >>> w = torch.zeros(1, 6)
+        >>> random_units(w, [0], 1, exclude=torch.tensor([[0]]), rates=torch.tensor([0.9, 0.1, 0.2, 0.88, 0.3, 0.1]),
+        ...              window=1).tolist()                               # the unit whose rate is nearest 0.9
+        [[3]]
     """
     K = weight.shape[1]
     g = torch.Generator().manual_seed(seed)
+    if rates is not None:
+        check_tensor("rates", rates, ndim=1, dims="(K,)", floating=True)
+        if rates.shape[0] != K or exclude is None or exclude.shape != (len(classes), k):
+            raise ValueError(
+                f"`rates` must hold one rate per unit ({K}) and `exclude` the {k} top units of each of the "
+                f"{len(classes)} classes, but got {tuple(rates.shape)} and "
+                f"{None if exclude is None else tuple(exclude.shape)}."
+            )
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"`window` must be an int >= 1, but got {window!r}.")
     out = []
     for i in range(len(classes)):
         banned = set(exclude[i].tolist()) if exclude is not None else set()
         pool = torch.tensor([u for u in range(K) if u not in banned])
         if len(pool) < k:
             raise ValueError(f"`k` = {k} random units need {k} units outside `exclude`, but only {len(pool)} remain.")
-        out.append(pool[torch.randperm(len(pool), generator=g)[:k]].sort().values)
+        if rates is None:
+            out.append(pool[torch.randperm(len(pool), generator=g)[:k]].sort().values)
+            continue
+        chosen: list[int] = []
+        for u in exclude[i].tolist():
+            free = torch.tensor([v for v in pool.tolist() if v not in chosen])
+            gap = (rates[free].double() - float(rates[u])).abs()
+            near = free[torch.sort(gap, stable=True).indices[:window]]  # the nearest in rate; ties: lower index
+            chosen.append(int(near[torch.randint(len(near), (1,), generator=g)]))
+        out.append(torch.tensor(chosen))
     return torch.stack(out)
+
+
+__all__ += ["firing_rates"]
 
 
 def detector_rows(
@@ -639,14 +698,24 @@ def best_concepts(
 
 
 def class_object_iou(
-    maps: Tensor, thresholds: Tensor, weight: Tensor, labels: Tensor, object_masks: Tensor, k: int, *, seed: int = 0
+    maps: Tensor,
+    thresholds: Tensor,
+    weight: Tensor,
+    labels: Tensor,
+    object_masks: Tensor,
+    k: int,
+    *,
+    seed: int = 0,
+    matched: bool = False,
 ) -> dict[str, Tensor]:
     """Per image, the mean IoU with its object of its class's ``k`` top units and of ``k`` random others.
 
     ``object_iou`` of ``top_units(weight, labels, k)`` and of ``random_units`` (none of the top ones), averaged
-    over the ``k`` units: ``{"top": Tensor[N], "random": Tensor[N]}`` (chapter 07's ImageNet part).
+    over the ``k`` units: ``{"top": Tensor[N], "random": Tensor[N]}`` (chapter 07's ImageNet part). With
+    ``matched``, the random units are matched to the top ones on ``firing_rates(maps, thresholds)``.
     """
     classes = labels.tolist()
     top = top_units(weight, classes, k)
-    sets = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed)}
+    rates = firing_rates(maps, thresholds) if matched else None
+    sets = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed, rates=rates)}
     return {name: object_iou(maps, thresholds, units, object_masks).mean(dim=1) for name, units in sets.items()}
