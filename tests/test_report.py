@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -26,6 +27,7 @@ def _table() -> ClaimTable:
         what="GMP − GAP loc error (points)",
         section="sec-loc",
         paper_effect=1.38,
+        evidence="controlled benchmark",
     )
     t.add(
         "mechanism",
@@ -137,8 +139,8 @@ def test_read_claims_gets_back_every_row_with_nan_for_missing_effects(tmp_path):
 
 def test_summary_table_links_each_row_to_its_chapter():
     md = summary_table(_table().claims)._repr_markdown_().splitlines()
-    assert md[0] == "| chapter | claim | paper | this study | verdict |"
-    assert md[2].startswith("| {doc}`01 <01_gap_vs_gmp>` | GAP localizes better than GMP |")
+    assert md[0] == "| chapter | claim | evidence | paper | this study | verdict |"
+    assert md[2].startswith("| {doc}`01 <01_gap_vs_gmp>` | GAP localizes better than GMP | controlled benchmark |")
 
 
 def test_claims_figure_shows_only_measured_effects():
@@ -204,8 +206,10 @@ def test_front_table_links_each_claim_to_its_section_and_tags_its_verdict():
             float("nan"),
         ),
     ]
+    rows[0] = dataclasses.replace(rows[0], evidence="EfficientNet-Lite0, 224 px, ILSVRC val subset")
     html = front_table_html(rows, base="chapters/")
     assert html.count("<tr>") == 3  # the header and two claims
+    assert html.count("evidence: ") == 1 and "<small>evidence: EfficientNet-Lite0, 224 px, ILSVRC val subset" in html
     assert 'href="chapters/02_ilsvrc_localization.html#ilsvrc-errors"' in html
     assert 'href="chapters/07_class_specific_units.html"' in html  # no section: the chapter
     assert "CAM beats backprop &lt;b&gt;" in html  # escaped

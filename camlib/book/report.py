@@ -79,6 +79,7 @@ class Claim:
     margin: float = 0.0
     converged: bool = True
     parts: dict = field(default_factory=dict)
+    evidence: str = ""
 
     def recompute(self) -> Verdict:
         """The verdict again, from this row's numbers and rule alone (what the chapter tests check).
@@ -142,6 +143,7 @@ class ClaimTable:
         verdict: Verdict | None = None,
         section: str = "",
         paper_effect: float | None = None,
+        evidence: str = "",
     ) -> Claim:
         """Add a claim; its verdict comes from the book's one rule (``camlib.book.verdicts.verdict``).
 
@@ -163,6 +165,8 @@ class ClaimTable:
             verdict: a ready verdict, only when there is neither ``effect`` nor ``parts``.
             section: the label of the chapter's section that shows the evidence.
             paper_effect: the paper's effect in the same orientation, where it has one.
+            evidence: what gave this study's side: the network and the data ("EfficientNet-Lite0, 224 px, ILSVRC
+                val subset"), or the controlled benchmark; the front page and the summary show it.
 
         Raises:
             ValueError: a key that is not a stable name or is already used; both or
@@ -207,6 +211,7 @@ class ClaimTable:
             margin=float(margin),
             converged=bool(converged),
             parts={name: [p.estimate, p.low, p.high] for name, p in split.items()},
+            evidence=str(evidence),
         )
         self.claims.append(row)
         return row
@@ -300,8 +305,8 @@ def summary_table(claims: Sequence[Claim]) -> Table:
     rows = []
     for c in claims:
         row = ClaimTable(c.chapter)._row(c, link_chapter=True)
-        rows.append({"chapter": row.pop("shown in"), **row})
-    return Table(rows, columns=["chapter", "claim", "paper", "this study", "verdict"])
+        rows.append({"chapter": row.pop("shown in"), **row, "evidence": c.evidence})
+    return Table(rows, columns=["chapter", "claim", "evidence", "paper", "this study", "verdict"])
 
 
 def claims_figure(claims: Sequence[Claim]):
@@ -356,8 +361,9 @@ VERDICT_TAGS = {
 
 
 def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str:
-    """The front page's table of all claims, as HTML: chapter, claim, paper, this study (with the effect's
-    interval), a short verdict tag, each claim linking to the section of its chapter that shows it.
+    """The front page's table of all claims, as HTML: chapter, claim (with its evidence: which network and
+    data gave it), paper, this study (with the effect's interval), a short verdict tag, each claim linking to
+    the section of its chapter that shows it.
 
     HTML, not Markdown, because the intro pastes it from the summary notebook (``{glue}`` with ``:doc:``),
     and MyST-NB pastes across documents only plain text, HTML and images. ``base`` is the chapters'
@@ -387,7 +393,8 @@ def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str
             study += f"<br><small>{escape(c.effect)}: {estimate} ({low} to {high})</small>"
         cells = [
             f'<a href="{escape(href)}">{escape(c.chapter[:2])}</a>',
-            f'<a href="{escape(href)}">{escape(c.claim)}</a>',
+            f'<a href="{escape(href)}">{escape(c.claim)}</a>'
+            + (f"<br><small>evidence: {escape(c.evidence)}</small>" if c.evidence else ""),
             escape(c.paper),
             study,
             f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>',
@@ -411,3 +418,30 @@ def claims_answer(claims: Sequence[Claim]) -> str:
     parts = [f"{n} {v}" for v, n in counts.items() if n]
     said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return f"Of the {len(claims)} claims this build tested, {said}."
+
+
+__all__ += ["network_name"]
+
+_NETWORK_NAMES = {
+    "efficientnet_lite0": "EfficientNet-Lite0",
+    "squeezenet1_0": "SqueezeNet 1.0",
+    "squeezenet1_1": "SqueezeNet 1.1",
+    "resnet18": "ResNet-18",
+    "resnet50": "ResNet-50",
+    "googlenet": "GoogLeNet",
+    "vgg16": "VGG16",
+}
+
+
+def network_name(arch: str) -> str:
+    """How the book names a network given by its ``arch`` (``camlib.load_pretrained``'s): ``"EfficientNet-Lite0"``.
+
+    Example:
+        >>> network_name("efficientnet_lite0"), network_name("timm:mobilenetv3_large_100"), network_name("")
+        ('EfficientNet-Lite0', 'mobilenetv3_large_100 (timm)', '')
+    """
+    if not isinstance(arch, str):
+        raise TypeError(f"`arch` must be a str, but got {type(arch).__name__}.")
+    if arch.startswith("timm:"):
+        return f"{arch[5:]} (timm)"
+    return _NETWORK_NAMES.get(arch, arch)
