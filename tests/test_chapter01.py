@@ -95,6 +95,9 @@ def test_chapter01_real_features_compare_gap_and_gmp_heads_on_cub(executed):
     assert loc.estimate == pytest.approx(g["real_gmp_loc_top1_err"] - g["real_gap_loc_top1_err"], abs=0.11)
     assert claims["real_gap_gmp_cls"].rule == "equal" and claims["real_gap_gmp_cls"].margin == 3.0
     assert "Real data absent" not in _text(nb)
+    # the default: EfficientNet-Lite0's last convolution fine-tuned with each head, and the rows say so
+    assert all("a fine-tuned top" in claims[key].claim for key in ("real_gap_gmp_cls", "real_gap_gmp_loc"))
+    assert claims["real_gap_gmp_loc"].evidence.startswith("EfficientNet-Lite0, its last convolution fine-tuned")
 
 
 @pytest.mark.notebook

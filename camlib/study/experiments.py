@@ -484,7 +484,112 @@ def convergence(
     return {"converged": not still, "why_not_converged": "still improving at the last epoch: " + ", ".join(still)}
 
 
-__all__ += ["HeadScore", "fit_pooling_head", "score_pooling_head", "tune_pooling_head"]
+__all__ += [
+    "FineTunedHead",
+    "HeadScore",
+    "cached_trunk_maps",
+    "finetune_split",
+    "fit_pooling_head",
+    "score_pooling_head",
+]
+__all__ += ["tune_pooling_head"]
+
+
+class FineTunedHead(nn.Module):
+    """A network's top layers, trained, then a pooling head: ``head(top(x))`` on cached maps ``x``.
+
+    Fine-tuning the top of a pretrained network on cached activations: the
+    maps below the top are computed once (``cached_trunk_maps``), and only
+    ``top`` (a copy of the network's last layers) and the new ``head``
+    (``ClassifierHead``: GAP or GMP, then one linear layer) train. The class
+    maps are ``M_c = sum_k w_k^c f_k`` on ``f = top(x)`` (``features``), the
+    network's last convolutional features, as the paper draws them.
+    """
+
+    def __init__(self, top: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.top, self.head = top, head
+
+    @property
+    def fc(self) -> nn.Linear:
+        return self.head.fc
+
+    def features(self, x: Tensor) -> Tensor:
+        """The last convolutional features ``f`` (``Tensor[N, K, h, w]``) of cached maps ``x``."""
+        return self.top(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.top(x))
+
+
+def finetune_split(net: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """``(trunk, top)``: a pretrained network cut below its last convolution, for fine-tuning its top on cached maps.
+
+    EfficientNet (timm's ``EfficientNet``, e.g. ``camlib.load_pretrained("efficientnet_lite0", "DEFAULT")``):
+    the trunk is the stem and the blocks (320 channels at stride 32 for Lite0), the top the 1 x 1 head
+    convolution with its batch norm and activation (1,280 channels), what feeds the network's pooling.
+    The two share the network's modules (copy the top before training it: ``fit_pooling_head`` does).
+
+    Raises:
+        TypeError: a network whose top this function does not know.
+    """
+    names = {n for n, _ in net.named_children()}
+    if {"conv_stem", "bn1", "blocks", "conv_head", "bn2"} <= names:
+        return nn.Sequential(net.conv_stem, net.bn1, net.blocks), nn.Sequential(net.conv_head, net.bn2)
+    raise TypeError(
+        f"`net` must be an EfficientNet (timm: conv_stem, bn1, blocks, conv_head, bn2) to split below its last "
+        f"convolution, but got {type(net).__name__} with children {sorted(names)}."
+    )
+
+
+def cached_trunk_maps(
+    trunk: nn.Module,
+    dataset: Any,
+    *,
+    network: dict[str, Any],
+    batch_size: int = 32,
+    channels_last: bool = True,
+    cache: bool = True,
+) -> Any:
+    """The trunk's maps of a data set, computed once and kept in the cache (float16), with labels and boxes.
+
+    The input of a fine-tuned top (``finetune_split``): one pass of ``trunk`` in eval mode
+    under ``torch.no_grad``, memoized under ``{"what": "trunk maps", "network", "data"}``
+    (``camlib.study.cache.memoize``, the data by ``camlib.study.features.fingerprint``).
+
+    Returns:
+        ``camlib.study.features.Features(pooled, labels, boxes, maps HalfTensor[N, K, h, w])``
+        (``pooled``: the maps' spatial mean, float32).
+    """
+    from torch.utils.data import DataLoader
+
+    from camlib.data.batch import collate
+    from camlib.study.cache import memoize
+    from camlib.study.features import Features, fingerprint
+
+    parts = {"what": "trunk maps", "network": network, "data": fingerprint(dataset), "channels_last": channels_last}
+
+    def compute() -> dict[str, Any]:
+        device = next(trunk.parameters()).device
+        modes = [(m, m.training) for m in trunk.modules()]
+        trunk.eval()
+        maps, labels, boxes = [], [], []
+        try:
+            with torch.no_grad():
+                for batch in DataLoader(dataset, batch_size, collate_fn=collate):
+                    x = batch.images.to(device)
+                    x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+                    maps.append(trunk(x).float().cpu().contiguous())
+                    labels.append(batch.labels)
+                    boxes += list(batch.boxes)
+        finally:
+            for module, training in modes:
+                module.training = training
+        m = torch.cat(maps)
+        return {"pooled": m.mean(dim=(2, 3)), "labels": torch.cat(labels), "boxes": boxes, "maps": m.half()}
+
+    value, _ = memoize(parts, compute, enabled=cache)
+    return Features(value["pooled"], value["labels"], value["boxes"], value["maps"])
 
 
 def fit_pooling_head(
@@ -501,6 +606,7 @@ def fit_pooling_head(
     patience: int = 0,
     min_delta: float = 0.0,
     seed: int = 0,
+    top: nn.Module | None = None,
 ) -> tuple[nn.Module, list[dict[str, float]]]:
     """A new head on frozen features: global average or max pooling, then one linear layer (``ClassifierHead``).
 
@@ -522,11 +628,16 @@ def fit_pooling_head(
             ``min_delta`` for ``patience`` epochs and keep the best epoch's
             weights (0: train all ``epochs``).
         seed: the head's initialization and the order of the images.
+        top: None (the head sits on the maps), or the network's last layers above the cached maps
+            (``finetune_split``): a copy of them is trained with the head (fine-tuning the top of the
+            network), and the class maps are drawn on its output (``FineTunedHead``).
 
     Returns:
         ``(head, history)``: the head in eval mode, and per epoch run ``epoch``,
         ``train_loss``, ``train_accuracy``, ``val_accuracy`` (fractions).
     """
+    import copy
+
     from camlib.models.heads import ClassifierHead
 
     for name, x, y in (("maps", maps, labels), ("val_maps", val_maps, val_labels)):
@@ -538,7 +649,13 @@ def fit_pooling_head(
     C = int(max(labels.max(), val_labels.max())) + 1
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        head = ClassifierHead(maps.shape[1], C, pool=pool)
+        if top is None:
+            head = ClassifierHead(maps.shape[1], C, pool=pool)
+        else:
+            trained = copy.deepcopy(top).train()
+            with torch.no_grad():
+                K = trained.eval()(maps[:1].float()).shape[1]  # the channels the top gives
+            head = FineTunedHead(trained, ClassifierHead(K, C, pool=pool))
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     order = torch.Generator().manual_seed(seed)
     history, stopper = [], EarlyStopping(patience, min_delta)
@@ -648,8 +765,10 @@ def score_pooling_head(
     predicted, pred_iou, true_iou = [], [], []
     for idx in torch.arange(len(labels)).split(batch_size):
         x, y = maps[idx].float(), labels[idx]
-        p = head(x).argmax(1)
-        cams = class_activation_maps(x, weight, torch.stack([p, y], dim=1), size=size)  # (n, 2, H, W)
+        with torch.no_grad():
+            f = head.features(x) if isinstance(head, FineTunedHead) else x  # the maps the head pools
+            p = head.head(f).argmax(1) if isinstance(head, FineTunedHead) else head(x).argmax(1)
+        cams = class_activation_maps(f, weight, torch.stack([p, y], dim=1), size=size)  # (n, 2, H, W)
         boxes = boxes_from_maps(cams.flatten(0, 1), threshold).view(len(idx), 2, 4)
         gt = [gt_boxes[i] for i in idx.tolist()]
         predicted.append(p)
@@ -732,6 +851,7 @@ def compare_pooling_heads(
     threshold: float = 0.2,
     random_draws: int = 20,
     seed: int = 0,
+    top: nn.Module | None = None,
 ) -> PoolingComparison:
     """The GAP-vs-GMP comparison on real frozen features (chapter 01's real part), in one call.
 
@@ -749,6 +869,7 @@ def compare_pooling_heads(
         epochs, patience, min_delta: ``fit_pooling_head``'s early stopping.
         box_thresholds, threshold: ``score_pooling_head``'s.
         random_draws: random boxes per test image; ``seed``: their generator and the held-out draw.
+        top: the network's last layers above the cached maps, fine-tuned with each head (``fit_pooling_head``).
     """
     from camlib.boxes.baselines import best_centre_box_size, centre_box_hits, random_box_hits
 
@@ -758,7 +879,7 @@ def compare_pooling_heads(
     order = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed))
     held[order[: int(len(held) * held_fraction)]] = True
     split = (train.maps[~held], train.labels[~held], train.maps[held], train.labels[held])
-    fit = dict(epochs=epochs, patience=patience, min_delta=min_delta)
+    fit = dict(epochs=epochs, patience=patience, min_delta=min_delta, top=top)
     searches = {pool: tune_pooling_head(*split, lrs=lrs, pool=pool, seed=seeds[0], **fit) for pool in pools}
     heads = {
         (pool, s): (searches[pool].net, searches[pool].history)
