@@ -491,8 +491,8 @@ __all__ += [
     "finetune_split",
     "fit_pooling_head",
     "score_pooling_head",
+    "tune_pooling_head",
 ]
-__all__ += ["tune_pooling_head"]
 
 
 class FineTunedHead(nn.Module):
