@@ -122,3 +122,14 @@ def test_classifying_photos_equals_classification_errors_on_the_preprocessed_bat
         classify_photos(net, [_Item(torch.zeros(3, 4, 4), 0)], pre.batch)
     with pytest.raises(ValueError, match="`batch_size`"):
         classify_photos(net, items, pre.batch, batch_size=0)
+
+
+@pytest.mark.parametrize("size, side", [(224, 7), (225, 8), (448, 14)])
+def test_the_map_side_is_the_networks_grid(size, side):
+    timm = pytest.importorskip("timm")
+    from camlib.study.heldout import map_side
+
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()  # stride 32, TF "same" padding
+    assert map_side(net, size) == side
+    with pytest.raises(ValueError, match="`size`"):
+        map_side(net, 0)

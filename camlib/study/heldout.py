@@ -143,3 +143,21 @@ def against_baselines(
 
 def _what(x: object) -> str:
     return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+
+
+def map_side(model: torch.nn.Module, size: int) -> int:
+    """The side of ``model``'s class activation map at a square input of ``size`` pixels (one forward pass).
+
+    The grid a chapter names beside each pass ("7 x 7 at 224 pixels"), measured rather than derived from
+    the network's strides (TF "same" padding rounds up). Runs on the model's device, in its current mode.
+    """
+    from camlib.cam.extractor import compute_cams
+
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"`size` must be an int >= 1, but got {size!r}.")
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return int(compute_cams(model, torch.zeros(1, 3, size, size, device=device), top_k=1).maps.shape[-1])
+
+
+__all__ += ["map_side"]
