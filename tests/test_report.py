@@ -10,7 +10,16 @@ import matplotlib
 import nbformat
 import pytest
 
-from camlib.book.report import ClaimTable, Table, claims_figure, read_claims, summary_table
+from camlib.book.report import (
+    Claim,
+    ClaimTable,
+    Table,
+    claims_answer,
+    claims_figure,
+    front_table_html,
+    read_claims,
+    summary_table,
+)
 from camlib.book.verdicts import Verdict
 
 matplotlib.use("Agg")
@@ -28,6 +37,7 @@ def _table() -> ClaimTable:
         section="sec-loc",
         paper_effect=1.38,
         evidence="controlled benchmark",
+        kind="paper",
     )
     t.add(
         "mechanism",
@@ -35,6 +45,8 @@ def _table() -> ClaimTable:
         paper="argued",
         study="60 vs 40",
         verdict=Verdict("not resolved", "one seed"),
+        kind="analogue",
+        evidence="controlled benchmark",
     )
     return t
 
@@ -59,15 +71,40 @@ def test_glance_lists_every_claim_in_an_admonition():
 def test_bad_rows_are_refused():
     t = _table()
     with pytest.raises(ValueError, match="`key` must be new in this table, but 'mechanism' is already used"):
-        t.add("mechanism", "x", paper="", study="", verdict=Verdict("reproduced"))
+        t.add(
+            "mechanism",
+            "x",
+            paper="",
+            study="",
+            verdict=Verdict("reproduced"),
+            kind="analogue",
+            evidence="controlled benchmark",
+        )
     with pytest.raises(ValueError, match=r"`key` must be lower case letters, digits and '_', but got 'Bad key'"):
-        t.add("Bad key", "x", paper="", study="", verdict=Verdict("reproduced"))
+        t.add(
+            "Bad key",
+            "x",
+            paper="",
+            study="",
+            verdict=Verdict("reproduced"),
+            kind="analogue",
+            evidence="controlled benchmark",
+        )
     with pytest.raises(ValueError, match="`verdict` must be a camlib.book.verdicts.Verdict, but got 'reproduced'"):
-        t.add("k", "x", paper="", study="", verdict="reproduced")
+        t.add("k", "x", paper="", study="", verdict="reproduced", kind="analogue", evidence="controlled benchmark")
     with pytest.raises(ValueError, match="`verdict` must be given exactly when there is no `effect`"):
-        t.add("k", "x", paper="", study="", effect=(1.0, 0.0, 2.0), verdict=Verdict("reproduced"))
+        t.add(
+            "k",
+            "x",
+            paper="",
+            study="",
+            effect=(1.0, 0.0, 2.0),
+            verdict=Verdict("reproduced"),
+            kind="analogue",
+            evidence="controlled benchmark",
+        )
     with pytest.raises(ValueError, match="`verdict` must be given exactly when there is no `effect`"):
-        t.add("k", "x", paper="", study="")
+        t.add("k", "x", paper="", study="", kind="analogue", evidence="controlled benchmark")
 
 
 def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
@@ -81,6 +118,8 @@ def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
         rule="equal",
         margin=3.0,
         what="GMP − GAP cls error",
+        kind="analogue",
+        evidence="controlled benchmark",
     )
     several = t.add(
         "cost",
@@ -90,6 +129,8 @@ def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
         rule="greater",
         parts={"AlexNet": (5.0, 2.0, 8.0), "VGG": (1.0, -2.0, 4.0)},
         what="GAP − FC error",
+        kind="analogue",
+        evidence="controlled benchmark",
     )
     late = t.add(
         "late",
@@ -99,6 +140,8 @@ def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
         effect=(9.0, 8.0, 10.0),
         converged=False,
         why_not_converged="GAP still improving at the last epoch",
+        kind="analogue",
+        evidence="controlled benchmark",
     )
     assert (one.verdict, several.verdict, late.verdict) == ("reproduced", "partly reproduced", "inconclusive")
     assert several.reason.startswith("AlexNet: reproduced: GAP − FC error +5.0")
@@ -109,14 +152,17 @@ def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
         ClaimTable("")
 
 
-def _executed(tmp_path, table: ClaimTable, name: str):
-    """A notebook with the outputs that myst_nb.glue writes for ``table.glue()`` (as an executed chapter has)."""
+def _executed(tmp_path, table: ClaimTable, name: str, profile: str | None = None):
+    """A notebook with the outputs that myst_nb.glue writes for ``table.glue()`` (as an executed chapter has),
+    and the parameters papermill records, with ``profile``."""
     out = nbformat.v4.new_output(
         "display_data",
         data={"text/plain": repr(table.to_json())},
         metadata={"scrapbook": {"name": "claims", "mime_prefix": ""}},
     )
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])])
+    if profile is not None:
+        nb.metadata["papermill"] = {"parameters": {"profile": profile}}
     path = tmp_path / name
     nbformat.write(nb, path)
     return path
@@ -125,7 +171,15 @@ def _executed(tmp_path, table: ClaimTable, name: str):
 def test_read_claims_gets_back_every_row_with_nan_for_missing_effects(tmp_path):
     t = _table()
     other = ClaimTable("03_cub_fine_grained")
-    other.add("crop", "crops help", paper="63.0 -> 67.8", study="70 -> 72", parts={"small": (1.0, float("nan"), 2.0)})
+    other.add(
+        "crop",
+        "crops help",
+        paper="63.0 -> 67.8",
+        study="70 -> 72",
+        parts={"small": (1.0, float("nan"), 2.0)},
+        kind="analogue",
+        evidence="controlled benchmark",
+    )
     empty = tmp_path / "empty.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), empty)
     claims = read_claims([_executed(tmp_path, t, "a.ipynb"), empty, _executed(tmp_path, other, "b.ipynb")])
@@ -137,17 +191,32 @@ def test_read_claims_gets_back_every_row_with_nan_for_missing_effects(tmp_path):
         read_claims([tmp_path / "missing.ipynb"])
 
 
+def test_the_summary_never_mixes_runs_of_different_profiles(tmp_path):
+    default = _executed(tmp_path, _table(), "01_a.ipynb", profile="default")
+    smoke = _executed(tmp_path, _table(), "03_b.ipynb", profile="smoke")
+    assert [c.key for c in read_claims([default], profile="default")] == ["gap_gmp_loc", "mechanism"]
+    with pytest.raises(
+        ValueError, match=r"executed with the profile 'default', but 03_b.ipynb was executed with 'smoke'"
+    ):
+        read_claims([default, smoke], profile="default")
+    with pytest.raises(ValueError, match=r"but 01_c.ipynb was executed with None"):
+        read_claims([_executed(tmp_path, _table(), "01_c.ipynb")], profile="default")
+    assert len(read_claims([default, smoke])) == 4  # no profile asked: any run (a reader's own folder)
+
+
 def test_summary_table_links_each_row_to_its_chapter():
     md = summary_table(_table().claims)._repr_markdown_().splitlines()
-    assert md[0] == "| chapter | claim | evidence | paper | this study | verdict |"
-    assert md[2].startswith("| {doc}`01 <01_gap_vs_gmp>` | GAP localizes better than GMP | controlled benchmark |")
+    assert md[0] == "| chapter | claim | kind | evidence | paper | this study | verdict |"
+    assert md[2].startswith(
+        "| {doc}`01 <01_gap_vs_gmp>` | GAP localizes better than GMP | paper | controlled benchmark |"
+    )
 
 
 def test_claims_figure_shows_only_measured_effects():
     claims = _table().claims
     fig = claims_figure(claims)
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["01: GMP − GAP loc error (points)"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["01 gap_gmp_loc (paper): GMP − GAP loc error (points)"]
     # the interval bar, the estimate, the paper's cross
     xs = sorted(x for line in ax.get_lines() for x in line.get_xdata())
     assert 0.5 in xs and 3.5 in xs and 2.0 in xs and 1.38 in xs
@@ -169,6 +238,8 @@ def test_a_comparison_of_several_parts_that_did_not_converge_is_inconclusive_and
         parts={"AlexNet": (5.0, 2.0, 8.0), "VGG": (1.0, -2.0, 4.0)},
         converged=False,
         why_not_converged="still improving: VGG-GAP",
+        kind="analogue",
+        evidence="controlled benchmark",
     )
     assert (row.verdict, row.reason) == ("inconclusive", "still improving: VGG-GAP")  # once, not once per part
     assert row.parts["AlexNet"] == [5.0, 2.0, 8.0]  # the parts are kept for the table
@@ -206,14 +277,76 @@ def test_front_table_links_each_claim_to_its_section_and_tags_its_verdict():
             float("nan"),
         ),
     ]
-    rows[0] = dataclasses.replace(rows[0], evidence="EfficientNet-Lite0, 224 px, ILSVRC val subset")
+    rows[0] = dataclasses.replace(rows[0], evidence="EfficientNet-Lite0, 224 px, ILSVRC val subset", kind="paper")
     html = front_table_html(rows, base="chapters/")
     assert html.count("<tr>") == 3  # the header and two claims
-    assert html.count("evidence: ") == 1 and "<small>evidence: EfficientNet-Lite0, 224 px, ILSVRC val subset" in html
+    assert (
+        html.count("evidence: ") == 1 and "<small>paper · real · evidence: EfficientNet-Lite0, 224 px, ILSVRC" in html
+    )
+    assert "<small>unclassified</small>" in html  # a row without a kind says so
     assert 'href="chapters/02_ilsvrc_localization.html#ilsvrc-errors"' in html
     assert 'href="chapters/07_class_specific_units.html"' in html  # no section: the chapter
     assert "CAM beats backprop &lt;b&gt;" in html  # escaped
     assert "GT-known difference: −3.2 (−6.0 to −0.5)" in html  # the interval, with true minus signs
     assert "✗ not reproduced" in html and "✓ reproduced" in html and 'title="why"' in html
-    assert claims_answer(rows) == "Of the 2 claims this build tested, 1 reproduced and 1 not reproduced."
+    assert claims_answer(rows) == "Paper claims (real data): 1 not reproduced. Not counted: 1 unclassified."
     assert claims_answer([]).startswith("No executed chapter")
+
+
+def test_every_row_declares_its_kind_and_evidence():
+    t = ClaimTable("02_x")
+    with pytest.raises(
+        ValueError, match=r"`kind` must be one of \['paper', 'analogue', 'beyond', 'check', 'context'\]"
+    ):
+        t.add("a", "x", paper="", study="", effect=(1.0, 0.5, 1.5), kind="replication", evidence="e")
+    with pytest.raises(ValueError, match="`evidence` must name the network and data .* of 'a', but got none"):
+        t.add("a", "x", paper="", study="", effect=(1.0, 0.5, 1.5), kind="paper")
+    with pytest.raises(TypeError, match="kind"):
+        t.add("a", "x", paper="", study="", effect=(1.0, 0.5, 1.5), evidence="e")  # no default: every row says
+    check = t.add("identity", "x", paper="", study="", verdict=Verdict("reproduced", "1e-7 <= 1e-5"), kind="check")
+    assert check.kind == "check" and check.evidence == ""  # a check needs no evidence
+
+
+def test_a_context_row_tests_nothing_and_has_its_own_word():
+    t = ClaimTable("02_x")
+    row = t.add("errors", "the errors", paper="p", study="s", kind="context", evidence="EfficientNet-Lite0")
+    assert (row.verdict, row.reason) == ("context", "shown for comparison, no test")
+    row = t.add(
+        "acc", "acc", paper="p", study="s", kind="context", evidence="e", verdict=Verdict("inconclusive", "why")
+    )
+    assert (row.verdict, row.reason) == ("context", "why")  # the reason kept, the word replaced
+    with pytest.raises(ValueError, match="A context row tests nothing: 'x' must have no `effect`"):
+        t.add("x", "x", paper="", study="", kind="context", evidence="e", effect=(1.0, 0.5, 1.5))
+    assert "· context" in front_table_html(t.claims)
+
+
+def test_the_answer_counts_paper_analogue_and_beyond_rows_by_evidence_and_never_checks_or_context():
+    def row(key, verdict, kind, evidence="EfficientNet-Lite0, CUB"):
+        return Claim("01_x", key, "", "", "", verdict, "", evidence=evidence, kind=kind)
+
+    rows = [
+        row("a", "reproduced", "paper"),
+        row("b", "not reproduced", "paper"),
+        row("c", "reproduced", "paper", evidence="controlled localization benchmark"),
+        row("d", "not resolved", "analogue"),
+        row("e", "reproduced", "beyond"),
+        row("f", "reproduced", "check"),
+        row("g", "context", "context"),
+        row("h", "context", "context"),
+    ]
+    assert claims_answer(rows) == (
+        "Paper claims (real data): 1 reproduced, 1 not reproduced. Paper claims (controlled benchmarks): 1 reproduced. "
+        "Analogues (real data): 1 not resolved. Questions beyond the paper (real data): 1 reproduced. "
+        "Not counted: 1 check, 2 contexts."
+    )
+    assert [r.setting for r in rows[1:3]] == ["real", "controlled"]
+
+
+def test_only_a_paper_row_draws_the_papers_effect():
+    t = ClaimTable("01_x")
+    for kind in ("paper", "analogue"):
+        t.add(kind, kind, paper="", study="", effect=(1.0, 0.5, 1.5), paper_effect=7.25, kind=kind, evidence="e")
+    fig = claims_figure(t.claims)
+    crosses = [line for line in fig.axes[0].get_lines() if line.get_marker() == "x"]
+    assert [list(line.get_xdata()) for line in crosses] == [[7.25]] and list(crosses[0].get_ydata()) == [0]
+    matplotlib.pyplot.close(fig)

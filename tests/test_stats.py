@@ -65,7 +65,10 @@ from camlib.study.stats import Interval, seed_interval  # noqa: E402
     ("effect", "claim", "margin", "word"),
     [
         ((2.0, 0.5, 3.5), "greater", 0.0, "reproduced"),  # interval wholly above 0
-        ((2.0, 0.5, 3.5), "greater", 1.0, "reproduced"),  # and the estimate reaches the margin
+        ((2.0, 1.5, 3.5), "greater", 1.0, "reproduced"),  # the low end clears the margin
+        ((2.0, 0.5, 3.5), "greater", 1.0, "not resolved"),  # above 0, not surely beyond the margin
+        ((5.5, 0.3, 10.0), "greater", 5.0, "not resolved"),  # the case: no longer "reproduced"
+        ((-5.5, -10.0, -0.3), "greater", 5.0, "not reproduced"),  # its mirror: the opposite, surely
         ((0.8, 0.5, 0.95), "greater", 1.0, "not reproduced"),  # real but smaller than the margin: too small
         ((0.8, 0.5, 1.5), "greater", 1.0, "not resolved"),  # real, may or may not matter
         ((-2.0, -3.5, -0.5), "greater", 0.0, "not reproduced"),  # the opposite, clearly
@@ -94,11 +97,13 @@ def test_verdict_reason_names_the_effect_and_the_interval():
     assert str(v) == "reproduced: GMP − GAP top-1 loc error (points) +1.4 (95% interval +0.2 to +2.5), above 0"
     assert verdict((0.3, -0.8, 1.4), margin=2).reason.endswith("within ±2: too small to matter")
     # The interval excludes 0 but the estimate is short of the margin: the reason says so, not "includes 0".
-    assert (
-        str(verdict((0.8, 0.5, 1.5), margin=1.0))
-        == "not resolved: the effect +0.8 (95% interval +0.5 to +1.5), above 0 but short of 1"
+    assert str(verdict((0.8, 0.5, 1.5), margin=1.0)) == (
+        "not resolved: the effect +0.8 (95% interval +0.5 to +1.5): direction reproduced (above 0), "
+        "size not resolved (not surely beyond 1)"
     )
-    assert verdict((-0.8, -1.5, -0.5), claim="less", margin=1.0).reason.endswith("below 0 but short of 1")
+    assert verdict((-0.8, -1.5, -0.5), claim="less", margin=1.0).reason.endswith(
+        "direction reproduced (below 0), size not resolved (not surely beyond 1)"
+    )
     assert verdict((0.3, -0.8, 1.4)).reason.endswith("includes 0")
 
 
@@ -123,11 +128,12 @@ def test_verdict_refuses_bad_arguments():
     [
         (["reproduced", "reproduced"], "reproduced"),
         (["reproduced", "not resolved"], "partly reproduced"),
-        (["reproduced", "not reproduced"], "partly reproduced"),
+        (["reproduced", "not reproduced"], "not reproduced"),  # a failing part is not outvoted
         (["not reproduced", "not resolved"], "not reproduced"),
         (["not resolved", "not resolved"], "not resolved"),
-        (["inconclusive", "reproduced"], "reproduced"),  # set aside, named in the reason
+        (["inconclusive", "reproduced"], "partly reproduced"),  # an unfinished part does not hold
         (["inconclusive", "inconclusive"], "inconclusive"),
+        (["inconclusive", "not resolved"], "not resolved"),
         (["partly reproduced", "not resolved"], "partly reproduced"),
     ],
 )

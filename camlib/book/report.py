@@ -23,7 +23,23 @@ from camlib.book.verdicts import VERDICTS, Verdict, combine
 from camlib.book.verdicts import verdict as decide
 from camlib.study.stats import Interval
 
-__all__ = ["Claim", "ClaimTable", "Table", "claims_figure", "read_claims", "summary_table"]
+__all__ = ["CONTEXT", "KINDS", "Claim", "ClaimTable", "Table", "claims_figure", "read_claims", "summary_table"]
+
+# What a row is (``ClaimTable.add(kind=...)``): only *paper* rows stand beside the paper's number as a
+# reproduction; *analogue* rows test the paper's claim in a setting the paper did not use (a controlled
+# benchmark, frozen or fine-tuned features of another network, other data, another metric) and say what differs;
+# *beyond* rows ask a question the paper did not (a stronger baseline); *check* rows verify an identity or the
+# implementation; *context* rows show a number for comparison and test nothing. The front page counts *paper*
+# and *analogue* rows (and *beyond* ones) by verdict; checks and context never enter the count.
+KINDS = {
+    "paper": "a claim the paper makes, on its metric and its kind of data",
+    "analogue": "the paper's claim in a setting the paper did not use",
+    "beyond": "a question the paper did not ask",
+    "check": "an identity or an implementation check",
+    "context": "a number shown for comparison, no test",
+}
+# The verdict word of a context row: it tests nothing, so it is none of the rule's words.
+CONTEXT = "context"
 
 
 class Table:
@@ -80,6 +96,12 @@ class Claim:
     converged: bool = True
     parts: dict = field(default_factory=dict)
     evidence: str = ""
+    kind: str = ""
+
+    @property
+    def setting(self) -> str:
+        """``"controlled"`` when a controlled benchmark gave the row (its evidence says so first), else ``"real"``."""
+        return "controlled" if self.evidence.lower().startswith("controlled") else "real"
 
     def recompute(self) -> Verdict:
         """The verdict again, from this row's numbers and rule alone (what the chapter tests check).
@@ -112,8 +134,9 @@ class ClaimTable:
 
     Example:
         >>> t = ClaimTable("01_gap_vs_gmp")
-        >>> row = t.add("loc", "GAP localizes better", paper="56.4 vs 57.8", study="50.0 vs 51.0",
-        ...             effect=(1.0, 0.2, 1.8), what="GMP − GAP loc error, points", section="localization")
+        >>> row = t.add("loc", "GAP localizes better", paper="56.4 vs 57.8", study="50.0 vs 51.0", kind="analogue",
+        ...             evidence="controlled benchmark", effect=(1.0, 0.2, 1.8), what="GMP − GAP loc error, points",
+        ...             section="localization")
         >>> print(t._repr_markdown_().splitlines()[2])
         | GAP localizes better | 56.4 vs 57.8 | 50.0 vs 51.0 | **reproduced**: GMP − GAP loc error, points +1.0 (95% interval +0.2 to +1.8), above 0 | [localization](#localization) |
     """
@@ -144,6 +167,7 @@ class ClaimTable:
         section: str = "",
         paper_effect: float | None = None,
         evidence: str = "",
+        kind: str,
     ) -> Claim:
         """Add a claim; its verdict comes from the book's one rule (``camlib.book.verdicts.verdict``).
 
@@ -166,14 +190,28 @@ class ClaimTable:
             section: the label of the chapter's section that shows the evidence.
             paper_effect: the paper's effect in the same orientation, where it has one.
             evidence: what gave this study's side: the network and the data ("EfficientNet-Lite0, 224 px, ILSVRC
-                val subset"), or the controlled benchmark; the front page and the summary show it.
+                val subset"), or the controlled benchmark (a text that starts with "controlled"); the front page and
+                the summary show it. Every row but a *check* names it.
+            kind: what the row is, one of ``KINDS``: ``"paper"``, ``"analogue"``, ``"beyond"``, ``"check"`` or
+                ``"context"``. A *context* row has no effect and no rule: its verdict word is ``CONTEXT``
+                (a ready ``verdict`` gives only its reason). Only a *paper* row's ``paper_effect`` is drawn as
+                the paper's effect (``claims_figure``).
 
         Raises:
             ValueError: a key that is not a stable name or is already used; both or
-                neither of an effect and a ready verdict.
+                neither of an effect and a ready verdict; a ``kind`` not in ``KINDS``, a context row with an
+                effect, or a row other than a check without ``evidence``.
         """
         if not isinstance(key, str) or not key or set(key) - _KEY_CHARS:
             raise ValueError(f"`key` must be lower case letters, digits and '_', but got {key!r}.")
+        if kind not in KINDS:
+            raise ValueError(f"`kind` must be one of {list(KINDS)}, but got {kind!r} for {key!r}.")
+        if kind != "check" and not str(evidence).strip():
+            raise ValueError(f"`evidence` must name the network and data (or the benchmark) of {key!r}, but got none.")
+        if kind == CONTEXT:
+            if effect is not None or parts is not None:
+                raise ValueError(f"A context row tests nothing: {key!r} must have no `effect` and no `parts`.")
+            verdict = Verdict(CONTEXT, verdict.reason if verdict is not None else "shown for comparison, no test")
         if any(c.key == key for c in self.claims):
             raise ValueError(f"`key` must be new in this table, but {key!r} is already used.")
         measured = effect is not None or parts is not None
@@ -182,12 +220,14 @@ class ClaimTable:
                 "`verdict` must be given exactly when there is no `effect` and no `parts`, "
                 f"but got effect={effect!r}, parts={parts!r}, verdict={verdict!r}."
             )
-        if verdict is not None and (not isinstance(verdict, Verdict) or verdict.word not in VERDICTS):
+        if verdict is not None and (not isinstance(verdict, Verdict) or verdict.word not in (*VERDICTS, CONTEXT)):
             raise ValueError(f"`verdict` must be a camlib.book.verdicts.Verdict, but got {verdict!r}.")
         as_interval = lambda e: e if isinstance(e, Interval) else Interval(*e)  # noqa: E731
         rule_args = dict(claim=rule, margin=margin, converged=converged, why_not_converged=why_not_converged)
         split = {} if parts is None else {name: as_interval(e) for name, e in parts.items()}
-        if verdict is None and split and converged:
+        if kind == CONTEXT:
+            pass
+        elif verdict is None and split and converged:
             verdict = combine({name: decide(e, what=what, **rule_args) for name, e in split.items()})
         elif verdict is None:
             verdict = decide(None if effect is None else as_interval(effect), what=what, **rule_args)
@@ -212,6 +252,7 @@ class ClaimTable:
             converged=bool(converged),
             parts={name: [p.estimate, p.low, p.high] for name, p in split.items()},
             evidence=str(evidence),
+            kind=kind,
         )
         self.claims.append(row)
         return row
@@ -273,13 +314,16 @@ def _glued_text(output: Mapping) -> tuple[str, str] | None:
     return meta["name"], "".join(text) if isinstance(text, list) else text  # nbformat may split lines
 
 
-def read_claims(paths: Sequence[str | Path]) -> list[Claim]:
+def read_claims(paths: Sequence[str | Path], *, profile: str | None = None) -> list[Claim]:
     """The claim rows glued (``ClaimTable.glue``) in executed chapter notebooks, in the given order.
 
-    A notebook without glued claims contributes nothing.
+    A notebook without glued claims contributes nothing. With ``profile``, every notebook must have been
+    executed with that parameter profile (papermill records it): a summary never mixes the rows of a
+    ``smoke`` run of one chapter into a ``default`` book.
 
     Raises:
         FileNotFoundError: a path does not exist.
+        ValueError: with ``profile``, a notebook executed with another profile, or with none recorded.
     """
     import ast
 
@@ -288,6 +332,13 @@ def read_claims(paths: Sequence[str | Path]) -> list[Claim]:
         if not path.is_file():
             raise FileNotFoundError(f"`paths` must name executed notebooks, but {path} does not exist.")
         nb = json.loads(path.read_text(encoding="utf-8"))
+        ran = (nb.get("metadata", {}).get("papermill", {}).get("parameters") or {}).get("profile")
+        if profile is not None and ran != profile:
+            raise ValueError(
+                f"`paths` must be chapters executed with the profile {profile!r}, but {path.name} was executed with "
+                f"{ran!r}: re-run it (make notebook NB={path.name[:2]} PROFILE={profile} OUT={path.parent}) or the "
+                "whole book (make book), so that the summary does not mix runs."
+            )
         for cell in nb.get("cells", []):
             for output in cell.get("outputs", []):
                 glued = _glued_text(output)
@@ -305,8 +356,8 @@ def summary_table(claims: Sequence[Claim]) -> Table:
     rows = []
     for c in claims:
         row = ClaimTable(c.chapter)._row(c, link_chapter=True)
-        rows.append({"chapter": row.pop("shown in"), **row, "evidence": c.evidence})
-    return Table(rows, columns=["chapter", "claim", "evidence", "paper", "this study", "verdict"])
+        rows.append({"chapter": row.pop("shown in"), **row, "kind": c.kind, "evidence": c.evidence})
+    return Table(rows, columns=["chapter", "claim", "kind", "evidence", "paper", "this study", "verdict"])
 
 
 def claims_figure(claims: Sequence[Claim]):
@@ -332,17 +383,18 @@ def claims_figure(claims: Sequence[Claim]):
         "not resolved": "tab:gray",
         "inconclusive": "tab:orange",
     }
-    for y, c in enumerate(shown):
+    for y, c in enumerate(shown):  # the paper's effect only beside a *paper* row: an analogue measures something else
         colour = colours[c.verdict]
         if not (math.isnan(c.low) or math.isnan(c.high)):
             ax.plot([c.low, c.high], [y, y], color=colour, lw=2.5)
         ax.plot(c.estimate, y, "o", color=colour)
-        if not math.isnan(c.paper_effect):
+        if c.kind == "paper" and not math.isnan(c.paper_effect):
             ax.plot(c.paper_effect, y, "x", color="black", ms=8, mew=2)
     ax.axvline(0, color="0.5", lw=0.8)
-    ax.set_yticks(range(len(shown)), [f"{c.chapter[:2]}: {c.effect or c.claim}" for c in shown], fontsize=8)
+    ax.set_yticks(range(len(shown)), [f"{c.chapter[:2]} {c.key} ({c.kind}): {c.effect or c.claim}" for c in shown],
+                  fontsize=8)  # fmt: skip
     ax.invert_yaxis()
-    ax.set_xlabel("effect in the direction of the claim (dot: this study, bar: 95% interval; ×: the paper)")
+    ax.set_xlabel("effect in the direction of the claim (dot: this study, bar: 95% interval; ×: the paper, paper rows)")
     handles = [plt.Line2D([], [], color=v, lw=2.5, label=k) for k, v in colours.items()]
     ax.legend(handles=handles, fontsize=7, loc="lower right")
     return fig
@@ -357,6 +409,7 @@ VERDICT_TAGS = {
     "not reproduced": ("✗ not reproduced", "#c62828"),
     "not resolved": ("? not resolved", "#57606a"),
     "inconclusive": ("– inconclusive", "#b35900"),
+    CONTEXT: ("· context", "#57606a"),
 }
 
 
@@ -394,7 +447,9 @@ def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str
         cells = [
             f'<a href="{escape(href)}">{escape(c.chapter[:2])}</a>',
             f'<a href="{escape(href)}">{escape(c.claim)}</a>'
-            + (f"<br><small>evidence: {escape(c.evidence)}</small>" if c.evidence else ""),
+            + f"<br><small>{escape(c.kind or 'unclassified')}"
+            + (f" · {c.setting} · evidence: {escape(c.evidence)}" if c.evidence else "")
+            + "</small>",
             escape(c.paper),
             study,
             f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>',
@@ -405,19 +460,32 @@ def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str
 
 
 def claims_answer(claims: Sequence[Claim]) -> str:
-    """One paragraph that answers "what reproduces?": the count of each verdict over the claims of the build.
+    """The front page's answer to "what reproduces?": verdict counts of the *paper*, *analogue* and *beyond* rows,
+    each split by real and controlled evidence; checks and context rows are named, never counted.
 
     Example:
-        >>> claims_answer([Claim("00_x", "a", "", "", "", "reproduced", ""), Claim("01_y", "b", "", "", "",
-        ...                                                                   "inconclusive", "")])
-        'Of the 2 claims this build tested, 1 reproduced and 1 inconclusive.'
+        >>> rows = [Claim("02_x", "a", "", "", "", "reproduced", "", evidence="EfficientNet-Lite0", kind="paper"),
+        ...         Claim("02_x", "b", "", "", "", "not resolved", "", evidence="controlled benchmark", kind="analogue"),
+        ...         Claim("00_x", "c", "", "", "", "reproduced", "", kind="check")]
+        >>> print(claims_answer(rows))
+        Paper claims (real data): 1 reproduced. Analogues (controlled benchmarks): 1 not resolved. Not counted: 1 check.
     """
     if not claims:
         return "No executed chapter with claims was found in this build."
-    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
-    parts = [f"{n} {v}" for v, n in counts.items() if n]
-    said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"Of the {len(claims)} claims this build tested, {said}."
+    said = []
+    groups = [("paper", "Paper claims"), ("analogue", "Analogues"), ("beyond", "Questions beyond the paper")]
+    for kind, name in groups:
+        for setting, data in (("real", "real data"), ("controlled", "controlled benchmarks")):
+            rows = [c for c in claims if c.kind == kind and c.setting == setting]
+            if rows:
+                counts = [f"{n} {v}" for v in VERDICTS if (n := sum(c.verdict == v for c in rows))]
+                said.append(f"{name} ({data}): " + ", ".join(counts) + ".")
+    aside = [(sum(c.kind == k for c in claims), k) for k in ("check", CONTEXT)]
+    aside = [f"{n} {k}{'s' if n > 1 else ''}" for n, k in aside if n]
+    unclassified = sum(c.kind not in KINDS for c in claims)
+    if unclassified:
+        aside.append(f"{unclassified} unclassified")
+    return " ".join(said + ([f"Not counted: {', '.join(aside)}."] if aside else []))
 
 
 __all__ += ["network_name"]

@@ -56,11 +56,15 @@ def verdict(
       ``effect=None``: **inconclusive** as well (nothing was measured).
     - No interval (NaN ends, e.g. one seed): **not resolved**.
     - ``claim="greater"`` (the paper says the effect is positive):
-      **reproduced** when the whole interval is above 0 and the estimate
-      reaches ``margin``; **not reproduced** when the whole interval is below
-      0 (the opposite holds), or when ``margin > 0`` and the whole interval
-      lies inside ``(-margin, margin)`` (the effect is too small to matter);
-      otherwise **not resolved**. ``claim="less"`` is the mirror image.
+      **reproduced** when the whole interval is above ``margin`` (above 0
+      when no margin is stated); **not reproduced** when the whole interval is
+      below 0 (the opposite holds), or when ``margin > 0`` and the whole
+      interval lies inside ``(-margin, margin)`` (the effect is too small to
+      matter); otherwise **not resolved**, and when the interval is above 0
+      but its low end short of the margin the reason says so: *direction
+      reproduced, size not resolved*. The rule is symmetric: reproducing a
+      size needs the same certainty as refuting it. ``claim="less"`` is the
+      mirror image.
     - ``claim="equal"`` (the paper says "about the same"): **reproduced**
       when the whole interval lies inside ``[-margin, margin]``; **not
       reproduced** when it lies wholly outside (``low > margin`` or
@@ -96,6 +100,10 @@ def verdict(
         'not reproduced'
         >>> verdict((0.3, -0.8, 1.4)).word                      # no margin stated: cannot tell
         'not resolved'
+        >>> str(verdict((5.5, 0.3, 10.0), margin=5.0))           # above 0, not surely beyond 5
+        'not resolved: the effect +5.5 (95% interval +0.3 to +10.0): direction reproduced (above 0), size not resolved (not surely beyond 5)'
+        >>> verdict((7.0, 5.5, 8.5), margin=5.0).word
+        'reproduced'
         >>> verdict((0.6, -1.0, 2.2), claim="equal", margin=3.0).word
         'reproduced'
         >>> verdict((-2.0, -4.0, 0.5), claim="noninferior", margin=5.0).word    # loses less than 5 points
@@ -132,25 +140,32 @@ def verdict(
     sign = 1.0 if claim == "greater" else -1.0
     low, high = sorted((sign * e.low, sign * e.high))
     side = "above" if claim == "greater" else "below"
-    if low > 0 and sign * e.estimate >= margin:
+    if low > margin or (low > 0 and not margin):
         return Verdict("reproduced", f"{reason}, {side} 0" + (f" and beyond {margin:g}" if margin else ""))
     if high < 0:
         return Verdict("not reproduced", f"{reason}: the opposite of the claim")
     if margin > 0 and -margin < low and high < margin:
         return Verdict("not reproduced", f"{reason}, within ±{margin:g}: too small to matter")
-    if low > 0:  # the interval excludes 0, but the estimate does not reach the margin
-        return Verdict("not resolved", f"{reason}, {side} 0 but short of {margin:g}")
+    if low > 0:  # the interval excludes 0, but its low end does not clear the margin
+        return Verdict(
+            "not resolved",
+            f"{reason}: direction reproduced ({side} 0), size not resolved (not surely beyond {margin:g})",
+        )
     return Verdict("not resolved", f"{reason}, includes 0")
 
 
 def combine(verdicts: dict[str, Verdict] | list[Verdict]) -> Verdict:
-    """One verdict from several (networks, datasets, benchmarks, sizes), by a fixed rule.
+    """One verdict from several parts (networks, datasets, benchmarks, sizes, thresholds), by a fixed rule.
 
-    *Inconclusive* parts are set aside (and named); of the rest: all
-    *reproduced* -> **reproduced**; some *reproduced* and some not ->
-    **partly reproduced**; none *reproduced* and some *not reproduced* ->
-    **not reproduced**; all *not resolved* -> **not resolved**; nothing left
-    -> **inconclusive**.
+    The parts are robustness checks of one claim, so the claim holds only
+    where every part holds, and fails where any part fails: any part *not
+    reproduced* -> **not reproduced** (a part that is significantly opposite,
+    or surely too small, is not outvoted by the others); every part
+    *reproduced* -> **reproduced**; some *reproduced* (or *partly
+    reproduced*) and the rest *not resolved* or *inconclusive* ->
+    **partly reproduced**; every part *inconclusive* -> **inconclusive**;
+    otherwise **not resolved**. Every part, inconclusive ones included, is
+    listed in the reason.
 
     Args:
         verdicts: ``{name: Verdict}`` (names appear in the reason) or a list.
@@ -159,8 +174,10 @@ def combine(verdicts: dict[str, Verdict] | list[Verdict]) -> Verdict:
         >>> a, b = Verdict("reproduced", "x"), Verdict("not resolved", "y")
         >>> combine({"AlexNet": a, "VGG": b}).word
         'partly reproduced'
-        >>> combine([a, a]).word, combine([Verdict("not reproduced"), b]).word
+        >>> combine([a, a]).word, combine([Verdict("not reproduced"), a]).word
         ('reproduced', 'not reproduced')
+        >>> combine([a, Verdict("inconclusive", "still improving")]).word   # an unfinished part is not a holding one
+        'partly reproduced'
     """
     items = list(verdicts.items()) if isinstance(verdicts, dict) else [(str(i), v) for i, v in enumerate(verdicts)]
     if not items:
@@ -169,21 +186,18 @@ def combine(verdicts: dict[str, Verdict] | list[Verdict]) -> Verdict:
         if not isinstance(v, Verdict) or v.word not in VERDICTS:
             raise ValueError(f"`verdicts` must hold Verdicts with a word of {VERDICTS}, but got {v!r} for {name!r}.")
     named = isinstance(verdicts, dict)
-    kept = [(n, v) for n, v in items if v.word != "inconclusive"]
-    words = {v.word for _, v in kept}
+    words = [v.word for _, v in items]
     reason = "; ".join(f"{n}: {v}" if named else str(v) for n, v in items)
-    if not kept:
-        return Verdict("inconclusive", reason)
-    if words == {"reproduced"}:
-        word = "reproduced"
-    elif "reproduced" in words:
-        word = "partly reproduced"
-    elif "not reproduced" in words:
+    if "not reproduced" in words:
         word = "not reproduced"
-    elif words == {"not resolved"}:
-        word = "not resolved"
-    else:  # "partly reproduced" parts, with or without unresolved ones
+    elif all(w == "reproduced" for w in words):
+        word = "reproduced"
+    elif any(w in ("reproduced", "partly reproduced") for w in words):
         word = "partly reproduced"
+    elif all(w == "inconclusive" for w in words):
+        word = "inconclusive"
+    else:
+        word = "not resolved"
     return Verdict(word, reason)
 
 
