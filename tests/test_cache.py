@@ -263,3 +263,53 @@ def test_memoize_computes_once_and_reads_back(tmp_path):
     value_path = next(p for p in tmp_path.glob("*.pt") if p.name != "model.pt")
     with pytest.raises(RuntimeError, match=r"is not a model entry \(no 'state_dict'\); delete it"):
         load_entry(value_path)
+
+
+def test_keys_keep_floats_strings_and_key_types_apart(tmp_path):
+    from camlib.study.cache import cache_key, memoize
+
+    assert cache_key({"lr": 0.1}) != cache_key({"lr": "0.1"})
+    assert cache_key({"x": {1: "a"}}) != cache_key({"x": {"1": "a"}})
+    assert cache_key({"lr": 0.1}) == cache_key({"lr": 0.1})
+    assert memoize({"lr": 0.1}, lambda: 1, cache_root=tmp_path) == (1, False)
+    assert memoize({"lr": "0.1"}, lambda: 2, cache_root=tmp_path) == (2, False)  # its own entry
+    assert memoize({"lr": 0.1}, lambda: 3, cache_root=tmp_path) == (1, True)
+
+
+def test_an_entry_of_another_request_is_refused(tmp_path):
+    import torch
+
+    from camlib.study.cache import cache_key, memoize, save_entry
+
+    path = tmp_path / f"{cache_key({'what': 'a'})}.pt"
+    save_entry(path, {"value": torch.zeros(1), "parts": {"what": "b"}})  # as if two requests shared a key
+    with pytest.raises(RuntimeError, match="holds another request's value"):
+        memoize({"what": "a"}, lambda: None, cache_root=tmp_path)
+
+
+def test_a_value_the_loader_would_refuse_is_returned_and_not_cached(tmp_path):
+    from collections import namedtuple
+
+    import numpy as np
+
+    from camlib.study.cache import memoize
+
+    for value in (np.arange(3), namedtuple("P", "a")(1), {"x": [np.float64(1.0)]}):
+        with pytest.warns(UserWarning, match="was not cached: .* but it holds a (numpy|test_cache)"):
+            got, hit = memoize({"what": "odd", "v": repr(value)}, lambda v=value: v, cache_root=tmp_path)
+        assert got is value and not hit
+    assert not list(tmp_path.glob("*.pt"))  # nothing written that every later run would refuse
+
+
+def test_entries_are_readable_by_others_sharing_the_cache(tmp_path):
+    import torch
+
+    from camlib.study.cache import memoize
+
+    old = os.umask(0o022)
+    try:
+        memoize({"what": "shared"}, lambda: torch.ones(1), cache_root=tmp_path)
+    finally:
+        os.umask(old)
+    (entry,) = tmp_path.glob("*.pt")
+    assert entry.stat().st_mode & 0o777 == 0o644

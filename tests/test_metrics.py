@@ -142,7 +142,8 @@ def random_case(seed: int, n: int, H: int, W: int):
         for _ in range(0 if i == n - 1 else int(rng.integers(1, 4))):
             jitter = rng.integers(-3, 4, size=4)
             x1, y1 = max(0, near[0] + jitter[0]), max(0, near[1] + jitter[1])
-            boxes.append([x1, y1, max(x1, near[2] + jitter[2]), max(y1, near[3] + jitter[3])])
+            x1, y1 = min(x1, W - 1), min(y1, H - 1)  # inside the maps' frame, as the metrics require
+            boxes.append([x1, y1, min(W - 1, max(x1, near[2] + jitter[2])), min(H - 1, max(y1, near[3] + jitter[3]))])
         gt.append(torch.tensor(boxes, dtype=torch.long).reshape(-1, 4))
     return torch.from_numpy(maps), gt
 
@@ -425,3 +426,17 @@ def test_max_box_accs_is_both_metrics_from_one_pass():
     acc, acc_v2 = camlib.max_box_accs(maps, gt, convention="wsolevaluation")
     assert acc.value == camlib.max_box_acc(maps, gt, convention="wsolevaluation").value
     assert acc_v2.value == camlib.max_box_acc_v2(maps, gt, convention="wsolevaluation").value
+
+
+def test_max_box_acc_refuses_ground_truth_outside_the_maps_frame():
+    from camlib.metrics.accuracy import max_box_acc
+
+    maps = torch.rand(2, 8, 8)
+    inside = [torch.tensor([[0, 0, 7, 7]]), torch.tensor([[2, 2, 5, 5]])]
+    assert 0.0 <= max_box_acc(maps, inside).value <= 1.0
+    photo_frame = [torch.tensor([[0, 0, 7, 7]]), torch.tensor([[20, 10, 99, 60]])]  # the photograph's own pixels
+    with pytest.raises(
+        ValueError,
+        match=r"`gt_boxes` must lie inside the maps' frame \(8 x 8\), but image 1 has the box \[20, 10, 99, 60\]",
+    ):
+        max_box_acc(maps, photo_frame)

@@ -156,3 +156,30 @@ def test_hide_injected_parameters_tags_only_the_injected_cells():
     assert runner.hide_injected_parameters(nb) == 2 and injected.metadata["tags"].count("remove-cell") == 1
     nbformat.validate(nb)
     assert runner.hide_injected_parameters(nbformat.v4.new_notebook(cells=[plain])) == 0
+
+
+def test_overrides_read_numbers_as_numbers_and_refuse_what_they_cannot_read():
+    from camlib.book.runner import parse_override
+
+    assert parse_override("lr=1e-1") == ("lr", 0.1) and parse_override("lr=2E3") == ("lr", 2000.0)
+    assert parse_override("data_root=~") == ("data_root", "~")  # a home folder, not null
+    assert parse_override("arch=nan") == ("arch", "nan") and parse_override("x=1e") == ("x", "1e")  # not numbers
+    assert parse_override("lrs=[0.1, 1e-2]") == ("lrs", [0.1, 0.01])  # inside lists too
+    with pytest.raises(ValueError, match=r"The override 'lrs=\[0.1' must hold a YAML value, but '\[0.1' is not one"):
+        parse_override("lrs=[0.1")
+    with pytest.raises(ValueError, match="cannot set the profile .* use --profile"):
+        parse_override("profile=smoke")
+
+
+def test_an_output_that_is_a_file_or_not_writable_is_refused_before_running(tmp_path, capsys):
+    from camlib.book.runner import main
+
+    afile = tmp_path / "out"
+    afile.write_text("x")
+    assert main(["00", "--output", str(afile)]) == 2
+    assert f"`--output` must be a folder, but {afile} is a file." in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if not os.access(locked, os.W_OK):  # root can write anywhere: nothing to check then
+        assert main(["00", "--output", str(locked / "sub")]) == 2
+        assert "must be a folder that can be created" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -107,17 +108,54 @@ def notebook_parameters(notebook: Path) -> dict[str, Any]:
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(notebook)).items()}
 
 
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # a number YAML 1.1 leaves a string
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``"key=value"`` with the value read as YAML (``3`` is an int, ``cuda`` a string).
 
+    Two readings of YAML 1.1 that surprise on a command line are corrected:
+    a number in exponent form without a dot (``1e-1``) is a float, not the
+    string ``"1e-1"``, and ``~`` is the string ``"~"`` (a home folder), not null.
+
+    Raises:
+        ValueError: not ``KEY=VALUE``, ``profile`` (the runner's ``--profile`` sets it), or a value that is
+            not YAML; the message names the override.
+
     Example:
-        >>> parse_override("top_k=3"), parse_override("device=cuda")
-        (('top_k', 3), ('device', 'cuda'))
+        >>> parse_override("top_k=3"), parse_override("device=cuda"), parse_override("lr=1e-1")
+        (('top_k', 3), ('device', 'cuda'), ('lr', 0.1))
     """
     key, sep, value = text.partition("=")
-    if not sep or not key.strip():
+    key = key.strip()
+    if not sep or not key:
         raise ValueError(f"An override must read KEY=VALUE, but got {text!r}.")
-    return key.strip(), yaml.safe_load(value) if value.strip() else ""
+    if key == "profile":
+        raise ValueError(f"An override cannot set the profile ({text!r}): use --profile (make: PROFILE=...).")
+    value = value.strip()
+    if not value:
+        return key, ""
+    if value == "~":
+        return key, "~"
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        problem = str(err).splitlines()[0]
+        raise ValueError(
+            f"The override {text!r} must hold a YAML value, but {value!r} is not one ({problem})."
+        ) from None
+    return key, _numbers(parsed)
+
+
+def _numbers(value: Any) -> Any:
+    """``value`` with every string YAML 1.1 left in exponent form (``"1e-1"``) read as the float it means."""
+    if isinstance(value, str) and _EXPONENT.fullmatch(value):
+        return float(value)
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    return value
 
 
 INJECTED = "injected-parameters"  # papermill's tag of the cell it adds
@@ -224,7 +262,25 @@ def execute(
     os.replace(running, final)
     _remove_if_empty(running.parent)
     failed.unlink(missing_ok=True)
+    _remove_if_empty(failed.parent)  # a good rerun leaves no empty failed/ behind
     return Result(notebook, final, time.perf_counter() - start)
+
+
+def _writable_folder(folder: Path) -> Path:
+    """``folder``, created if needed, after checking that executed notebooks can be written there.
+
+    Raises:
+        ValueError: ``folder`` is a file, cannot be created, or is not writable (the message names it).
+    """
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"`--output` must be a folder, but {folder} is a file.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"`--output` must be a folder that can be created, but {folder}: {err.strerror}.") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"`--output` must be a writable folder, but {folder} is not writable.")
+    return folder
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -253,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = notebook_paths(args.notebooks)
         overrides = dict(parse_override(p) for p in args.param)
+        output = _writable_folder(Path(args.output))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -260,12 +317,13 @@ def main(argv: list[str] | None = None) -> int:
     for i, path in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {path.stem} (profile {args.profile}) ...", flush=True)
         try:
-            result = execute(
-                path, profile=args.profile, overrides=overrides, output_dir=Path(args.output), progress=args.progress
-            )
+            result = execute(path, profile=args.profile, overrides=overrides, output_dir=output, progress=args.progress)
         except (ValueError, FileNotFoundError, NotebookError) as err:
             print(f"FAILED: {err}", file=sys.stderr, flush=True)
             return 1
+        except KeyboardInterrupt:
+            print(f"interrupted: {path.stem} was not finished; nothing of it was written to {output}", file=sys.stderr)
+            return 130
         print(f"[{i}/{len(paths)}] {path.stem} done in {result.seconds:.1f} s -> {result.output}", flush=True)
     print(f"{len(paths)} notebook(s) executed in {time.perf_counter() - total:.1f} s", flush=True)
     return 0

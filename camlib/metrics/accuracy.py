@@ -394,6 +394,22 @@ class BoxAccAccumulator:
         )
 
 
+def _check_inside(name: str, gt: Tensor, valid: Tensor, H: int, W: int) -> None:
+    """Raise when a ground-truth box leaves the maps' ``H x W`` frame: it was given in another frame.
+
+    A box in the photograph's own pixels scored against maps of the network's input would silently
+    score 0 (or a lucky hit); ``camlib.boxes.geometry.resize_boxes`` moves boxes between frames.
+    """
+    outside = valid & ((gt[..., 2] >= W) | (gt[..., 3] >= H))  # (N, G); x1 <= x2 and y1 <= y2 are checked already
+    if outside.any():
+        i, j = (int(v) for v in outside.nonzero()[0])
+        raise ValueError(
+            f"`{name}` must lie inside the maps' frame ({H} x {W}), but image {i} has the box "
+            f"{gt[i, j].tolist()} ({int(outside.sum())} such box(es) in all): were the boxes given in the "
+            "photograph's pixels? Resize them to the maps' frame (camlib.boxes.geometry.resize_boxes)."
+        )
+
+
 def update_box_accuracies(accumulators: Sequence[BoxAccAccumulator], maps: Tensor, gt_boxes: Sequence[Tensor]) -> None:
     """Add one batch to several ``BoxAccAccumulator``s that share their masks: label the masks once.
 
@@ -424,6 +440,7 @@ def update_box_accuracies(accumulators: Sequence[BoxAccAccumulator], maps: Tenso
         raise ValueError(f"`maps` must be a 3-D tensor (N, H, W), but got shape {tuple(maps.shape)}.")
     N, H, W = maps.shape
     gt, valid = _pad_gt(gt_boxes, N, maps.device)
+    _check_inside("gt_boxes", gt, valid, H, W)
     T = len(first.thresholds)
     tau = first.thresholds.to(maps.device)
     s = normalize_maps(maps, "minmax")

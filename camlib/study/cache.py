@@ -40,6 +40,7 @@ import importlib.util
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -150,14 +151,19 @@ def code_fingerprint(*modules: str) -> str:
 
 
 def _canonical(value: Any) -> Any:
+    """``value`` as JSON-able content in which different values stay different.
+
+    A float becomes ``{"\\0float": repr(value)}`` (exact, NaN and inf survive JSON, and ``0.1`` never meets
+    the string ``"0.1"``); a key that is not a str becomes ``"\\0<type>:<repr>"`` (``1`` never meets ``"1"``).
+    """
     if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return {(k if isinstance(k, str) else f"\0{type(k).__name__}:{k!r}"): _canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return repr(value)  # exact, and NaN / inf survive JSON
+        return {"\0float": repr(value)}
     raise TypeError(
         f"A cache key must be built from dicts, lists and plain values, but got {type(value).__name__}: {value!r}."
     )
@@ -194,6 +200,7 @@ def save_entry(path: str | os.PathLike, entry: Mapping[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # as any file written here, not mkstemp's 0600: a shared cache stays readable
         with os.fdopen(fd, "wb") as file:
             torch.save(dict(entry), file)
             file.flush()
@@ -203,6 +210,12 @@ def save_entry(path: str | os.PathLike, entry: Mapping[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load_entry(
@@ -278,7 +291,40 @@ def memoize(
     path = cache_dir(cache_root) / f"{cache_key(parts)}.pt"
     entry = load_entry(path, required="value")
     if entry is not None:
+        if "parts" in entry and entry["parts"] != _canonical(parts):
+            raise RuntimeError(
+                f"The cache entry {path} holds another request's value (its parts differ from this key's); "
+                "delete it to recompute."
+            )
         return entry["value"], True
     value = compute()
-    save_entry(path, {"value": value, "parts": _canonical(parts)})
+    unstorable = _unstorable(value)
+    if unstorable is not None:
+        warnings.warn(
+            f"The value computed for {dict(parts).get('what', 'this entry')!r} was not cached: the cache stores "
+            f"tensors, dicts, lists, tuples and plain values, but it holds {unstorable}. It is returned as computed.",
+            stacklevel=2,
+        )
+        return value, False
+    try:
+        save_entry(path, {"value": value, "parts": _canonical(parts)})
+    except OSError as err:  # a full disk or a read-only cache loses the entry, never the value
+        warnings.warn(f"The cache entry {path} could not be written ({err}); the value is returned as computed.",
+                      stacklevel=2)  # fmt: skip
     return value, False
+
+
+def _unstorable(value: Any) -> str | None:
+    """What in ``value`` the cache's loader (``torch.load(weights_only=True)``) would refuse; None when nothing."""
+    if value is None or type(value) in (bool, int, float, str) or isinstance(value, torch.Tensor):
+        return None  # exact types: a numpy float64 is a float that the loader refuses
+    if isinstance(value, dict) or type(value) in (list, tuple):  # a namedtuple comes back as something else
+        for item in value.values() if isinstance(value, dict) else value:
+            if (found := _unstorable(item)) is not None:
+                return found
+        if isinstance(value, dict):
+            for key in value:
+                if (found := _unstorable(key)) is not None:
+                    return found
+        return None
+    return f"a {type(value).__module__}.{type(value).__qualname__}"
