@@ -44,11 +44,13 @@ def test_chapter01_verdicts_follow_the_rule_from_the_glued_numbers(executed):
         "cam_backprop_loc",
         "gap_vs_baseline",
     }
-    real = {"real_gap_gmp_cls", "real_gap_gmp_loc", "real_gap_vs_centre"}
+    real = {"real_gap_gmp_cls", "real_gap_gmp_loc", "real_gap_vs_centre", "real_weak_full"}
     assert set(claims) == controlled | (real if _has(CUB) else set())
     for c in claims.values():
         assert c.recompute() == Verdict(c.verdict, c.reason), c.key
         assert f"**{c.verdict}**" in text, c.key  # the rendered table shows it
+    assert {c.key: c.kind for c in claims.values() if c.key in controlled} == {
+        **{k: "analogue" for k in controlled}, "gap_vs_baseline": "beyond"}  # fmt: skip
     # independently of the claim table: the GMP - GAP localization effect from the glued per-seed errors
     effect = seed_interval([b - a for a, b in zip(g["gap_loc_top1_err_seeds"], g["gmp_loc_top1_err_seeds"])])
     expected = verdict(effect, claim="greater", converged=not g["still_improving"])
@@ -98,6 +100,15 @@ def test_chapter01_real_features_compare_gap_and_gmp_heads_on_cub(executed):
     # the default: EfficientNet-Lite0's last convolution fine-tuned with each head, and the rows say so
     assert all("a fine-tuned top" in claims[key].claim for key in ("real_gap_gmp_cls", "real_gap_gmp_loc"))
     assert claims["real_gap_gmp_loc"].evidence.startswith("EfficientNet-Lite0, its last convolution fine-tuned")
+    # weak vs full supervision on the same fine-tuned network: CAM's GT-known minus the regressor's, one-sided
+    weak_full, shares = claims["real_weak_full"], g["real_weak_full"]
+    assert (weak_full.rule, weak_full.margin, weak_full.kind) == ("noninferior", 5.0, "analogue")
+    assert weak_full.recompute() == Verdict(weak_full.verdict, weak_full.reason)
+    assert weak_full.estimate == pytest.approx(
+        shares["weak: GAP CAM (GT-known)"] - shares["full: box regressor"], abs=0.011
+    )  # the glued shares are percent with 2 decimals; the effect is their difference
+    assert all(0 <= v <= 100 for v in shares.values())
+    assert all(_multiple(shares[k], 100 / 64) for k in ("weak: GAP CAM (GT-known)", "full: box regressor"))  # 2 seeds
 
 
 @pytest.mark.notebook

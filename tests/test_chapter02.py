@@ -174,7 +174,8 @@ def test_chapter02_on_the_ilsvrc_subset(executed):
     assert simonyan.verdict == verdict((simonyan.estimate, simonyan.low, simonyan.high)).word
     # the context rows place the study beside the paper; they are not tests
     for key in ("real_errors", "real_box_accuracy"):
-        assert claims[key].verdict == "inconclusive" and claims[key].reason.startswith("context, not a test")
+        assert claims[key].verdict == "context" and claims[key].reason.startswith("context, not a test")
+        assert claims[key].kind == "context" and not claims[key].rule
     assert claims["real_errors"].study.startswith(f"EfficientNet-Lite0 (224 px): cls {g['real_cls_top1_err']:.1f} / ")
     _check_networks(g, claims)
 
@@ -231,6 +232,7 @@ def test_chapter02_without_data_says_so_and_runs_the_controlled_part(executed, n
     assert all(g[k] == ABSENT for k in real)
     for key in REAL_CLAIMS:  # shown, with nothing measured
         c = claims[key]
-        assert c.study == ABSENT and c.verdict == "inconclusive" and c.reason.startswith("not measured"), key
+        word = "context" if c.kind == "context" else "inconclusive"
+        assert c.study == ABSENT and c.verdict == word and c.reason.startswith("not measured"), key
     _check_rows(nb, claims)
     _check_controlled(g, claims)

@@ -9,7 +9,7 @@ import pytest
 from test_notebooks import _text
 
 from camlib.book import runner
-from camlib.book.report import read_claims
+from camlib.book.report import KINDS, read_claims
 
 
 @pytest.mark.notebook
@@ -23,8 +23,9 @@ def test_summary_collects_every_claim_of_the_executed_chapters(executed, tmp_pat
     text = _text(nb)
     claims = read_claims(sorted(folder.glob("0*.ipynb")))
     assert {c.chapter for c in claims} == {"00_class_activation_maps", "01_gap_vs_gmp"}
-    for c in claims:  # every row, with its chapter's link and its verdict
+    for c in claims:  # every row, with its chapter's link, its verdict and its kind
         assert c.claim in text and f"**{c.verdict}**" in text, c.key
+        assert c.kind in KINDS and (c.evidence or c.kind == "check"), c.key
     assert "{doc}`01 <01_gap_vs_gmp>`" in text
     assert "No executed chapter" not in text
     assert any(
