@@ -10,11 +10,13 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PROFILE ?= default
 NB ?=
 P ?=
-OUT ?= book/chapters
+OUT ?=
 ARGS ?=
 
 # The kernels that papermill starts must find the environment's python.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# With the real data linked (data/) or named ($CAMLIB_DATA), the book must use it: absent data is then an error.
+REQUIRE_DATA := $(shell { test -d data || test -n "$${CAMLIB_DATA:-}"; } && echo --require-data)
 # Quiet Jupyter's path-migration notice; keep PyTorch's CPU threads sane.
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -24,7 +26,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 help:
 	@echo "make book                      set up, execute every notebook (default profile), render _build/html"
 	@echo "make test                      set up, run the test suite (notebooks on their smoke profile)"
-	@echo "make notebook NB=00 [PROFILE=smoke] [P=\"device=cuda top_k=3\"] [OUT=dir]   one chapter"
+	@echo "make notebook NB=00 [PROFILE=smoke] [P=\"device=cuda top_k=3\"] [OUT=dir]   one chapter,"
+	@echo "                               written to _build/runs/<profile>/ unless OUT is given (the book's is book/chapters)"
 	@echo "make bench [ARGS=\"--batches 1 4\"]   install the peers (the bench extra), time camlib's pipeline against them"
 	@echo "                               (benchmarks/bench_pipeline.py; results in benchmarks/results/pipeline-<cpu|cuda>.jsonl)"
 	@echo "make test-gpu                  on a CUDA machine: every test that has a CUDA case (benchmarks/gpu_check.sh)"
@@ -42,7 +45,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 notebooks: $(STAMP)
-	$(BIN)/python -m camlib.book.runner all --profile $(PROFILE) --output $(OUT)
+	$(BIN)/python -m camlib.book.runner all --profile $(PROFILE) --output $(or $(OUT),book/chapters) $(REQUIRE_DATA)
 
 book: notebooks
 	$(BIN)/jupyter-book build . -W -n --keep-going
@@ -50,7 +53,7 @@ book: notebooks
 
 notebook: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make notebook NB=00 [PROFILE=smoke] [P=\"key=value ...\"]"; exit 2; }
-	$(BIN)/python -m camlib.book.runner $(NB) --profile $(PROFILE) --output $(OUT) $(foreach p,$(P),-p '$(p)')
+	$(BIN)/python -m camlib.book.runner $(NB) --profile $(PROFILE) --output $(or $(OUT),_build/runs/$(PROFILE)) $(foreach p,$(P),-p '$(p)')
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --durations=15

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from camlib.data import DATA_ENV, data_roots, find_data, read_image
+from camlib.data import DATA_ENV, DataAbsent, data_roots, find_data, read_image
 
 HINT = r"set \$CAMLIB_DATA to its folder, or pass the notebook parameter `data_root`"
 
@@ -62,7 +62,7 @@ def test_default_root_in_current_directory(no_env, monkeypatch, tmp_path):
 def test_missing_folder(tmp_path, no_env):
     root = tmp_path / "root"
     looked_at = root / "cam-samples"
-    with pytest.raises(FileNotFoundError, match=re.escape(f"{looked_at} does not exist")) as info:
+    with pytest.raises(DataAbsent, match=re.escape(f"{looked_at} does not exist")) as info:
         find_data("cam-samples", root=root)
     message = str(info.value)
     assert message == (
@@ -83,8 +83,23 @@ def test_missing_folder_every_root_named(tmp_path, no_env, monkeypatch):
 
 
 def test_missing_folder_with_env(tmp_path, monkeypatch):
+    (tmp_path / "elsewhere").mkdir()
     monkeypatch.setenv(DATA_ENV, str(tmp_path / "elsewhere"))
-    with pytest.raises(FileNotFoundError, match=re.escape(f"{tmp_path / 'elsewhere' / 'cam-samples'} does not exist")):
+    with pytest.raises(DataAbsent, match=re.escape(f"{tmp_path / 'elsewhere' / 'cam-samples'} does not exist")):
+        find_data("cam-samples")
+
+
+@pytest.mark.parametrize("made, problem", [(False, "does not exist"), (True, "is not a folder")])
+def test_a_mistyped_environment_variable_is_an_error_not_absent_data(tmp_path, monkeypatch, made, problem):
+    """$CAMLIB_DATA is checked like the `data_root` parameter: a typo stops the run instead of reading as absent."""
+    wrong = tmp_path / "shraed-data"
+    if made:
+        wrong.write_text("")
+    monkeypatch.setenv(DATA_ENV, str(wrong))
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"$CAMLIB_DATA must name the data folder (or be unset), but {str(wrong)!r} {problem}."),
+    ):
         find_data("cam-samples")
 
 
@@ -92,6 +107,8 @@ def test_expect_lists_missing_files(samples, no_env):
     with pytest.raises(FileNotFoundError, match=re.escape(f"{samples} lacks b.png, boxes.csv")) as info:
         find_data("cam-samples", root=samples.parent, expect=["a.png", "b.png", "labels.txt", "boxes.csv"])
     assert "Could not find the data 'cam-samples' (with a.png, b.png, labels.txt, boxes.csv)" in str(info.value)
+    assert not isinstance(info.value, DataAbsent)  # a copy that is there but incomplete is not absent data
+    assert str(info.value).endswith("The data are there but incomplete: restore the missing files.")
     with pytest.raises(FileNotFoundError, match=r"Could not find the data 'cam-samples' \(images/ and boxes.csv\)"):
         find_data("cam-samples", root=samples.parent, expect=["boxes.csv"], layout="images/ and boxes.csv")
 

@@ -49,9 +49,55 @@ def test_boxes_brought_to_the_file_size(dataset):
     assert dataset[2].boxes.tolist() == [[20, 10, 39, 19]] and dataset[2].size == (20, 40)
 
 
-def test_boxes_clipped_to_the_image(tmp_path):
-    record = Record(write_image(tmp_path / "a.png", (6, 4)), 0, ((2, 1, 9, 3), (0, 0, 5, 7)), "a")
-    assert AnnotatedImages([record], ["x"])[0].boxes.tolist() == [[2, 1, 5, 3], [0, 0, 5, 3]]
+def test_boxes_that_cross_the_edge_a_little_are_clipped_and_counted(tmp_path):
+    # 2 px is the least tolerance: (2, 1, 7, 3) passes a 6-wide image by 2 px, (0, 0, 5, 5) a 4-high one by 2
+    record = Record(write_image(tmp_path / "a.png", (6, 4)), 0, ((2, 1, 7, 3), (0, 0, 5, 5), (1, 1, 2, 2)), "a")
+    dataset = AnnotatedImages([record], ["x"])
+    assert dataset[0].boxes.tolist() == [[2, 1, 5, 3], [0, 0, 5, 3], [1, 1, 2, 2]]
+    report = dataset.box_report()
+    assert report == (1, 3, 2, 2)
+    assert str(report) == "3 boxes of 1 images; 2 crossed the image's edge (by at most 2 px) and were clipped to it"
+
+
+@pytest.mark.parametrize(
+    "box, words",
+    [
+        (
+            (2, 1, 9, 3),
+            "crosses the edge of the image (6 x 4) by 4 px: a box may cross it by at most 10% of the side or 2 px",
+        ),
+        ((6, 0, 8, 3), "lies wholly outside the image (6 x 4): a box must overlap its image"),
+        ((0, 4, 2, 5), "lies wholly outside the image (6 x 4)"),
+    ],
+)
+def test_a_box_that_does_not_belong_to_its_image_raises_naming_it(tmp_path, box, words):
+    """Never a 1-pixel box in a corner: the image, where the box was read, the box and the size are named."""
+    path = write_image(tmp_path / "a.png", (6, 4))
+    record = Record(path, 0, (box,), "a", source="line 7 of 'boxes.txt'")
+    dataset = AnnotatedImages([record], ["x"])
+    for read in (lambda: dataset[0], dataset.box_report):
+        with pytest.raises(
+            ValueError, match=re.escape(f"The box {box} of {str(path)!r} (line 7 of 'boxes.txt') {words}")
+        ):
+            read()
+
+
+def test_the_tolerance_is_a_share_of_the_side(tmp_path):
+    # a 320 x 100 image: up to 32 px along x (10%), 10 px along y
+    path = write_image(tmp_path / "a.png", (320, 100))
+    ok = AnnotatedImages([Record(path, 0, ((59, 33, 340, 99),), "a")], ["x"])
+    assert ok[0].boxes.tolist() == [[59, 33, 319, 99]] and ok.box_report().max_crossing == 21
+    with pytest.raises(ValueError, match="by 11 px"):
+        AnnotatedImages([Record(path, 0, ((0, 0, 10, 110),), "a")], ["x"])[0]
+
+
+def test_an_image_whose_annotation_gives_another_size_raises_when_exact(tmp_path):
+    path = write_image(tmp_path / "a.png", (6, 4))
+    exact = Record(path, 0, ((0, 0, 1, 1),), "a", box_size=(8, 12), source="image 7 of 'x.json'", exact_size=True)
+    with pytest.raises(ValueError, match=re.escape("is 6 x 4, but its annotation (image 7 of 'x.json') says 12 x 8")):
+        AnnotatedImages([exact], ["x"])[0]
+    rescaled = Record(path, 0, ((0, 0, 11, 7),), "a", box_size=(8, 12))  # not exact: the boxes follow the file
+    assert AnnotatedImages([rescaled], ["x"])[0].boxes.tolist() == [[0, 0, 5, 3]]
 
 
 def test_transform_moves_the_boxes(dataset):

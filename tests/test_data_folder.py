@@ -23,7 +23,6 @@ def make_folder(root: Path) -> Path:
         Image.new("RGB", size, (1, 2, 3)).save(root / name, format="PNG" if name.lower().endswith("png") else "JPEG")
     (root / "dog/notes.txt").write_text("not an image")
     (root / "README").write_text("a file beside the class folders")
-    (root / "empty_class").mkdir()
     return root
 
 
@@ -34,7 +33,7 @@ def folder(tmp_path) -> Path:
 
 def test_classes_and_images(folder):
     data = ImageFolder(folder)
-    assert data.classes == ["cat", "dog", "empty_class"]  # sorted folders; hidden skipped, empty kept
+    assert data.classes == ["cat", "dog"]  # sorted folders; hidden skipped
     assert [item.image_id for item in data] == ["cat/a.png", "cat/sub/b.jpg", "dog/c.PNG"]
     assert data.labels == [0, 0, 1]
     assert [item.size for item in data] == [(10, 20), (8, 8), (4, 6)]
@@ -130,3 +129,27 @@ def test_malformed_boxes_line(folder, line, why):
     message = f"Malformed line 2 of {str(path)!r}: expected `<image_id>,<x1>,<y1>,<x2>,<y2>`{why.format(root=folder)}, but got {line!r}"
     with pytest.raises(ValueError, match=re.escape(message)):
         ImageFolder(folder, boxes="boxes.csv")
+
+
+def test_an_empty_class_folder_is_refused_not_given_a_label(folder):
+    """torchvision's ImageFolder refuses it too: an empty class would take a label no image has."""
+    (folder / "bird").mkdir()
+    (folder / "bird" / "notes.txt").write_text("no image")
+    with pytest.raises(
+        ValueError, match=r"must hold an image .* but 1 hold none \('bird'\): an empty class would still take a label"
+    ):
+        ImageFolder(folder)
+
+
+def test_a_symbolic_link_loop_is_refused_not_listed_again_and_again(folder):
+    (folder / "cat" / "sub" / "again").symlink_to(folder / "cat", target_is_directory=True)
+    with pytest.raises(ValueError, match=r"holds a symbolic link loop: .*again' is .*cat' again"):
+        ImageFolder(folder)
+    (folder / "cat" / "sub" / "again").unlink()
+    (folder / "cat" / "elsewhere").symlink_to(folder / "dog", target_is_directory=True)  # a link, not a loop
+    assert [i.image_id for i in ImageFolder(folder)] == [
+        "cat/a.png",
+        "cat/elsewhere/c.PNG",
+        "cat/sub/b.jpg",
+        "dog/c.PNG",
+    ]

@@ -354,3 +354,14 @@ def test_data_path_expands_the_home_folder(tmp_path, monkeypatch):
 def test_data_root_empty_means_the_defaults_and_a_folder_is_kept(tmp_path):
     assert check_params({"data_root": ""}, {"data_root": DataRoot()}).data_root == ""
     assert check_params({"data_root": str(tmp_path)}, {"data_root": DataRoot()}).data_root == str(tmp_path)
+
+
+def test_data_root_empty_checks_the_environment_variable(tmp_path, monkeypatch):
+    """`data_root=""` reads $CAMLIB_DATA: a mistyped one fails at the parameter check, before any work."""
+    monkeypatch.setenv("CAMLIB_DATA", str(tmp_path / "typo"))
+    with pytest.raises(
+        ValueError, match=r"\$CAMLIB_DATA must name the data folder \(or be unset\), but .*typo' does not exist"
+    ):
+        check_params({"data_root": ""}, {"data_root": DataRoot()})
+    monkeypatch.setenv("CAMLIB_DATA", str(tmp_path))
+    assert check_params({"data_root": ""}, {"data_root": DataRoot()}).data_root == ""

@@ -152,9 +152,9 @@ def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
         ClaimTable("")
 
 
-def _executed(tmp_path, table: ClaimTable, name: str, profile: str | None = None):
+def _executed(tmp_path, table: ClaimTable, name: str, profile: str | None = None, commit: str | None = None):
     """A notebook with the outputs that myst_nb.glue writes for ``table.glue()`` (as an executed chapter has),
-    and the parameters papermill records, with ``profile``."""
+    the parameters papermill records, with ``profile``, and the run the runner records, with ``commit``."""
     out = nbformat.v4.new_output(
         "display_data",
         data={"text/plain": repr(table.to_json())},
@@ -163,6 +163,8 @@ def _executed(tmp_path, table: ClaimTable, name: str, profile: str | None = None
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])])
     if profile is not None:
         nb.metadata["papermill"] = {"parameters": {"profile": profile}}
+    if commit is not None:
+        nb.metadata["camlib"] = {"profile": profile, "commit": commit, "require_data": True}
     path = tmp_path / name
     nbformat.write(nb, path)
     return path
@@ -202,6 +204,21 @@ def test_the_summary_never_mixes_runs_of_different_profiles(tmp_path):
     with pytest.raises(ValueError, match=r"but 01_c.ipynb was executed with None"):
         read_claims([_executed(tmp_path, _table(), "01_c.ipynb")], profile="default")
     assert len(read_claims([default, smoke])) == 4  # no profile asked: any run (a reader's own folder)
+
+
+def test_the_summary_never_mixes_runs_of_different_commits(tmp_path):
+    """A chapter re-run at another commit (or outside the runner) is named; the summary reads one run only."""
+    a, b, c = (_executed(tmp_path, _table(), f"0{i}_x.ipynb", profile="default", commit="abc123") for i in range(3))
+    assert len(read_claims([a, b, c], profile="default")) == 6
+    assert len(read_claims([a, b], profile="default", commit="abc123")) == 4
+    old = _executed(tmp_path, _table(), "04_old.ipynb", profile="default", commit="0ld0ne")
+    with pytest.raises(ValueError, match=r"executed at one commit \(abc123\), but 04_old.ipynb \(0ld0ne\) differ"):
+        read_claims([a, b, old, c], profile="default")
+    bare = _executed(tmp_path, _table(), "05_bare.ipynb", profile="default")
+    with pytest.raises(ValueError, match=r"but 05_bare.ipynb \(no commit recorded\) differ"):
+        read_claims([a, bare, c], profile="default")
+    with pytest.raises(ValueError, match=r"at one commit \(def456\), but 00_x.ipynb \(abc123\)"):
+        read_claims([a], profile="default", commit="def456")
 
 
 def test_summary_table_links_each_row_to_its_chapter():

@@ -203,7 +203,10 @@ class DataPath(Spec):
 
 
 class DataRoot(Spec):
-    """The data root: ``""`` for the default (``data/`` in the repository, or ``$CAMLIB_DATA``), else an existing folder."""
+    """The data root: ``""`` for the default (``data/`` in the repository, or ``$CAMLIB_DATA``), else an existing folder.
+
+    ``$CAMLIB_DATA``, when set, is checked the same way: a folder that does not exist is an error, not absent data.
+    """
 
     def describe(self) -> str:
         return "empty (data/ in the repository, or $CAMLIB_DATA) or an existing folder"
@@ -214,6 +217,10 @@ class DataRoot(Spec):
         if value and not Path(value).expanduser().is_dir():
             problem = "is not a folder" if Path(value).expanduser().exists() else "does not exist"
             raise ValueError(f"Parameter `{name}` must be {self.describe()}, but {value} {problem}.")
+        if not value:  # the default roots: a $CAMLIB_DATA that names no folder stops the run now
+            from camlib.data.locate import data_roots
+
+            data_roots()
         return value
 
 

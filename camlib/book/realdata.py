@@ -6,7 +6,7 @@ visibly, add its claim rows as *not measured*, and let the rest of the
 chapter run. ``RealPart`` is that one decision:
 
     with RealPart("the real part") as real_part:
-        reader = camlib.data.CUB(...)           # FileNotFoundError here: the data is absent
+        reader = camlib.data.CUB(...)           # camlib.data.DataAbsent here: the data is absent
     if real_part.present:
         ...
     else:
@@ -14,6 +14,13 @@ chapter run. ``RealPart`` is that one decision:
 
 A number a chapter cannot compute without the data is shown and glued as
 ``ABSENT``; a claim row it cannot test gets ``real_part.not_measured``.
+
+Absent means absent: only ``camlib.data.DataAbsent`` (no data root holds the
+dataset at all) makes a part absent. Partial data (a folder without one of
+its files, a missing image, a malformed line) raise other errors, which stop
+the chapter with the reader's message. A run that must have its data
+(``--require-data``, ``$CAMLIB_REQUIRE_DATA=1``: ``make book`` with ``data/``
+present) fails on absent data too.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from camlib.book.verdicts import Verdict
+from camlib.data.locate import REQUIRE_ENV, DataAbsent, require_data
 
 __all__ = ["ABSENT", "RealPart"]
 
@@ -30,19 +38,23 @@ ABSENT = "n/a (data absent)"  # shown and glued in place of a real number when t
 class RealPart:
     """The real part of a chapter: a block that loads its data, and what follows when the data is absent.
 
-    On exit, a ``FileNotFoundError`` raised inside the block (a reader or
-    ``camlib.data.find_data`` that found no data: their messages name every
-    path looked at and the layout expected) is caught and kept: ``present``
-    becomes False and ``missing`` holds the message. Any other error
-    propagates.
+    On exit, a ``camlib.data.DataAbsent`` raised inside the block (a reader
+    or ``camlib.data.find_data`` that found no data at all: their messages
+    name every path looked at and the layout expected) is caught and kept:
+    ``present`` becomes False and ``missing`` holds the message. Any other
+    error propagates, partial data included; so does ``DataAbsent`` when the
+    run requires its data (``camlib.data.require_data()``).
 
     Args:
         what: how the note names the part ("the real part", "the scene part",
             "this chapter").
+        optional: the study's own data do not include this part's data (VQA):
+            it may be absent even in a run that requires its data.
 
     Example:
+        >>> import camlib.data
         >>> with RealPart("the scene part") as part:
-        ...     raise FileNotFoundError("Could not find the data 'coco-mini'")
+        ...     raise camlib.data.DataAbsent("Could not find the data 'coco-mini'")
         >>> part.present, part.missing
         (False, "Could not find the data 'coco-mini'")
         >>> part.note().data.splitlines()[1]
@@ -51,10 +63,10 @@ class RealPart:
         ('inconclusive', 'n/a (data absent)')
     """
 
-    def __init__(self, what: str = "the real part") -> None:
+    def __init__(self, what: str = "the real part", *, optional: bool = False) -> None:
         if not isinstance(what, str) or not what:
             raise ValueError(f"`what` must name the part in words, but got {what!r}.")
-        self.what = what
+        self.what, self.optional = what, bool(optional)
         self.present = True
         self.missing = ""
 
@@ -64,10 +76,15 @@ class RealPart:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        if exc_type is not None and issubclass(exc_type, FileNotFoundError):
-            self.present, self.missing = False, str(exc)
-            return True
-        return False
+        if exc_type is None or not issubclass(exc_type, DataAbsent):
+            return False
+        if require_data() and not self.optional:
+            raise DataAbsent(
+                f"{exc} This run requires the real data (--require-data or ${REQUIRE_ENV}=1), so {self.what} "
+                "cannot be left out."
+            ) from exc
+        self.present, self.missing = False, str(exc)
+        return True
 
     @property
     def not_measured(self) -> Verdict:

@@ -314,20 +314,24 @@ def _glued_text(output: Mapping) -> tuple[str, str] | None:
     return meta["name"], "".join(text) if isinstance(text, list) else text  # nbformat may split lines
 
 
-def read_claims(paths: Sequence[str | Path], *, profile: str | None = None) -> list[Claim]:
+def read_claims(paths: Sequence[str | Path], *, profile: str | None = None, commit: str | None = None) -> list[Claim]:
     """The claim rows glued (``ClaimTable.glue``) in executed chapter notebooks, in the given order.
 
     A notebook without glued claims contributes nothing. With ``profile``, every notebook must have been
-    executed with that parameter profile (papermill records it): a summary never mixes the rows of a
-    ``smoke`` run of one chapter into a ``default`` book.
+    executed with that parameter profile (papermill records it) and at one commit (the runner records it in
+    ``metadata["camlib"]``): a summary never mixes the rows of a ``smoke`` run of one chapter, or of an older
+    run, into a ``default`` book. With ``commit``, that commit must be theirs.
 
     Raises:
         FileNotFoundError: a path does not exist.
-        ValueError: with ``profile``, a notebook executed with another profile, or with none recorded.
+        ValueError: with ``profile``, a notebook executed with another profile, or with none recorded, or
+            notebooks executed at different commits (the odd ones named); with ``commit``, another commit.
     """
     import ast
+    from collections import Counter
 
     claims: list[Claim] = []
+    commits: dict[str, str | None] = {}
     for path in map(Path, paths):
         if not path.is_file():
             raise FileNotFoundError(f"`paths` must name executed notebooks, but {path} does not exist.")
@@ -339,6 +343,7 @@ def read_claims(paths: Sequence[str | Path], *, profile: str | None = None) -> l
                 f"{ran!r}: re-run it (make notebook NB={path.name[:2]} PROFILE={profile} OUT={path.parent}) or the "
                 "whole book (make book), so that the summary does not mix runs."
             )
+        commits[path.name] = (nb.get("metadata", {}).get("camlib") or {}).get("commit")
         for cell in nb.get("cells", []):
             for output in cell.get("outputs", []):
                 glued = _glued_text(output)
@@ -348,6 +353,15 @@ def read_claims(paths: Sequence[str | Path], *, profile: str | None = None) -> l
                             n: [math.nan if x is None else x for x in p] for n, p in (row.get("parts") or {}).items()
                         }
                         claims.append(Claim(**{k: (math.nan if v is None else v) for k, v in row.items()}))
+    if profile is not None or commit is not None:
+        usual = commit if commit is not None else Counter(commits.values()).most_common(1)[0][0] if commits else None
+        odd = {name: c for name, c in commits.items() if c != usual}
+        if odd:
+            shown = ", ".join(f"{name} ({c or 'no commit recorded'})" for name, c in odd.items())
+            raise ValueError(
+                f"`paths` must be chapters executed at one commit ({usual or 'none recorded'}), but {shown} "
+                "differ: re-run them, or the whole book (make book), so that the summary does not mix runs."
+            )
     return claims
 
 

@@ -13,6 +13,16 @@ a failed one is kept for inspection in ``OUTPUT/failed/``, and ``.running/``
 itself is removed once it is empty. The cell that papermill injects with the
 run's parameters (tagged ``injected-parameters``) is tagged ``remove-cell``
 too, so that the book never shows it.
+
+Each executed notebook records its run in ``metadata["camlib"]``: the
+profile, the commit (``camlib.book.provenance.git_commit``) and whether the
+run required its real data; the summary (S1) refuses chapters whose runs
+differ. ``--require-data`` (or ``$CAMLIB_REQUIRE_DATA=1``) makes absent real
+data an error instead of a note; it is implied when ``-p`` names a data
+location (``*_dir``, ``*weights``, ``places_*``), since a path the user typed
+is not data left out on purpose. The command-line default output is
+``_build/runs/<profile>``: only ``make book`` (``--output book/chapters``)
+writes the book's chapters.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from camlib._checkout import checkout_root
 
 __all__ = [
     "PROFILES",
+    "RUN_KEY",
+    "names_data",
     "ROOT",
     "NotebookError",
     "notebook_paths",
@@ -44,6 +56,20 @@ __all__ = [
 ROOT = checkout_root() or Path.cwd()  # the study's checkout (the book runs from one)
 NOTEBOOKS = ROOT / "notebooks"
 PROFILES = ("smoke", "default", "paper")
+RUN_KEY = "camlib"  # the executed notebook's metadata key for its run: profile, commit, require_data
+
+
+def names_data(key: str) -> bool:
+    """Whether parameter ``key`` names a data location that a user who types it expects to exist.
+
+    ``data_root`` does not: an empty root, or one holding some datasets only, is how a
+    chapter is run without (some of) its real data.
+
+    Example:
+        >>> [names_data(k) for k in ("cub_dir", "weights", "reference_weights", "places_mean", "data_root", "top_k")]
+        [True, True, True, True, False, False]
+    """
+    return key.endswith("_dir") or key.endswith("weights") or key.startswith("places_")
 
 
 class NotebookError(RuntimeError):
@@ -206,8 +232,12 @@ def execute(
     overrides: dict[str, Any] | None = None,
     output_dir: Path = ROOT / "book" / "chapters",
     progress: bool = False,
+    require_data: bool = False,
 ) -> Result:
     """Execute one notebook on ``profile`` + ``overrides``; see the module docstring.
+
+    With ``require_data``, the kernel runs with ``$CAMLIB_REQUIRE_DATA=1``: a real
+    part whose data are absent fails the notebook (``camlib.book.realdata``).
 
     Raises:
         ValueError: an override or profile value names no parameter of the notebook.
@@ -232,6 +262,12 @@ def execute(
     failed = output_dir / "failed" / notebook.name
     final = output_dir / notebook.name
     running.parent.mkdir(parents=True, exist_ok=True)
+    from camlib.data.locate import REQUIRE_ENV
+    from camlib.data.locate import require_data as required_by_environment
+
+    require_data = require_data or required_by_environment()
+    saved = os.environ.get(REQUIRE_ENV)
+    os.environ[REQUIRE_ENV] = "1" if require_data else "0"  # the kernel inherits the runner's environment
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -254,11 +290,19 @@ def execute(
                 f"{err.ename}: {err.evalue}\nThe partially executed notebook is kept at {failed}."
             ) from None
         raise
+    finally:
+        if saved is None:
+            os.environ.pop(REQUIRE_ENV, None)
+        else:
+            os.environ[REQUIRE_ENV] = saved
     import nbformat
 
+    from camlib.book.provenance import git_commit
+
     executed = nbformat.read(running, as_version=4)
-    if hide_injected_parameters(executed):
-        nbformat.write(executed, running)
+    hide_injected_parameters(executed)
+    executed.metadata[RUN_KEY] = {"profile": profile, "commit": git_commit(), "require_data": require_data}
+    nbformat.write(executed, running)
     os.replace(running, final)
     _remove_if_empty(running.parent)
     failed.unlink(missing_ok=True)
@@ -303,13 +347,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a parameter (value read as YAML); repeatable",
     )
-    parser.add_argument("--output", default=str(ROOT / "book" / "chapters"), help="folder for the executed notebooks")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="folder for the executed notebooks (default _build/runs/<profile>; the book's is book/chapters)",
+    )
     parser.add_argument("--progress", action="store_true", help="show papermill's per-cell progress bar")
+    parser.add_argument(
+        "--require-data",
+        action="store_true",
+        help="fail when a chapter's real data are absent (implied by -p naming a data location)",
+    )
     args = parser.parse_args(argv)
     try:
         paths = notebook_paths(args.notebooks)
         overrides = dict(parse_override(p) for p in args.param)
-        output = _writable_folder(Path(args.output))
+        output = _writable_folder(Path(args.output or ROOT / "_build" / "runs" / args.profile))
+        from camlib.data.locate import require_data as required_by_environment
+
+        require = args.require_data or required_by_environment() or any(map(names_data, overrides))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -317,7 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     for i, path in enumerate(paths, 1):
         print(f"[{i}/{len(paths)}] {path.stem} (profile {args.profile}) ...", flush=True)
         try:
-            result = execute(path, profile=args.profile, overrides=overrides, output_dir=output, progress=args.progress)
+            result = execute(
+                path,
+                profile=args.profile,
+                overrides=overrides,
+                output_dir=output,
+                progress=args.progress,
+                require_data=require,
+            )
         except (ValueError, FileNotFoundError, NotebookError) as err:
             print(f"FAILED: {err}", file=sys.stderr, flush=True)
             return 1

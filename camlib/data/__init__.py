@@ -18,7 +18,7 @@ from camlib.data.folder import ImageFolder
 from camlib.data.icdar import ICDAR2015
 from camlib.data.imagenet import ImageNetVal, read_synsets
 from camlib.data.images import IMAGE_SUFFIXES, list_images, read_image
-from camlib.data.locate import DATA_ENV, data_roots, find_data
+from camlib.data.locate import DATA_ENV, DataAbsent, data_roots, find_data, require_data
 from camlib.data.subsets import first_classes, first_items, image_path, source_index
 from camlib.data.transforms import PreprocessWithBoxes, clip_boxes, resize_boxes
 from camlib.data.vqa import VQA
@@ -33,6 +33,7 @@ __all__ = [
     "VQA",
     "AnnotatedImages",
     "Batch",
+    "DataAbsent",
     "ImageFolder",
     "ImageNetVal",
     "Item",
@@ -51,6 +52,7 @@ __all__ = [
     "list_images",
     "read_image",
     "read_synsets",
+    "require_data",
     "resize_boxes",
     "source_index",
 ]

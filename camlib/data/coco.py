@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from camlib.data.common import AnnotatedImages, Record, Transform, require_files
+from camlib.data.common import AnnotatedImages, Record, Transform, entry_field, read_text, require_files
 from camlib.data.locate import find_data
 
 __all__ = ["COCO", "Instance", "coco_box"]
@@ -77,8 +77,7 @@ class Instance:
 
 def _load(path: Path, keys: Sequence[str]) -> dict:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise ValueError(f"{str(path)!r} must be a JSON file of COCO's layout, but it does not parse: {err}.") from err
     missing = [k for k in keys if k not in data] if isinstance(data, dict) else list(keys)
@@ -134,16 +133,38 @@ class COCO(AnnotatedImages):
         self.split = split
         path = self.root / files[0]
         data = _load(path, ("images", "annotations", "categories"))
+        number = (int, float)
+
+        def get(entry, key, what, kind=object):
+            return entry_field(entry, key, what=what, path=path, kind=kind)
+
+        for i, c in enumerate(data["categories"]):
+            get(c, "id", f"category {i} (position)", int), get(c, "name", f"category {i} (position)")
         categories = sorted(data["categories"], key=lambda c: c["id"])
         self.category_ids = [int(c["id"]) for c in categories]
+        if len(set(self.category_ids)) != len(self.category_ids):
+            raise ValueError(f"{str(path)!r} must list each category id once, but some appear twice.")
         self.supercategories = [str(c.get("supercategory", "")) for c in categories]
         index_of = {cid: i for i, cid in enumerate(self.category_ids)}
+        for i, im in enumerate(data["images"]):
+            what = f"image {im.get('id', '?') if isinstance(im, dict) else '?'} (position {i})"
+            get(im, "id", what, int), get(im, "file_name", what, str)
+            get(im, "height", what, int), get(im, "width", what, int)
         images = sorted(data["images"], key=lambda im: im["id"])
         position = {int(im["id"]): i for i, im in enumerate(images)}
+        if len(position) != len(images):
+            twice = sorted({im["id"] for im in images if sum(o["id"] == im["id"] for o in images) > 1})[:3]
+            raise ValueError(f"{str(path)!r} must list each image id once, but {twice} appear twice.")
         self._sizes = [(int(im["height"]), int(im["width"])) for im in images]
         self._instances: list[list[Instance]] = [[] for _ in images]
-        for a in data["annotations"]:
-            image, category = int(a["image_id"]), int(a["category_id"])
+        for k, a in enumerate(data["annotations"]):
+            what = f"annotation {a.get('id', '?') if isinstance(a, dict) else '?'} (position {k})"
+            image, category = int(get(a, "image_id", what, int)), int(get(a, "category_id", what, int))
+            bbox = get(a, "bbox", what, list)
+            if len(bbox) != 4 or not all(isinstance(v, number) and not isinstance(v, bool) for v in bbox):
+                raise ValueError(
+                    f"{str(path)!r}: {what}'s 'bbox' must be [x, y, width, height], but it is {bbox!r:.80}."
+                )
             if image not in position:
                 raise ValueError(
                     f"{str(path)!r}: annotation {a.get('id')} names image {image}, which the file does not list."
@@ -155,7 +176,7 @@ class COCO(AnnotatedImages):
             self._instances[position[image]].append(
                 Instance(
                     index_of[category],
-                    coco_box(*a["bbox"]),
+                    coco_box(*bbox),
                     bool(a.get("iscrowd", 0)),
                     float(a.get("area", 0.0)),
                     a.get("segmentation"),
@@ -164,19 +185,24 @@ class COCO(AnnotatedImages):
         self._captions: list[list[str]] = [[] for _ in images]
         if captions:
             cpath = self.root / files[1]
-            for a in _load(cpath, ("annotations",))["annotations"]:
-                image = int(a["image_id"])
+            for k, a in enumerate(_load(cpath, ("annotations",))["annotations"]):
+                what = f"caption {a.get('id', '?') if isinstance(a, dict) else '?'} (position {k})"
+                image = int(entry_field(a, "image_id", what=what, path=cpath, kind=int))
+                text = entry_field(a, "caption", what=what, path=cpath, kind=str)
                 if image not in position:
                     raise ValueError(
                         f"{str(cpath)!r}: caption {a.get('id')} names image {image}, which {str(path)!r} does not list."
                     )
-                self._captions[position[image]].append(str(a["caption"]).strip())
+                self._captions[position[image]].append(text.strip())
         records = [
             Record(
                 self.root / split / im["file_name"],
                 -1,
                 tuple(inst.box for inst in self._instances[i] if not inst.crowd),
                 str(im["id"]),
+                box_size=self._sizes[i],
+                source=f"image {im['id']} of {str(path)!r}",
+                exact_size=True,  # the masks are drawn in the JSON's frame: a file of another size is an error
             )
             for i, im in enumerate(images)
         ]
@@ -200,6 +226,7 @@ class COCO(AnnotatedImages):
         from pycocotools import mask as coco_mask  # COCO's own rasterization of polygons and RLEs
 
         H, W = self._sizes[index]
+        self._check_size(index)
         out = np.zeros((len(self._instances[index]), H, W), dtype=bool)
         for j, inst in enumerate(self._instances[index]):
             seg = inst.segmentation
@@ -226,6 +253,16 @@ class COCO(AnnotatedImages):
                     )
                 out[j] = m
         return torch.from_numpy(out)
+
+    def _check_size(self, index: int) -> None:
+        """Raise when image ``index``'s file is not the size its JSON entry gives (the header only is read)."""
+        from PIL import Image
+
+        record = self.records[index]
+        with Image.open(record.path) as image:
+            size = (image.height, image.width)
+        if size != self._sizes[index]:
+            self._boxes_in(record, size)  # raises, naming the file and both sizes
 
     def category_mask(self, index: int, category: int) -> Tensor:
         """``BoolTensor[H, W]``: the union of the masks of image ``index``'s instances of ``category`` (an index)."""

@@ -143,7 +143,9 @@ class CUB(AnnotatedImages):
                 )
             if split == "all" or training[image_id] == (split == "train"):
                 path, label = paths[image_id], labels_of_class[classes[image_id]]
-                records.append(Record(self.root / "images" / path, label, (boxes[image_id],), path))
+                box, number = boxes[image_id]
+                source = f"line {number} of {str(self.root / 'bounding_boxes.txt')!r}"
+                records.append(Record(self.root / "images" / path, label, (box,), path, source=source))
                 self._image_ids.append(image_id)
         require_files(records, listed_in=self.root / "images.txt")
         super().__init__(records, [class_ids[c] for c in sorted(class_ids)], transform)
@@ -240,8 +242,8 @@ def _flag(line) -> bool:
     return line.fields[1] == "1"
 
 
-def _box(line) -> tuple[int, int, int, int]:
+def _box(line) -> tuple[tuple[int, int, int, int], int]:
     x, y, width, height = (line.decimal(i) for i in range(1, 5))
     if width <= 0 or height <= 0:
         raise line.error()
-    return cub_box(x, y, width, height)
+    return cub_box(x, y, width, height), line.number

@@ -61,7 +61,15 @@ class ImageFolder(AnnotatedImages):
         classes = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
         found: dict[str, tuple[Path, int]] = {}
         for label, name in enumerate(classes):
+            visited: set[str] = set()  # real paths of the folders walked: a link back up is a loop, not more images
             for dirpath, dirnames, filenames in os.walk(self.root / name, followlinks=True):
+                real = os.path.realpath(dirpath)
+                if real in visited:
+                    raise ValueError(
+                        f"The class folder {str(self.root / name)!r} holds a symbolic link loop: {dirpath!r} is "
+                        f"{real!r} again, so its images would be listed many times. Remove the link."
+                    )
+                visited.add(real)
                 dirnames[:] = [d for d in dirnames if not d.startswith(".")]
                 for filename in filenames:
                     if filename.lower().endswith(ends) and not filename.startswith("."):
@@ -72,7 +80,15 @@ class ImageFolder(AnnotatedImages):
                 f"Could not find any image in {self.root} ({layout}; file endings {', '.join(ends)}): "
                 f"{_what_is_there(self.root, classes, ends)}"
             )
+        empty = sorted(set(range(len(classes))) - {label for _, label in found.values()})
+        if empty:
+            names = ", ".join(repr(classes[i]) for i in empty[:3]) + (", ..." if len(empty) > 3 else "")
+            raise ValueError(
+                f"Every class folder of {str(self.root)!r} must hold an image (file endings {', '.join(ends)}), but "
+                f"{len(empty)} hold none ({names}): an empty class would still take a label. Remove or fill them."
+            )
         box_lists: dict[str, list] = {image_id: [] for image_id in found}
+        source = ""
         if boxes is not None:
             box_file = self.root / boxes  # an absolute `boxes` stays as it is
             if not box_file.is_file():
@@ -80,12 +96,13 @@ class ImageFolder(AnnotatedImages):
                     f"`boxes` must be a file of lines <image_id>,<x1>,<y1>,<x2>,<y2>, "
                     f"but {str(box_file)!r} does not exist."
                 )
+            source = repr(str(box_file))
             for line in read_lines(box_file, sep=",", count=5, expected="`<image_id>,<x1>,<y1>,<x2>,<y2>`"):
                 if line.fields[0] not in box_lists:
                     raise line.error(f"the id of an image under {self.root}, such as {next(iter(sorted(found)))!r}")
                 box_lists[line.fields[0]].append(line.box([line.integer(i) for i in range(1, 5)]))
         records = [
-            Record(found[image_id][0], found[image_id][1], tuple(box_lists[image_id]), image_id)
+            Record(found[image_id][0], found[image_id][1], tuple(box_lists[image_id]), image_id, source=source)
             for image_id in sorted(found)
         ]
         super().__init__(records, classes, transform)

@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from camlib.data.common import AnnotatedImages, Line, Record, Transform, require_files
+from camlib.data.common import AnnotatedImages, Line, Record, Transform, read_text, require_files
 from camlib.data.locate import find_data
 
 __all__ = ["ICDAR2015", "LAYOUTS", "Word", "read_words", "word_box"]
@@ -48,6 +48,7 @@ LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {  # split -> (images folder, 
 }
 
 DONT_CARE = "###"
+_GT = re.compile(r"gt_.+\.txt", re.IGNORECASE)  # a ground-truth file's name
 _EXPECTED = "`x1,y1,x2,y2,x3,y3,x4,y4,transcription` (eight numbers, then the word)"
 
 
@@ -97,17 +98,15 @@ def read_words(path: str | os.PathLike) -> list[Word]:
         [('Hello, world', True), ('###', False)]
     """
     words = []
-    with open(path, encoding="utf-8-sig") as f:  # utf-8-sig drops a leading byte-order mark, if any
-        for number, text in enumerate(f, start=1):
-            text = text.rstrip("\r\n")
-            if not text.strip():
-                continue
-            fields = text.split(",", 8)
-            line = Line(Path(path), number, text, [x.strip() for x in fields], _EXPECTED)
-            if len(fields) != 9:
-                raise line.error(f"{len(fields)} fields")
-            values = [float(line.decimal(k)) for k in range(8)]
-            words.append(Word(tuple(zip(values[0::2], values[1::2])), fields[8].strip()))
+    for number, text in enumerate(read_text(path, "utf-8-sig").splitlines(), start=1):  # -sig: drops a BOM
+        if not text.strip():
+            continue
+        fields = text.split(",", 8)
+        line = Line(Path(path), number, text, [x.strip() for x in fields], _EXPECTED)
+        if len(fields) != 9:
+            raise line.error(f"{len(fields)} fields")
+        values = [float(line.decimal(k)) for k in range(8)]
+        words.append(Word(tuple(zip(values[0::2], values[1::2])), fields[8].strip()))
     return words
 
 
@@ -154,16 +153,19 @@ class ICDAR2015(AnnotatedImages):
             raise FileNotFoundError(f"No ICDAR 2015 {split} split under {str(base)!r}: expected {described}.")
         self.root, self.split, self.layout = base, split, found[0]
         images, gts = base / found[0][0], base / found[0][1]
-        files = sorted(gts.glob("gt_*.txt"), key=_number)
+        # Names in any letter case (gt_img_1.TXT, img_1.JPG): copies made on other systems differ.
+        files = sorted((f for f in gts.iterdir() if _GT.fullmatch(f.name) and f.is_file()), key=_number)
         if not files:
             raise FileNotFoundError(f"No ground-truth file (gt_img_<N>.txt) in {str(gts)!r}.")
+        by_stem = {f.stem.lower(): f for f in images.iterdir() if f.suffix.lower() in (".jpg", ".jpeg")}
         self._words = [tuple(read_words(f)) for f in files]
         records = [
             Record(
-                images / (f.stem[len("gt_") :] + ".jpg"),
+                by_stem.get(f.stem[len("gt_") :].lower(), images / (f.stem[len("gt_") :] + ".jpg")),
                 1,
                 tuple(word_box(w.quad) for w in words),
                 f.stem[len("gt_") :],
+                source=repr(str(f)),
             )
             for f, words in zip(files, self._words)
         ]

@@ -15,13 +15,14 @@ the CSV with the same numbers as the XML; they give the same labels and boxes.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 from camlib._validate import check_choice
-from camlib.data.common import AnnotatedImages, Line, Record, Transform, require_files
+from camlib.data.common import AnnotatedImages, Line, Record, Transform, read_text, require_files
 from camlib.data.locate import find_data
 
 __all__ = ["ImageNetVal", "read_synsets"]
@@ -49,20 +50,18 @@ def read_synsets(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     wnids: list[str] = []
     names: list[str] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for number, text in enumerate(f, start=1):
-            text = text.rstrip("\r\n")
-            if not text.strip():
-                continue
-            line = Line(Path(path), number, text, text.split(maxsplit=1), "`<wnid> <names>`")
-            if len(line.fields) != 2:
-                raise line.error()
-            wnid, name = line.fields
-            if wnid in seen:
-                raise line.error(f"{wnid} is already on line {seen[wnid]}")
-            seen[wnid] = number
-            wnids.append(wnid)
-            names.append(name.strip())
+    for number, text in enumerate(read_text(path).splitlines(), start=1):
+        if not text.strip():
+            continue
+        line = Line(Path(path), number, text, text.split(maxsplit=1), "`<wnid> <names>`")
+        if len(line.fields) != 2:
+            raise line.error()
+        wnid, name = line.fields
+        if wnid in seen:
+            raise line.error(f"{wnid} is already on line {seen[wnid]}")
+        seen[wnid] = number
+        wnids.append(wnid)
+        names.append(name.strip())
     return wnids, names
 
 
@@ -137,7 +136,7 @@ def _read_csv(root: Path, labels: dict[str, int]) -> list[Record]:
     expected = f"`ImageId,PredictionString` with {_BOX}"
     records: dict[str, Record] = {}
     lines: dict[str, int] = {}
-    with open(path, encoding="utf-8-sig", newline="") as f:
+    with io.StringIO(read_text(path, "utf-8-sig"), newline="") as f:
         for number, row in enumerate(csv.reader(f), start=1):
             text = ",".join(row)
             if number == 1:
@@ -157,7 +156,8 @@ def _read_csv(root: Path, labels: dict[str, int]) -> list[Record]:
             wnids = line.fields[0::5]
             boxes = tuple(line.box([line.integer(i + j) for j in range(1, 5)]) for i in range(0, len(line.fields), 5))
             label = _label(labels, wnids, line.error)
-            records[image_id] = Record(root / IMAGES / f"{image_id}.JPEG", label, boxes, image_id)
+            source = f"line {number} of {str(path)!r}"
+            records[image_id] = Record(root / IMAGES / f"{image_id}.JPEG", label, boxes, image_id, source=source)
             lines[image_id] = number
     return list(records.values())
 
@@ -199,4 +199,4 @@ def _read_xml(path: Path, root: Path, labels: dict[str, int]) -> Record:
         boxes.append((x1, y1, x2, y2))
     image_id = path.stem
     label = _label(labels, wnids, error)
-    return Record(root / IMAGES / f"{image_id}.JPEG", label, tuple(boxes), image_id, box_size)
+    return Record(root / IMAGES / f"{image_id}.JPEG", label, tuple(boxes), image_id, box_size, source=repr(str(path)))

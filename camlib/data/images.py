@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "read_image"]
@@ -16,18 +17,33 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what `list_images` takes by defaul
 def read_image(path: str | os.PathLike) -> Image.Image:
     """Read an image file as an RGB PIL image, fully loaded.
 
+    A 16-bit image (PIL's modes ``I;16*`` and ``I``, e.g. a 16-bit grey PNG)
+    is scaled to 8 bits (``v / 257``, so 65535 is 255) before the conversion;
+    PIL's own ``convert("RGB")`` would clip it, turning almost every pixel white.
+
     Raises:
         FileNotFoundError: no such file.
-        OSError: the file is not a readable image; the message names it.
+        OSError: the file is not a readable image, or is larger than PIL
+            allows (a decompression bomb); the message names it.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"`path` must be an image file, but {str(path)!r} does not exist.")
     try:
         with Image.open(path) as image:
+            if image.mode.startswith("I;16") or image.mode == "I":
+                return _from_16_bits(image).convert("RGB")
             return image.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise OSError(f"Could not read the image {str(path)!r}: {err}") from err
+
+
+def _from_16_bits(image: Image.Image) -> Image.Image:
+    """An 8-bit grey image from a 16-bit one (``I;16``, ``I;16B``, ``I`` holding 0..65535): ``round(v / 257)``."""
+    values = np.asarray(image, dtype=np.float64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+        raise ValueError(f"a 32-bit integer image ({values.min():.0f}..{values.max():.0f}) is not a 16-bit image")
+    return Image.fromarray(np.rint(values / 257).astype(np.uint8), mode="L")
 
 
 def list_images(folder: str | os.PathLike, suffixes: Iterable[str] = IMAGE_SUFFIXES) -> list[Path]:

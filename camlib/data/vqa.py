@@ -22,7 +22,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from camlib.data.common import AnnotatedImages, Record, Transform, require_files
+from camlib.data.common import AnnotatedImages, Record, Transform, entry_field, read_text, require_files
 from camlib.data.locate import find_data
 
 __all__ = ["VQA"]
@@ -30,8 +30,7 @@ __all__ = ["VQA"]
 
 def _load(path: Path, key: str) -> list:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise ValueError(f"{str(path)!r} is not valid JSON: {err}.") from None
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
@@ -87,12 +86,37 @@ class VQA(AnnotatedImages):
         layout = f"VQA v{version}'s layout: " + ", ".join(files) + f", {split}/COCO_{split}_<image_id>.jpg"
         self.root = find_data(root, root=data_root, expect=[*files, split], layout=layout)
         self.split, self.version = split, version
-        questions = _load(self.root / files[0], "questions")
-        annotations = {int(a["question_id"]): a for a in _load(self.root / files[1], "annotations")}
-        missing = [int(q["question_id"]) for q in questions if int(q["question_id"]) not in annotations]
+        qpath, apath = self.root / files[0], self.root / files[1]
+        questions = _load(qpath, "questions")
+        by_question: dict[int, dict] = {}
+        for k, q in enumerate(questions):
+            what = f"question {q.get('question_id', '?') if isinstance(q, dict) else '?'} (position {k})"
+            qid = entry_field(q, "question_id", what=what, path=qpath, kind=int)
+            entry_field(q, "image_id", what=what, path=qpath, kind=int)
+            entry_field(q, "question", what=what, path=qpath, kind=str)
+            if qid in by_question:
+                raise ValueError(f"{str(qpath)!r} must list each question_id once, but {qid} appears twice.")
+            by_question[qid] = q
+        annotations: dict[int, dict] = {}
+        for k, a in enumerate(_load(apath, "annotations")):
+            what = f"annotation of question {a.get('question_id', '?') if isinstance(a, dict) else '?'} (position {k})"
+            qid = entry_field(a, "question_id", what=what, path=apath, kind=int)
+            image = entry_field(a, "image_id", what=what, path=apath, kind=int)
+            entry_field(a, "multiple_choice_answer", what=what, path=apath, kind=str)
+            if qid in annotations:
+                raise ValueError(f"{str(apath)!r} must annotate each question_id once, but {qid} is annotated twice.")
+            if qid in by_question and by_question[qid]["image_id"] != image:
+                raise ValueError(
+                    f"{str(apath)!r}: the annotation of question {qid} is about image {image}, but "
+                    f"{files[0]!r} asks it about image {by_question[qid]['image_id']}: the files disagree."
+                )
+            annotations[qid] = a
+        if not questions:
+            raise ValueError(f"{str(qpath)!r} must list at least one question, but it lists none.")
+        missing = [qid for qid in by_question if qid not in annotations]
         if missing or len(annotations) != len(questions):
             raise ValueError(
-                f"{str(self.root / files[1])!r} must annotate exactly the questions of "
+                f"{str(apath)!r} must annotate exactly the questions of "
                 f"{files[0]!r}: {len(missing)} questions lack an annotation (first: {missing[:3]}), "
                 f"{len(annotations)} annotations for {len(questions)} questions."
             )

@@ -75,18 +75,27 @@ class WSOLDataset(AnnotatedImages):
                 raise line.error(f"{what} of an image listed in image_ids.txt")
             return line.fields[0]
 
+        def once(line, table: dict, lines: dict, what: str) -> str:
+            image_id = known(line, what)
+            if image_id in table:
+                raise line.error(f"one line per image; {image_id!r} is also on line {lines[image_id]}")
+            lines[image_id] = line.number
+            return image_id
+
         labels: dict[str, int] = {}
+        label_lines: dict[str, int] = {}
         for line in read_lines(labels_path, sep=",", count=2, expected="`<path>,<label>`"):
             label = line.integer(1)
             if label < 0:
                 raise line.error("a label >= 0")
-            labels[known(line, "the label")] = label
+            labels[once(line, labels, label_lines, "the label")] = label
         sizes: dict[str, tuple[int, int]] = {}
+        size_lines: dict[str, int] = {}
         for line in read_lines(sizes_path, sep=",", count=3, expected="`<path>,<w>,<h>`"):
             w, h = line.integer(1), line.integer(2)
             if w <= 0 or h <= 0:
                 raise line.error("a positive width and height")
-            sizes[known(line, "the size")] = (h, w)
+            sizes[once(line, sizes, size_lines, "the size")] = (h, w)
         boxes: dict[str, list] = {image_id: [] for image_id in ids}
         for line in read_lines(boxes_path, sep=",", count=5, expected="`<path>,<x1>,<y1>,<x2>,<y2>`"):
             boxes[known(line, "a box")].append(line.box([line.integer(i) for i in range(1, 5)]))
@@ -99,7 +108,14 @@ class WSOLDataset(AnnotatedImages):
                         f"none for {image_id!r} (line {number} of {str(ids_path)!r})."
                     )
         records = [
-            Record(self.images / image_id, labels[image_id], tuple(boxes[image_id]), image_id, sizes[image_id])
+            Record(
+                self.images / image_id,
+                labels[image_id],
+                tuple(boxes[image_id]),
+                image_id,
+                sizes[image_id],
+                source=repr(str(boxes_path)),
+            )
             for image_id in ids
         ]
         require_files(records, listed_in=ids_path)
