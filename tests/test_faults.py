@@ -8,15 +8,19 @@ here may be silent: partial data is not absent data, a bad box is not clipped aw
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+import torch
 from conftest import requires_data
 from PIL import Image
 from test_data_coco import _write_coco
@@ -316,9 +320,10 @@ def test_a_data_location_typed_in_p_implies_require_data(tmp_path, monkeypatch):
         return runner.Result(path, kwargs["output_dir"] / path.name, 0.0)
 
     monkeypatch.setattr(runner, "execute", fake)
+    monkeypatch.setattr(runner, "ROOT", tmp_path / "checkout")  # the default output folder is made under it
     path = _tiny(tmp_path, "pass")
     assert runner.main([str(path), "--profile", "smoke"]) == 0
-    assert seen["require_data"] is False and seen["output_dir"] == runner.ROOT / "_build" / "runs" / "smoke"
+    assert seen["require_data"] is False and seen["output_dir"] == tmp_path / "checkout" / "_build" / "runs" / "smoke"
     assert runner.main([str(path), "-p", "cub_dir=CUB_typo", "--output", str(tmp_path)]) == 0
     assert seen["require_data"] is True  # a path the user typed is not data left out on purpose
     assert runner.main([str(path), "-p", f"data_root={tmp_path}", "--output", str(tmp_path)]) == 0
@@ -370,3 +375,142 @@ def test_chapter02_with_one_image_deleted_exits_non_zero_naming_it(tmp_path):
     assert "lacks 1 of the 1300 images" in run.stderr, run.stderr
     assert gone in run.stderr and "Real data absent" not in run.stdout
     assert not (tmp_path / "out" / "02_ilsvrc_localization.ipynb").exists()
+
+
+# -- the cache ----------------------------------------------------------------------------------------------
+
+
+def test_stale_temporary_files_of_killed_runs_are_removed_on_start(tmp_path, monkeypatch):
+    from camlib.study import cache
+
+    old, young = tmp_path / ".abc.pt.x1.tmp", tmp_path / ".def.pt.x2.tmp"
+    for f in (old, young):
+        f.write_bytes(b"\0" * 100)
+    two_days = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days, two_days))
+    monkeypatch.setattr(cache, "_swept", set())
+    value, hit = cache.memoize({"what": "faults"}, lambda: 3, cache_root=tmp_path)
+    assert (value, hit) == (3, False)
+    assert not old.exists() and young.exists()  # a young one may be another run's, still writing
+    assert cache.memoize({"what": "faults"}, lambda: 4, cache_root=tmp_path) == (3, True)
+
+
+# -- interrupted runs ---------------------------------------------------------------------------------------
+
+SLOW = (
+    "import time, pathlib, camlib.study.cache as c\n"
+    "pathlib.Path(marker).write_text('started')\n"
+    "value, hit = c.memoize({'what': 'interrupted'}, lambda: (time.sleep(sleep), 7)[1], cache_root=cache_root)\n"
+    "print('value', value, 'hit', hit)\n"
+)
+
+
+def _slow_notebook(tmp_path) -> Path:
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                'profile = "default"\nmarker = ""\ncache_root = ""\nsleep = 0', metadata={"tags": ["parameters"]}
+            ),
+            nbformat.v4.new_code_cell(SLOW),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "98_slow.ipynb"
+    nbformat.write(nb, path)
+    path.with_suffix(".yml").write_text("smoke: {}\ndefault: {}\npaper: {}\n")
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_an_interrupted_run_leaves_nothing_and_a_rerun_succeeds(tmp_path, sig):
+    """Ctrl-C (SIGINT: exit 130) or a kill (SIGKILL) in the middle of a cell: no chapter, no cache entry."""
+    path, out, cache_root = _slow_notebook(tmp_path), tmp_path / "out", tmp_path / "cache"
+    args = [
+        sys.executable,
+        "-m",
+        "camlib.book.runner",
+        str(path),
+        "--output",
+        str(out),
+        "-p",
+        f"cache_root={cache_root}",
+    ]
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(
+        [*args, "-p", f"marker={marker}", "-p", "sleep=120"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "the kernel never started the cell"
+        if sig == signal.SIGINT:
+            proc.send_signal(sig)  # the runner alone, as Ctrl-C reaches it first
+        else:
+            os.killpg(proc.pid, sig)  # runner and kernel at once: nothing can clean up
+        _, err = proc.communicate(timeout=120)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # a kernel left running would finish its cell later
+        except ProcessLookupError:
+            pass
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "interrupted: 98_slow was not finished" in err, err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert not (out / path.name).exists()  # no chapter
+    assert not list(cache_root.glob("*.pt"))  # no cache entry (a killed run may leave a temporary file)
+    rerun = subprocess.run(
+        [*args, "-p", f"marker={tmp_path / 'again'}"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    nb = nbformat.read(out / path.name, as_version=4)
+    assert "value 7 hit False" in nb.cells[-1].outputs[0]["text"]
+    assert len(list(cache_root.glob("*.pt"))) == 1
+    assert not (out / ".running").exists() and not (out / "failed").exists()  # nothing partial left
+
+
+# -- the fused localization path ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_features_raise_on_both_paths_never_empty_masks(fused, bad):
+    from torch import nn
+
+    from camlib.cam.extractor import CAMLayer
+    from camlib.cam.pipeline import cam_masks
+
+    features = torch.rand(2, 3, 4, 4)
+    features[1, 2, 0, 3] = bad
+    layer = CAMLayer(nn.Identity(), torch.eye(3), None)
+    kind = "NaN" if bad != bad else "an infinite value"
+    with pytest.raises(
+        ValueError, match=re.escape(f"`features` must hold finite values, but map (1, 2) holds {kind}.")
+    ):
+        cam_masks(features, layer, torch.tensor([[0], [1]]), size=8, fused=fused)
+
+
+# -- metrics check the boxes' frame -------------------------------------------------------------------------
+
+
+def test_localization_hits_refuse_ground_truth_outside_the_frame_when_told_it():
+    from camlib.metrics.accuracy import localization_error, localization_hits
+
+    classes, boxes = torch.tensor([[3]]), torch.tensor([[[0, 0, 9, 9]]])
+    photo = [torch.tensor([[100, 50, 300, 200]])]  # the photograph's pixels, not the 224 x 224 input's
+    assert localization_hits(classes, boxes, torch.tensor([3]), photo).tolist() == [[False]]  # silent without size
+    with pytest.raises(
+        ValueError,
+        match=r"`gt_boxes` must lie inside the maps' frame \(224 x 224\), but image 0 has the box \[100, 50, 300, 200\]",
+    ):
+        localization_hits(classes, boxes, torch.tensor([3]), photo, size=(224, 224))
+    with pytest.raises(ValueError, match="were the boxes given in the photograph's pixels"):
+        localization_error(classes, boxes, torch.tensor([3]), photo, size=(224, 224))
+    inside = [torch.tensor([[0, 0, 9, 9]])]
+    assert localization_hits(classes, boxes, torch.tensor([3]), inside, size=(224, 224)).tolist() == [[True]]

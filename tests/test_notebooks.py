@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -235,3 +236,83 @@ def test_a_chapter_is_prose_over_camlib(path):
         if not {"remove-cell", "hide-input"} & set(c.metadata.get("tags", []))
     )
     assert prose > shown, f"{path.name}: {prose} lines of prose against {shown} of visible code"
+
+
+# What the book renders of an output: myst-nb's HTML priority, first match wins.
+RENDER_PRIORITY = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/latex", "text/plain")
+REPR = re.compile(
+    r"\b(Claim|Params|Verdict|Interval|Item|Record|BoxReport|CAMBoxes|Table)\(|<(Figure|matplotlib|Axes)\b"
+)
+# the tests' own folders (/tmp/pytest-of-<user>/...), given to a run as parameters, are not a build's paths
+ABSOLUTE = re.compile(r"(?<![\w:/.~])/(tmp(?!/pytest-of-)|work|home|root|Users|var|opt|usr|mnt|srv)/")
+NAN_CELL = re.compile(r"\|\s*(nan|NaN)\s*(?=\|)|<td>\s*(nan|NaN)\s*</td>")
+TRUNCATED = re.compile(r"\w\.\.\.\s*(\||</td>|</th>)|<td>\.\.\.</td>")
+DOUBLED = re.compile(r"\b([A-Za-z]{2,})\s+\1\b", re.IGNORECASE)
+
+
+def _rendered(nb) -> list[tuple[str, str, str]]:
+    """``(cell id, mime type, text)`` of every output the book shows: hidden cells and glue left out."""
+    shown = []
+    for cell in _code_cells(nb):
+        tags = cell.metadata.get("tags", [])
+        if "remove-cell" in tags or "remove-output" in tags:
+            continue
+        for output in cell.outputs:
+            if output.get("output_type") == "stream":
+                shown.append((cell.get("id", "?"), "stream", "".join(output.get("text", ""))))
+                continue
+            data = output.get("data", {})
+            if output.get("metadata", {}).get("scrapbook") or not data:
+                continue
+            mime = next((m for m in RENDER_PRIORITY if m in data), None)
+            if mime and not mime.startswith("image/"):
+                shown.append((cell.get("id", "?"), mime, "".join(data[mime])))
+    return shown
+
+
+def _leftovers(nb) -> list[str]:
+    """What a reader should never see on a page: a Python repr, a build's absolute path, NaN in a table cell,
+    pandas' truncation, a doubled word."""
+    found = []
+    for cell, mime, text in _rendered(nb):
+        prose = re.sub(r"`[^`]*`", "", text) if mime == "text/markdown" else ""
+        for what, pattern, where in (
+            ("a Python repr", REPR, text),
+            ("an absolute path", ABSOLUTE, text),
+            ("NaN in a table cell", NAN_CELL, text),
+            ("pandas' truncation", TRUNCATED, text),
+            ("a doubled word", DOUBLED, prose),
+        ):
+            if (m := pattern.search(where)) is not None:
+                found.append(f"cell {cell} ({mime}): {what}: ...{where[max(0, m.start() - 40) : m.end() + 40]!r}...")
+    return found
+
+
+def test_the_leftover_check_finds_what_it_looks_for():
+    """Planted cases: each kind is found; a clean page passes."""
+    import nbformat
+
+    def page(mime: str, text: str):
+        out = nbformat.v4.new_output("display_data", data={mime: text})
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[out])])
+
+    planted = {
+        "a Python repr": page("text/plain", "Params(profile='default', device='cpu')"),
+        "an absolute path": page("text/markdown", "Photos from `/tmp/ci-clone/data/cam-samples`."),
+        "NaN in a table cell": page("text/markdown", "| a | b |\n|---|---|\n| 1.0 | nan |"),
+        "pandas' truncation": page("text/html", "<table><tr><td>dining t...</td></tr></table>"),
+        "a doubled word": page("text/markdown", "The maps maps are wider."),
+    }
+    for what, nb in planted.items():
+        assert [f for f in _leftovers(nb) if what in f], what
+    clean = page("text/markdown", "Photos from `cam-samples`: | 1.0 | 2.0 | and 1/2 of them, e.g. a/b.")
+    assert _leftovers(clean) == []
+    hidden = page("text/plain", "Params(x=1)")
+    hidden.cells[0].metadata["tags"] = ["remove-output"]
+    assert _leftovers(hidden) == []
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_leftovers_on_the_page(path, executed):
+    assert _leftovers(executed(path.stem)) == []

@@ -53,14 +53,25 @@ def test_load_local_state_dict(tmp_path, arch, kwargs):
         same_outputs(model, source)
 
 
-def test_googlenet_file_same_as_torchvision_weights(offline):
-    # Emulate torchvision's googlenet-1378be20.pth: the layout its builder loads
+def _as_official(monkeypatch, member, state_dict, folder: Path) -> Path:
+    """Save ``state_dict`` in torch's hub cache under the name ``member``'s URL would have for its hash."""
+    import hashlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scratch = folder / "scratch.pth"
+    torch.save(state_dict, scratch)
+    prefix = hashlib.sha256(scratch.read_bytes()).hexdigest()[:8]
+    stem = Path(member.url).name.split("-")[0]
+    monkeypatch.setattr(member.value, "url", f"https://download.pytorch.org/models/{stem}-{prefix}.pth")
+    return scratch.rename(folder / f"{stem}-{prefix}.pth")
+
+
+def test_googlenet_file_same_as_torchvision_weights(offline, monkeypatch):
+    # Emulate torchvision's googlenet-<hash>.pth: the layout its builder loads
     # (aux_logits=True, 1000 classes), put in the hub cache so that the weights
     # name works offline; the same file passed as a path must give the same network.
     source = build_seeded(tvm.googlenet, weights=None, aux_logits=True, init_weights=True)
-    path = offline / Path(tvm.GoogLeNet_Weights.IMAGENET1K_V1.url).name
-    path.parent.mkdir(parents=True)
-    torch.save(source.state_dict(), path)
+    path = _as_official(monkeypatch, tvm.GoogLeNet_Weights.IMAGENET1K_V1, source.state_dict(), offline)
     by_name = load_pretrained("googlenet", "IMAGENET1K_V1")
     by_path = load_pretrained("googlenet", path)
     same_outputs(by_path, by_name)
@@ -152,25 +163,41 @@ def test_offline_download_failure(offline):
         load_pretrained("resnet18", "IMAGENET1K_V1")
     message = str(info.value)
     assert url in message
-    assert f"load_pretrained('resnet18', '/path/to/{filename}')" in message
-    assert str(offline / filename) in message  # where torch's hub cache would take it
+    assert f"load_pretrained('resnet18', '/path/to/{filename}') (it is loaded with weights_only=True)" in message
+    assert str(offline) not in message  # the path route only: never "drop a file into the hub cache"
     assert isinstance(info.value.__cause__, urllib.error.URLError)
     assert not offline.exists() or not any(offline.iterdir())  # no partial download left behind
     with pytest.raises(RuntimeError, match=r"Could not download the weights ResNet18_Weights.IMAGENET1K_V1"):
         load_pretrained("resnet18", "DEFAULT")
 
 
-def test_file_in_hub_cache_is_used_offline(offline):
-    # torch.hub checks the hash only while downloading (check_hash applies to the
-    # download, not to a file already in the cache), so a random state_dict saved
-    # under the official file name is loaded as it is.
+def test_file_in_hub_cache_is_used_offline_when_its_hash_matches_its_name(offline, monkeypatch):
     source = build_seeded(tvm.resnet18, weights=None)
-    path = offline / Path(tvm.ResNet18_Weights.IMAGENET1K_V1.url).name
-    path.parent.mkdir(parents=True)
-    torch.save(source.state_dict(), path)
+    _as_official(monkeypatch, tvm.ResNet18_Weights.IMAGENET1K_V1, source.state_dict(), offline)
     model = load_pretrained("resnet18", "IMAGENET1K_V1")
     assert not model.training
     same_outputs(model, source)
+
+
+def test_a_cached_file_whose_hash_differs_from_its_name_is_never_unpickled(offline, monkeypatch):
+    """torch.hub checks the hash only while downloading; camlib checks it on every load, before torch.load."""
+    path = offline / Path(tvm.ResNet18_Weights.IMAGENET1K_V1.url).name
+    path.parent.mkdir(parents=True)
+    torch.save(build_seeded(tvm.resnet18, weights=None).state_dict(), path)  # not the official bytes
+    loads = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loads.append(k) or {})
+    with pytest.raises(RuntimeError, match=r"must have a SHA-256 starting with [0-9a-f]{8} .* not loaded"):
+        load_pretrained("resnet18", "IMAGENET1K_V1")
+    assert loads == []
+
+
+def test_weights_by_name_are_loaded_with_weights_only(offline, monkeypatch):
+    source = build_seeded(tvm.resnet18, weights=None)
+    _as_official(monkeypatch, tvm.ResNet18_Weights.IMAGENET1K_V1, source.state_dict(), offline)
+    real_load, calls = torch.load, []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k.get("weights_only")) or real_load(*a, **k))
+    load_pretrained("resnet18", "IMAGENET1K_V1")
+    assert calls == [True]
 
 
 def test_resolve_weights_names_a_torchvision_weight_or_finds_a_file_with_its_digest(tmp_path):

@@ -160,7 +160,7 @@ def test_tests_workflow_runs_the_ci_script_on_push_and_pull_request():
 
 
 def test_the_book_is_pointed_at_the_repository_the_workflow_runs_in(tmp_path):
-    """The step rewrites only `repository: url:` in a copy of _config.yml, from its `env:`."""
+    """The step sets `repository: url:` in a copy of _config.yml, from its `env:`, and turns the two buttons on."""
     (step,) = [s for s in _steps(_load(BOOK)) if "_config.yml" in s.get("run", "")]
     assert step["env"] == {"REPOSITORY_URL": "${{ github.server_url }}/${{ github.repository }}"}
     config = (ROOT / "_config.yml").read_text()
@@ -183,4 +183,13 @@ def test_the_book_is_pointed_at_the_repository_the_workflow_runs_in(tmp_path):
     rewritten = yaml.safe_load((tmp_path / "_config.yml").read_text())
     expected = yaml.safe_load(config)
     expected["repository"]["url"] = "https://github.com/someone/camlib-fork"
+    expected["html"]["use_repository_button"] = expected["html"]["use_issues_button"] = True
     assert rewritten == expected
+
+
+def test_a_local_build_shows_no_placeholder_repository():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"] == ""
+    assert config["html"]["use_repository_button"] is False and config["html"]["use_issues_button"] is False
+    for path in [ROOT / "_config.yml", *(ROOT / "book").glob("*.md")]:
+        assert "camlib-study" not in path.read_text(), path

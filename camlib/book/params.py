@@ -300,6 +300,27 @@ class Params(Mapping):
     def __repr__(self) -> str:
         return "Params(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
 
+    def _repr_markdown_(self) -> str:
+        """A folded table of the run's parameters, one row each (what a chapter's page shows).
+
+        Example:
+            >>> print(Params({"profile": "smoke", "device": "cpu"}, {"device": "auto"})._repr_markdown_())
+            ```{dropdown} The parameters of this run (profile smoke)
+            | parameter | value |
+            |---|---|
+            | `profile` | `'smoke'` |
+            | `device` | `'cpu'` (given `'auto'`) |
+            ```
+        """
+        rows = []
+        for key, value in self._values.items():
+            shown = f"`{value!r}`"
+            if key in self.given and self.given[key] != value:
+                shown += f" (given `{self.given[key]!r}`)"
+            rows.append(f"| `{key}` | {shown.replace('|', '&#124;')} |")
+        title = f"The parameters of this run (profile {self._values.get('profile', '?')})"
+        return "\n".join([f"```{{dropdown}} {title}", "| parameter | value |", "|---|---|", *rows, "```"])
+
 
 def check_params(
     namespace: Mapping[str, Any], spec: Mapping[str, Spec], *, same_length: Sequence[Sequence[str]] = ()

@@ -53,7 +53,7 @@ import yaml
 from camlib._checkout import checkout_root
 from camlib.book.report import Table
 
-__all__ = ["DATA_PARAMS", "Provenance", "file_sha256", "folder_digest", "git_commit", "provenance"]
+__all__ = ["DATA_PARAMS", "Provenance", "file_sha256", "folder_digest", "git_commit", "provenance", "shown_path"]
 
 _PACKAGES = (
     "camlib",
@@ -239,6 +239,20 @@ def _under(path: Path, base: Path) -> str | None:
             except ValueError:
                 continue
     return None
+
+
+def shown_path(path: str | os.PathLike, data_root: str | os.PathLike | None = "") -> str:
+    """How a page shows a path it read: relative to the data root, the repository or ``~``, else as given.
+
+    A build's own absolute paths (``/tmp/ci-clone/data/...``) mean nothing to a reader.
+
+    Example:
+        >>> shown_path("/somewhere/else/photos")
+        '/somewhere/else/photos'
+    """
+    from camlib.data.locate import data_roots
+
+    return _shown(path, data_roots(data_root or None))[0]
 
 
 def _shown(path: str | os.PathLike, roots: Sequence[Path] = ()) -> tuple[str, str]:

@@ -101,4 +101,21 @@ class RealPart:
             return None
         from IPython.display import Markdown  # the book's kernels have it; the library does not need it
 
-        return Markdown(f"```{{warning}}\n**Real data absent: {self.what} shows no results.** {self.missing}\n```")
+        return Markdown(
+            f"```{{warning}}\n**Real data absent: {self.what} shows no results.** {_readable(self.missing)}\n```"
+        )
+
+
+def _readable(text: str) -> str:
+    """``text`` with this checkout's absolute path dropped (``data/vqa``) and the home folder as ``~``.
+
+    A page shows where the data were looked for as a reader would type it, not as this build's folders.
+    """
+    from pathlib import Path
+
+    from camlib._checkout import checkout_root
+
+    root = checkout_root()
+    if root is not None:
+        text = text.replace(f"{root}/", "")
+    return text.replace(f"{Path.home()}/", "~/")

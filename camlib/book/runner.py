@@ -250,7 +250,8 @@ def execute(
     params = {**load_profile(notebook, profile), **(overrides or {}), "profile": profile}
     declared = notebook_parameters(notebook)
     if "chapters_dir" in declared and "chapters_dir" not in params:
-        params["chapters_dir"] = str(Path(output_dir).resolve())  # the summary reads the chapters run beside it
+        out = Path(output_dir).resolve()  # the summary reads the chapters run beside it; shown relative when it can be
+        params["chapters_dir"] = out.relative_to(ROOT).as_posix() if out.is_relative_to(ROOT) else str(out)
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise ValueError(

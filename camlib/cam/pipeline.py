@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from camlib._validate import check_fraction, check_size, check_tensor
+from camlib._validate import check_fraction, check_maps, check_size, check_tensor
 from camlib.boxes.from_maps import boxes_from_masks, foreground
 from camlib.cam.extractor import CAM, CAMLayer
 
@@ -99,6 +99,10 @@ def cam_masks(
     Returns:
         ``BoolTensor[N, k, H, W]`` on the device of ``features``.
 
+    Raises:
+        ValueError: ``features`` holds a NaN or an infinite value (on both paths; the message names the
+            feature map), ``classes`` is out of range, or the shapes disagree.
+
     Example:
         >>> layer = CAMLayer(nn.Identity(), torch.eye(2), None)
         >>> f = torch.zeros(1, 2, 2, 2); f[0, 0, 0, 0] = 1.0; f[0, 1, 1, 1] = 1.0
@@ -107,6 +111,7 @@ def cam_masks(
                 [False,  True]])
     """
     check_tensor("features", features, ndim=4, dims="(N, K, h, w)", floating=True)
+    check_maps("features", features)  # a NaN must raise here: the compiled graph would make it an empty mask
     check_tensor("classes", classes, ndim=2, dims="(N, k)", integer=True)
     hw = check_size("size", size)
     threshold = check_fraction("threshold", threshold)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from camlib._validate import check_choice, check_maps, check_tensor
+from camlib._validate import check_choice, check_maps, check_size, check_tensor
 from camlib.boxes.from_maps import _largest_boxes
 from camlib.boxes.geometry import _best_iou, _pad_gt, box_iou, check_boxes, check_iou_threshold
 from camlib.cam.kernel import normalize_maps
@@ -59,7 +59,13 @@ __all__ = [
 
 
 def localization_hits(
-    classes: Tensor, boxes: Tensor, gt_classes: Tensor, gt_boxes: Sequence[Tensor], *, iou_threshold: float = 0.5
+    classes: Tensor,
+    boxes: Tensor,
+    gt_classes: Tensor,
+    gt_boxes: Sequence[Tensor],
+    *,
+    iou_threshold: float = 0.5,
+    size: tuple[int, int] | None = None,
 ) -> Tensor:
     """Which (class, box) guesses localize the object, by the ILSVRC rule.
 
@@ -75,6 +81,8 @@ def localization_hits(
         gt_classes: ``LongTensor[N]``, the labels.
         gt_boxes: ``N`` tensors ``LongTensor[m_i, 4]``.
         iou_threshold: in ``(0, 1]``; the ILSVRC rule is 0.5.
+        size: ``(H, W)`` of the frame the boxes are in (the network's input); when given, a ground-truth
+            box outside it raises (boxes left in the photograph's pixels would silently score 0).
 
     Returns:
         ``BoolTensor[N, k]``. Per batch these are all that a 50,000-image
@@ -101,6 +109,9 @@ def localization_hits(
         )
     iou_threshold = check_iou_threshold("iou_threshold", iou_threshold)
     gt, valid = _pad_gt(gt_boxes, classes.shape[0], boxes.device)
+    if size is not None:
+        H, W = check_size("size", size) or (0, 0)
+        _check_inside("gt_boxes", gt, valid, H, W)
     right_class = classes.to(boxes.device) == gt_classes.to(boxes.device)[:, None]  # (N, k)
     return right_class & (_best_iou(boxes, gt, valid) >= iou_threshold)
 
@@ -156,6 +167,7 @@ def localization_error(
     *,
     k: int | None = None,
     iou_threshold: float = 0.5,
+    size: tuple[int, int] | None = None,
 ) -> float:
     """Top-k ILSVRC localization error: the fraction of images with no correct guess among the first ``k``.
 
@@ -170,7 +182,9 @@ def localization_error(
         ...     localization_error(classes, boxes, torch.tensor([3, 0]), gt, k=2)
         (0.5, 0.0)
     """
-    return top_k_error(localization_hits(classes, boxes, gt_classes, gt_boxes, iou_threshold=iou_threshold), k)
+    return top_k_error(
+        localization_hits(classes, boxes, gt_classes, gt_boxes, iou_threshold=iou_threshold, size=size), k
+    )
 
 
 def gt_known_accuracy(boxes: Tensor, gt_boxes: Sequence[Tensor], *, iou_threshold: float = 0.5) -> float:

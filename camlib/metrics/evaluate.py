@@ -318,7 +318,8 @@ def evaluate_localization(
                     update_box_accuracies(wsol, true_maps, gt)  # one tracing of the contours for both
             else:
                 boxes, true_boxes = own_boxes[:, None].expand(-1, k, 4), own_boxes
-            hits = localization_hits(top, boxes, labels, gt)  # (N, k)
+            frame = (int(images.shape[-2]), int(images.shape[-1]))  # the boxes' frame: the input
+            hits = localization_hits(top, boxes, labels, gt, size=frame)  # (N, k); refuses boxes outside it
             rec["labels"].append(labels.cpu())
             rec["classes"].append(top.cpu())
             rec["scores"].append(logits.gather(1, top).float().cpu())
@@ -331,7 +332,7 @@ def evaluate_localization(
                 hc, hb = top5_heuristic(maps[:, :k], top, generator=heuristic, backend=backend)
                 rec["h_classes"].append(hc.cpu())
                 rec["h_boxes"].append(hb.cpu())
-                rec["h_hits"].append(localization_hits(hc, hb, labels, gt).cpu())
+                rec["h_hits"].append(localization_hits(hc, hb, labels, gt, size=frame).cpu())
             if maps is not None and batch.masks is not None:
                 fg = foreground(true_maps, threshold)  # (N, H, W)
                 masks = torch.stack([m.to(device).any(dim=0) for m in batch.masks])  # (N, H, W): all objects

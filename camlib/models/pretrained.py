@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.error
+import urllib.parse
 from pathlib import Path
 
 import torch
@@ -82,7 +83,8 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
             ``camlib.models.timm_models.load_timm``.
         weights: the name of one of torchvision's weights for ``arch``
             (``"IMAGENET1K_V1"``, ``"DEFAULT"``, ...; downloaded once into
-            torch's hub cache), or the path of a local ``state_dict`` file
+            torch's hub cache, its hash checked against its official name
+            every time, then loaded as a file: never unpickled), or the path of a local ``state_dict`` file
             for torchvision's architecture (loaded with
             ``torch.load(..., weights_only=True)``), or None for random
             initial weights. A GoogLeNet or Inception-v3 file is taken as
@@ -99,8 +101,9 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
         FileNotFoundError: ``weights`` is a path that does not exist; timm's
             ``"DEFAULT"`` weights are not there (the message says where they go).
         RuntimeError: the weights could not be downloaded (the message says
-            how to use a local file instead), or the file's keys or shapes do
-            not match ``arch``.
+            how to use a local file instead), a cached file's hash differs
+            from its official name's, or the file's keys or shapes do not
+            match ``arch``.
 
     Example:
         >>> net = load_pretrained("squeezenet1_0", None)
@@ -116,16 +119,7 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
         return builder(weights=None, **kwargs).eval()
     if is_torchvision_weights(arch, weights):
         member = enum[weights] if weights != "DEFAULT" else enum.DEFAULT
-        try:
-            return builder(weights=member).eval()
-        except (urllib.error.URLError, OSError) as err:
-            hub = Path(torch.hub.get_dir()) / "checkpoints" / Path(member.url).name
-            raise RuntimeError(
-                f"Could not download the weights {enum.__name__}.{member.name} for {arch!r} from "
-                f"{member.url} ({err}). This machine may be offline. Copy that file here from a machine "
-                f"with internet, then either put it at {hub} (torch's hub cache) or pass its path: "
-                f"load_pretrained({arch!r}, '/path/to/{Path(member.url).name}')."
-            ) from err
+        weights = _torchvision_file(arch, enum, member)  # downloaded or cached, its hash checked: then a file
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(
             f"`weights` must be a torchvision weights name, a path or None, but got {type(weights).__name__}."
@@ -151,6 +145,46 @@ def load_pretrained(arch: str, weights: str | os.PathLike | None, *, map_locatio
         for head in heads:
             setattr(model, head, None)
     return model.eval()
+
+
+def _torchvision_file(arch: str, enum, member) -> Path:
+    """The file of torchvision's weights ``member``: in torch's hub cache, downloaded there if need be.
+
+    torchvision's own loader unpickles the file (``torch.load(weights_only=False)``)
+    and checks its hash only while downloading. Here the file's SHA-256 must start
+    with the hash prefix in its official name (``resnet50-0676ba61.pth``) whether
+    it was just downloaded or already cached, and the caller then loads it with
+    ``weights_only=True``, like any other file.
+
+    Raises:
+        RuntimeError: the download failed (the message says how to pass a file
+            instead), or the cached file's hash differs from its name's.
+    """
+    name = Path(urllib.parse.urlparse(member.url).path).name
+    found = torch.hub.HASH_REGEX.search(name)
+    prefix = found.group(1) if found else ""
+    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    label = f"{enum.__name__}.{member.name}"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(member.url, str(path), hash_prefix=prefix or None, progress=True)
+        except (urllib.error.URLError, OSError) as err:
+            raise RuntimeError(
+                f"Could not download the weights {label} for {arch!r} from {member.url} ({err}). This machine "
+                f"may be offline. Copy that file here from a machine with internet and pass its path: "
+                f"load_pretrained({arch!r}, '/path/to/{name}') (it is loaded with weights_only=True)."
+            ) from err
+        except RuntimeError as err:  # torch.hub: "invalid hash value"; it removes the partial file
+            raise RuntimeError(f"The download of the weights {label} from {member.url} is corrupt: {err}") from err
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not digest.startswith(prefix):
+        raise RuntimeError(
+            f"The cached weights {path} must have a SHA-256 starting with {prefix} (its official name says so), "
+            f"but it is {digest[:16]}...: a corrupt or substituted file, not loaded. Delete it to download it "
+            f"again, or pass the path of a file you trust: load_pretrained({arch!r}, '/path/to/{name}')."
+        )
+    return path
 
 
 def resolve_weights(arch: str, weights: str, *, data_root: str | os.PathLike | None = "") -> tuple[str, str]:

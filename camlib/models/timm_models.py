@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -143,7 +144,11 @@ def lite0_weights_file() -> Path:
 def _timm(arch: str) -> tuple[ModuleType, str]:
     """``(the timm module, timm's model name)`` for a name of ``is_timm_arch``."""
     try:
-        import timm
+        with warnings.catch_warnings():
+            # timm imports huggingface_hub, whose progress bars import tqdm.auto: in a notebook without
+            # ipywidgets that warns "IProgress not found" onto the page. camlib draws no widget bar.
+            warnings.filterwarnings("ignore", "IProgress not found", module="tqdm")
+            import timm
     except ModuleNotFoundError:
         raise ModuleNotFoundError(f"`arch` {arch!r} needs timm (camlib's `study` extra): `pip install timm`.") from None
     name = LITE0_TIMM if arch == LITE0 else arch.removeprefix("timm:")

@@ -40,6 +40,7 @@ import importlib.util
 import json
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,7 +50,17 @@ import torch
 
 from camlib._checkout import checkout_root
 
-__all__ = ["CODE_MODULES", "cache_dir", "cache_key", "code_fingerprint", "load_entry", "memoize", "save_entry"]
+__all__ = [
+    "CODE_MODULES",
+    "STALE_SECONDS",
+    "cache_dir",
+    "cache_key",
+    "code_fingerprint",
+    "load_entry",
+    "memoize",
+    "remove_stale",
+    "save_entry",
+]
 
 # The modules whose code determines a trained model or a memoized value; a package stands for all its modules.
 CODE_MODULES = (
@@ -190,14 +201,45 @@ def cache_key(parts: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+STALE_SECONDS = 24 * 3600  # a temporary file older than this was left by a killed run: removed
+_swept: set[Path] = set()  # folders already swept by this process
+
+
+def remove_stale(folder: str | os.PathLike, *, age: float = STALE_SECONDS) -> list[Path]:
+    """Remove the temporary files (``.<entry>.<random>.tmp``) older than ``age`` seconds in ``folder``.
+
+    ``save_entry`` writes each entry to such a file, then renames it; a run
+    killed in between (SIGKILL, a power cut) leaves it behind. A younger one
+    may belong to a run still writing, and is kept.
+
+    Returns:
+        The files removed.
+    """
+    folder, now, removed = Path(folder), time.time(), []
+    if not folder.is_dir():
+        return removed
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > age:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:  # gone meanwhile, or not ours to remove
+            pass
+    return removed
+
+
 def save_entry(path: str | os.PathLike, entry: Mapping[str, Any]) -> Path:
     """Write ``entry`` (tensors, dicts, lists, plain values) to ``path`` atomically.
 
-    The folder is created if needed. On any error the temporary file is
+    The folder is created if needed, and its stale temporary files removed
+    once per process (``remove_stale``). On any error the temporary file is
     removed and the error re-raised; ``path`` is then untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent not in _swept:
+        _swept.add(path.parent)
+        remove_stale(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # as any file written here, not mkstemp's 0600: a shared cache stays readable
