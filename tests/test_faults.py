@@ -264,20 +264,23 @@ def test_a_file_that_is_not_utf8_names_the_file_and_line(tmp_path, reader):
 # -- the runner: absent, required, recorded -----------------------------------------------------------------
 
 
-def _tiny(tmp_path, body: str) -> Path:
+def _notebook(tmp_path, body: str, parameters: str, name: str = "99_tiny") -> Path:
+    """A chapter of two cells (its parameters, then ``body``) with its three profiles, in ``tmp_path``."""
     nb = nbformat.v4.new_notebook(
         cells=[
-            nbformat.v4.new_code_cell(
-                'profile = "default"\ndata_root = ""\ncub_dir = "CUB_200_2011"', metadata={"tags": ["parameters"]}
-            ),
+            nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
             nbformat.v4.new_code_cell(body),
         ]
     )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "99_tiny.ipynb"
+    path = tmp_path / f"{name}.ipynb"
     nbformat.write(nb, path)
     path.with_suffix(".yml").write_text("smoke: {}\ndefault: {}\npaper: {}\n")
     return path
+
+
+def _tiny(tmp_path, body: str) -> Path:
+    return _notebook(tmp_path, body, 'profile = "default"\ndata_root = ""\ncub_dir = "CUB_200_2011"')
 
 
 REAL_PART = (
@@ -406,19 +409,7 @@ SLOW = (
 
 
 def _slow_notebook(tmp_path) -> Path:
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell(
-                'profile = "default"\nmarker = ""\ncache_root = ""\nsleep = 0', metadata={"tags": ["parameters"]}
-            ),
-            nbformat.v4.new_code_cell(SLOW),
-        ]
-    )
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "98_slow.ipynb"
-    nbformat.write(nb, path)
-    path.with_suffix(".yml").write_text("smoke: {}\ndefault: {}\npaper: {}\n")
-    return path
+    return _notebook(tmp_path, SLOW, 'profile = "default"\nmarker = ""\ncache_root = ""\nsleep = 0', "98_slow")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
