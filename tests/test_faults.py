@@ -412,7 +412,7 @@ def _slow_notebook(tmp_path) -> Path:
     return _notebook(tmp_path, SLOW, 'profile = "default"\nmarker = ""\ncache_root = ""\nsleep = 0', "98_slow")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_an_interrupted_run_leaves_nothing_and_a_rerun_succeeds(tmp_path, sig):
     """Ctrl-C (SIGINT: exit 130) or a kill (SIGKILL) in the middle of a cell: no chapter, no cache entry."""
     path, out, cache_root = _slow_notebook(tmp_path), tmp_path / "out", tmp_path / "cache"
