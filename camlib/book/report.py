@@ -97,6 +97,16 @@ class Claim:
     parts: dict = field(default_factory=dict)
     evidence: str = ""
     kind: str = ""
+    n_units: int = 0
+    unit: str = ""
+    controls: dict = field(default_factory=dict)
+
+    @property
+    def controls_hold(self) -> bool | None:
+        """True when every negative control of the row reads *not reproduced*; None when it has none."""
+        if not self.controls:
+            return None
+        return all(c["verdict"] == "not reproduced" for c in self.controls.values())
 
     @property
     def setting(self) -> str:
@@ -112,10 +122,14 @@ class Claim:
         if not self.rule:
             raise ValueError(f"Claim {self.key!r} has a ready verdict, not one of the rule: nothing to recompute.")
         args = dict(claim=self.rule, margin=self.margin, converged=self.converged, why_not_converged=self.reason)
+        sized = lambda p: Interval(*p[:3], n=self.n_units, unit=self.unit)  # noqa: E731
         if self.parts and self.converged:  # not converged: inconclusive for the whole row, with its reason
-            return combine({n: decide(tuple(p), what=self.effect, **args) for n, p in self.parts.items()})
-        effect = None if math.isnan(self.estimate) else (self.estimate, self.low, self.high)
-        return decide(effect, what=self.effect, **args)
+            found = combine({n: decide(sized(p), what=self.effect, **args) for n, p in self.parts.items()})
+        else:
+            effect = None if math.isnan(self.estimate) else sized((self.estimate, self.low, self.high))
+            found = decide(effect, what=self.effect, **args)
+        controls = {n: (c["estimate"], c["low"], c["high"]) for n, c in self.controls.items()}
+        return _checked(found, _decide_controls(controls, self.rule, self.margin, self.effect))
 
     @property
     def doc(self) -> str:
@@ -124,6 +138,36 @@ class Claim:
 
 
 _KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _control_effect(k: Mapping) -> str:
+    """A stored control's effect as a cell: ``"−20.0 (−25.0 to −15.0)"``, or ``"n/a"`` when not measured."""
+    nums = [k["estimate"], k["low"], k["high"]]
+    if any(x is None or math.isnan(x) for x in nums):
+        return "n/a"
+    return "{:+.1f} ({:+.1f} to {:+.1f})".format(*nums).replace("-", "−")
+
+
+def _decide_controls(controls: Mapping, rule: str, margin: float, what: str) -> dict[str, Verdict]:
+    """Each negative control decided by the row's own rule and margin (a control has no convergence gate and no
+    unit count: it must read *not reproduced* on the numbers alone)."""
+    out = {}
+    for name, e in controls.items():
+        est, low, high = (float("nan") if x is None else float(x) for x in tuple(e)[:3])
+        out[name] = decide(Interval(est, low, high), claim=rule, margin=margin, what=f"{what}, control")
+    return out
+
+
+def _checked(found: Verdict, controls: Mapping[str, Verdict]) -> Verdict:
+    """The row's verdict given its controls: a control that reads (partly) reproduced makes it *inconclusive*."""
+    failed = [name for name, v in controls.items() if v.word in ("reproduced", "partly reproduced")]
+    if not failed or found.word in (CONTEXT, "inconclusive"):  # an unfit row stays unfit, for its own reason
+        return found
+    return Verdict(
+        "inconclusive",
+        f"the negative control {'; '.join(failed)} reads reproduced too, so this test cannot tell "
+        f"(without the control: {found})",
+    )
 
 
 class ClaimTable:
@@ -168,6 +212,7 @@ class ClaimTable:
         paper_effect: float | None = None,
         evidence: str = "",
         kind: str,
+        controls: Mapping[str, Interval | tuple[float, float, float]] | None = None,
     ) -> Claim:
         """Add a claim; its verdict comes from the book's one rule (``camlib.book.verdicts.verdict``).
 
@@ -196,6 +241,11 @@ class ClaimTable:
                 ``"context"``. A *context* row has no effect and no rule: its verdict word is ``CONTEXT``
                 (a ready ``verdict`` gives only its reason). Only a *paper* row's ``paper_effect`` is drawn as
                 the paper's effect (``claims_figure``).
+            controls: negative controls, ``{what the control is: its effect}``: the same effect computed where the
+                claim is known to be false (the method's maps scored against another image's boxes, a classifier
+                with shuffled weights, units chosen at random), each decided by this row's rule and margin. Every
+                one must read *not reproduced*; one that reads reproduced makes the row *inconclusive* (the test
+                cannot tell a working method from a broken one), and the front page flags it.
 
         Raises:
             ValueError: a key that is not a stable name or is already used; both or
@@ -231,7 +281,13 @@ class ClaimTable:
             verdict = combine({name: decide(e, what=what, **rule_args) for name, e in split.items()})
         elif verdict is None:
             verdict = decide(None if effect is None else as_interval(effect), what=what, **rule_args)
+        checked = _decide_controls(controls or {}, rule, margin, what)
+        if controls and not measured:
+            raise ValueError(f"`controls` need the row's effect and rule, but {key!r} has no `effect` and no `parts`.")
+        verdict = _checked(verdict, checked)
         e = as_interval(effect) if effect is not None else None
+        sized = [x for x in ([e] if e is not None else list(split.values())) if x.n and x.unit]
+        units = min(sized, key=lambda x: x.n) if sized else None
         nan = math.nan
         row = Claim(
             chapter=self.chapter,
@@ -253,6 +309,12 @@ class ClaimTable:
             parts={name: [p.estimate, p.low, p.high] for name, p in split.items()},
             evidence=str(evidence),
             kind=kind,
+            n_units=units.n if units else 0,
+            unit=units.unit if units else "",
+            controls={
+                name: {"estimate": c.estimate, "low": c.low, "high": c.high, "verdict": v.word, "reason": v.reason}
+                for (name, c), v in zip(((n, as_interval(x)) for n, x in (controls or {}).items()), checked.values())
+            },
         )
         self.claims.append(row)
         return row
@@ -270,7 +332,39 @@ class ClaimTable:
         }
 
     def _repr_markdown_(self) -> str:
-        return Table([self._row(c) for c in self.claims], columns=self.COLUMNS)._repr_markdown_()
+        table = Table([self._row(c) for c in self.claims], columns=self.COLUMNS)._repr_markdown_()
+        return table + ("\n\n" + self.controls_markdown() if any(c.controls for c in self.claims) else "")
+
+    def controls_markdown(self) -> str:
+        """The negative controls of every row, as a folded table: each must read *not reproduced*.
+
+        Example:
+            >>> t = ClaimTable("01_x")
+            >>> _ = t.add("a", "A beats B", paper="-", study="-", kind="analogue", evidence="controlled", effect=(3, 1, 5),
+            ...           controls={"A's maps against another image's boxes": (-20, -25, -15)})
+            >>> print(t.controls_markdown().splitlines()[3])
+            | A beats B | A's maps against another image's boxes | −20.0 (−25.0 to −15.0) | **not reproduced**, as it must |
+        """
+        rows = []
+        for c in self.claims:
+            for name, k in c.controls.items():
+                shown = _control_effect(k)
+                fine = k["verdict"] == "not reproduced"
+                said = "as it must" if fine else "so the row's test cannot tell: the row is inconclusive"
+                if not fine and k["verdict"] not in ("reproduced", "partly reproduced"):
+                    said = "it does not show that the test can fail"
+                rows.append(
+                    {
+                        "claim": c.claim,
+                        "negative control": name,
+                        "effect": shown,
+                        "control's verdict": f"**{k['verdict']}**, {said}",
+                    }
+                )
+        held = sum(r["control's verdict"].endswith("as it must") for r in rows)
+        title = f"Negative controls: {held} of {len(rows)} read not reproduced"
+        table = Table(rows, columns=["claim", "negative control", "effect", "control's verdict"])._repr_markdown_()
+        return "\n".join([f"```{{dropdown}} {title}", table, "```"])
 
     def glance(self) -> str:
         """The *result at a glance* box: each claim, the paper's and the study's number, the verdict."""
@@ -303,6 +397,8 @@ class ClaimTable:
             glue(f"claim_{c.key}_study", c.study, display=False)
             glue(f"claim_{c.key}_verdict", c.verdict, display=False)
         glue("claims", self.to_json(), display=False)
+        held = [c.controls_hold for c in self.claims if c.controls]
+        glue("claims_controls_held", f"{sum(held)} of {len(held)}", display=False)
         glue("claims_glance", Markdown(self.glance()), display=False)
 
 
@@ -466,11 +562,63 @@ def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str
             + "</small>",
             escape(c.paper),
             study,
-            f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>',
+            f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>'
+            + _control_note(c),
         ]
         lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     lines += ["</tbody>", "</table>"]
     return "\n".join(lines)
+
+
+def _control_note(c: Claim) -> str:
+    """The front page's word on a row's negative controls (paper and analogue rows owe one)."""
+    if c.controls_hold is None:
+        return "<br><small>no negative control</small>" if c.kind in ("paper", "analogue") else ""
+    if c.controls_hold:
+        return "<br><small>control: not reproduced ✓</small>"
+    return '<br><small style="color:#c62828">⚠ a negative control does not read not reproduced</small>'
+
+
+def controls_answer(claims: Sequence[Claim]) -> str:
+    """How the negative controls came out, in one sentence for the front page.
+
+    Example:
+        >>> ok = {"x": {"estimate": -9.0, "low": -12.0, "high": -6.0, "verdict": "not reproduced", "reason": ""}}
+        >>> rows = [Claim("02_x", "a", "", "", "", "reproduced", "", kind="paper", controls=ok),
+        ...         Claim("02_x", "b", "", "", "", "not resolved", "", kind="analogue")]
+        >>> controls_answer(rows)
+        'Negative controls: 1 of 2 paper and analogue rows have one, and all 1 read not reproduced, as they must.'
+    """
+    owed = [c for c in claims if c.kind in ("paper", "analogue")]
+    have = [c for c in owed if c.controls_hold is not None]
+    failed = [f"{c.chapter[:2]} {c.key}" for c in have if not c.controls_hold]
+    said = f"Negative controls: {len(have)} of {len(owed)} paper and analogue rows have one, and "
+    if not have:
+        return f"Negative controls: none of the {len(owed)} paper and analogue rows has one yet."
+    if not failed:
+        return said + f"all {len(have)} read not reproduced, as they must."
+    return said + f"{len(failed)} do not read not reproduced ({', '.join(failed)}): those rows cannot tell."
+
+
+def controls_table(claims: Sequence[Claim]) -> Table:
+    """Every negative control of the book: chapter, claim, control, its effect and its verdict."""
+    rows = []
+    for c in claims:
+        for name, k in c.controls.items():
+            shown = _control_effect(k)
+            rows.append(
+                {
+                    "chapter": "{doc}`" + c.chapter[:2] + " <" + c.chapter + ">`",
+                    "claim": c.claim,
+                    "negative control": name,
+                    "effect": shown,
+                    "verdict": f"**{k['verdict']}**",
+                }
+            )
+    return Table(rows, columns=["chapter", "claim", "negative control", "effect", "verdict"])
+
+
+__all__ += ["controls_answer", "controls_table"]
 
 
 def claims_answer(claims: Sequence[Claim]) -> str:

@@ -15,11 +15,39 @@ from typing import NamedTuple
 
 from camlib.study.stats import Interval
 
-__all__ = ["VERDICTS", "Verdict", "combine", "qualitative", "verdict", "within_tolerance"]
+__all__ = [
+    "MIN_SEEDS",
+    "MIN_UNITS",
+    "VERDICTS",
+    "Verdict",
+    "combine",
+    "qualitative",
+    "too_few",
+    "verdict",
+    "within_tolerance",
+]
 
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not resolved", "inconclusive")
 _CLAIMS = ("greater", "less", "equal", "noninferior")
+# The fewest independent units an interval may rest on and still decide: an interval over 2 seeds, or a bootstrap
+# over 12 photos, is too rough to read (its coverage is far from what it says), so the row is *not resolved*.
+MIN_SEEDS = 3
+MIN_UNITS = 20
+
+
+def too_few(n: int, unit: str) -> int:
+    """The number of ``unit`` an interval needs when ``n`` is too few, else 0 (``MIN_SEEDS`` for seeds,
+    ``MIN_UNITS`` for any other named unit; an unnamed unit or ``n == 0`` is not checked).
+
+    Example:
+        >>> too_few(2, "seeds"), too_few(3, "seeds"), too_few(12, "photos"), too_few(12, "")
+        (3, 0, 20, 0)
+    """
+    if not n or not unit:
+        return 0
+    need = MIN_SEEDS if unit == "seeds" else MIN_UNITS
+    return need if n < need else 0
 
 
 class Verdict(NamedTuple):
@@ -54,7 +82,10 @@ def verdict(
     - ``converged=False``: **inconclusive** (the networks compared did not
       converge, so their difference measures training, not the claim);
       ``effect=None``: **inconclusive** as well (nothing was measured).
-    - No interval (NaN ends, e.g. one seed): **not resolved**.
+    - No interval (NaN ends, e.g. one seed): **not resolved**. An interval over fewer than ``MIN_SEEDS``
+      seeds, or fewer than ``MIN_UNITS`` of any other named unit (``Interval.n`` and ``Interval.unit``: the
+      photos of a cluster bootstrap, the scene classes resampled): **not resolved**, and the reason says how
+      many there were.
     - ``claim="greater"`` (the paper says the effect is positive):
       **reproduced** when the whole interval is above ``margin`` (above 0
       when no margin is stated); **not reproduced** when the whole interval is
@@ -108,6 +139,8 @@ def verdict(
         'reproduced'
         >>> verdict((-2.0, -4.0, 0.5), claim="noninferior", margin=5.0).word    # loses less than 5 points
         'reproduced'
+        >>> str(verdict(Interval(40.0, 30.0, 50.0, n=3, unit="photos")))   # a bootstrap over 3 photos
+        'not resolved: the effect +40.0 (95% interval +30.0 to +50.0): it rests on 3 photos, fewer than the 20 a verdict needs'
         >>> str(verdict((5.0, 4.0, 6.0), converged=False, why_not_converged="GAP still improving"))
         'inconclusive: GAP still improving'
     """
@@ -125,6 +158,8 @@ def verdict(
     reason = f"{what} {e}"
     if math.isnan(e.low) or math.isnan(e.high):
         return Verdict("not resolved", f"{reason}: a single run gives no interval")
+    if need := too_few(e.n, e.unit):
+        return Verdict("not resolved", f"{reason}: it rests on {e.n} {e.unit}, fewer than the {need} a verdict needs")
     if claim == "equal":
         if -margin <= e.low and e.high <= margin:
             return Verdict("reproduced", f"{reason}, within ±{margin:g}")

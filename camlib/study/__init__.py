@@ -6,7 +6,7 @@ models), ``experiments`` (seeds, learning-rate searches, GAP vs GMP heads),
 vs full supervision on cached maps), ``heldout`` (baselines fitted on
 held-out images, chapter 02), ``crops`` and ``finegrained`` (chapter 03),
 ``pointing``, ``concepts`` and ``discovery`` (chapter 04), ``text`` (05), ``vqa`` (06), ``units`` (07), ``diagnostics``
-(why a localization fails), ``stats`` (intervals), ``cache`` (content-keyed
+(why a localization fails), ``stats`` (intervals), ``controls`` (negative controls), ``cache`` (content-keyed
 results) and ``figures`` (figures of numbers). Submodules load on first use.
 """
 
@@ -18,6 +18,7 @@ from types import ModuleType
 __all__ = [
     "cache",
     "concepts",
+    "controls",
     "crops",
     "diagnostics",
     "discovery",

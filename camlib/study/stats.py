@@ -31,6 +31,8 @@ class PairedBootstrap(NamedTuple):
         std_error: the standard deviation of the resampled differences.
         share_positive: the share of resamples whose difference is > 0.
         resamples, level: as asked.
+        units: how many independent units were resampled (images, or clusters with ``clusters=``).
+        unit: what a unit is ("photos", "images", "scene classes"), as the caller named it; empty when unnamed.
     """
 
     difference: float
@@ -40,6 +42,8 @@ class PairedBootstrap(NamedTuple):
     share_positive: float
     resamples: int
     level: float
+    units: int = 0
+    unit: str = ""
 
 
 def _as_vector(name: str, value: object) -> np.ndarray:
@@ -60,6 +64,8 @@ def paired_bootstrap(
     resamples: int = 10000,
     level: float = 0.95,
     seed: int = 0,
+    clusters: Tensor | np.ndarray | Sequence | None = None,
+    unit: str = "",
 ) -> PairedBootstrap:
     """The difference of two methods' mean per-image scores, with a paired bootstrap interval.
 
@@ -75,13 +81,19 @@ def paired_bootstrap(
         resamples: the number of bootstrap resamples, >= 1.
         level: the interval's coverage, in (0, 1).
         seed: the resampling's seed.
+        clusters: ``N`` labels, one per score, when the scores are not independent (several classes of one
+            photo, several questions of one image): the bootstrap then resamples the clusters, not the scores
+            (a cluster bootstrap: each resample draws ``G`` of the ``G`` clusters with replacement and takes
+            the mean over every score of the drawn clusters), so that the interval counts the independent units.
+        unit: what an independent unit is, for the reader and the rule ("photos"); ``camlib.book.verdicts.verdict``
+            reads a bootstrap over fewer than 20 named units as *not resolved*.
 
     Returns:
         ``PairedBootstrap``.
 
     Raises:
         ValueError: ``a`` and ``b`` differ in length, are empty, not 1-D or
-            not finite; ``resamples`` or ``level`` out of range.
+            not finite; ``resamples`` or ``level`` out of range; ``clusters`` not one label per score.
 
     Example:
         >>> a = torch.tensor([1.0, 1.0, 0.0, 1.0])
@@ -90,6 +102,9 @@ def paired_bootstrap(
         (0.0, 0.0, 0.0, 0.0)
         >>> paired_bootstrap(torch.ones(5), torch.zeros(5)).low   # always better, on every resample
         1.0
+        >>> r = paired_bootstrap(torch.tensor([1.0, 1.0, 0.0]), torch.zeros(3), clusters=[0, 0, 1], unit="photos")
+        >>> r.units, r.unit, round(r.difference, 3)      # two photos, not three scores
+        (2, 'photos', 0.667)
     """
     x, y = _as_vector("a", a), _as_vector("b", b)
     if len(x) != len(y):
@@ -100,15 +115,28 @@ def paired_bootstrap(
         raise ValueError(f"`resamples` must be an int >= 1, but got {resamples!r}.")
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise ValueError(f"`level` must be a number in (0, 1), but got {level!r}.")
+    if not isinstance(unit, str):
+        raise ValueError(f"`unit` must be a str naming the resampled units, but got {unit!r}.")
     d = x - y  # (N,): the per-image difference; the mean of a resample is its difference of means
     rng = np.random.Generator(np.random.PCG64(seed))
-    n = len(d)
+    sums, counts = d, np.ones_like(d)  # per unit: the sum of its differences and how many it holds
+    if clusters is not None:
+        labels = np.asarray(clusters.detach().cpu() if isinstance(clusters, Tensor) else clusters)
+        if labels.shape != d.shape:
+            raise ValueError(f"`clusters` must hold one label per score ({len(d)}), but got shape {labels.shape}.")
+        _, which = np.unique(labels, return_inverse=True)
+        sums = np.bincount(which, weights=d)
+        counts = np.bincount(which).astype(np.float64)
+    n = len(sums)
     means = np.empty(resamples)
     chunk = max(1, 2_000_000 // n)  # about 16 MB of indices at a time
     for start in range(0, resamples, chunk):
         stop = min(start + chunk, resamples)
-        idx = rng.integers(0, n, size=(stop - start, n))  # (r, N)
-        means[start:stop] = d[idx].mean(axis=1)
+        idx = rng.integers(0, n, size=(stop - start, n))  # (r, units)
+        if clusters is None:  # one score per unit: the plain mean
+            means[start:stop] = d[idx].mean(axis=1)
+        else:  # the mean over every score of the drawn clusters
+            means[start:stop] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return PairedBootstrap(
         difference=float(d.mean()),
@@ -118,6 +146,8 @@ def paired_bootstrap(
         share_positive=float((means > 0).mean()),
         resamples=resamples,
         level=float(level),
+        units=n,
+        unit=unit,
     )
 
 
@@ -128,7 +158,10 @@ class Interval(NamedTuple):
         estimate: the point estimate.
         low, high: the interval's ends (``low <= estimate <= high`` for the intervals made here).
         level: the interval's coverage (0.95), or NaN when there is no interval (a single run).
-        n: how many runs or images it rests on.
+        n: how many independent units (runs, images, photos) it rests on; 0 when not said.
+        unit: what those units are ("seeds", "photos", "scene classes"); empty when not said. The verdict rule
+            reads an interval over fewer than 3 seeds, or fewer than 20 of any other named unit, as *not
+            resolved* (``camlib.book.verdicts``).
     """
 
     estimate: float
@@ -136,15 +169,22 @@ class Interval(NamedTuple):
     high: float
     level: float = 0.95
     n: int = 0
+    unit: str = ""
 
     def scaled(self, factor: float) -> Interval:
         """The same interval in other units (e.g. ``100`` to turn fractions into percent)."""
-        return Interval(self.estimate * factor, self.low * factor, self.high * factor, self.level, self.n)
+        return Interval(self.estimate * factor, self.low * factor, self.high * factor, self.level, self.n, self.unit)
 
     @classmethod
     def from_bootstrap(cls, b: PairedBootstrap, n: int = 0, factor: float = 100.0) -> Interval:
-        """A ``paired_bootstrap`` result as an interval, in percent points by default."""
-        return cls(b.difference, b.low, b.high, b.level, n).scaled(factor)
+        """A ``paired_bootstrap`` result as an interval, in percent points by default.
+
+        ``n`` and the unit are the bootstrap's own (``units``, ``unit``) unless ``n`` says otherwise.
+        """
+        named = n == 0 and b.unit
+        return cls(b.difference, b.low, b.high, b.level, b.units if named else n, b.unit if named else "").scaled(
+            factor
+        )
 
     def __str__(self) -> str:
         if math.isnan(self.low) or math.isnan(self.high):
@@ -171,11 +211,11 @@ def seed_interval(values: Tensor | np.ndarray | list[float], level: float = 0.95
         raise ValueError(f"`level` must be a number in (0, 1), but got {level!r}.")
     mean = float(x.mean())
     if len(x) == 1:
-        return Interval(mean, math.nan, math.nan, float(level), 1)
+        return Interval(mean, math.nan, math.nan, float(level), 1, "seeds")
     from scipy.stats import t  # scipy is a dependency; imported here to keep `import camlib` light
 
     half = float(t.ppf((1 + level) / 2, len(x) - 1)) * float(x.std(ddof=1)) / math.sqrt(len(x))
-    return Interval(mean, mean - half, mean + half, float(level), len(x))
+    return Interval(mean, mean - half, mean + half, float(level), len(x), "seeds")
 
 
 def proportion_interval(share: float, n: int, *, level: float = 0.95) -> Interval:

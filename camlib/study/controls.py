@@ -1,0 +1,117 @@
+"""Negative controls: the same measurement where the paper's claim is known to be false.
+
+A test that cannot fail proves nothing. Beside a row of the book, a chapter computes its effect
+once more with the claimed-better method *broken* in a way that keeps everything else as it was
+(the same images, the same ground truth, the same rule), and the row's rule must then read
+*not reproduced* (``camlib.book.report.ClaimTable.add(controls=...)``):
+
+- ``derangement``: a seeded permutation with no fixed point, so that every image gets another
+  image's output (Sattolo's algorithm: one cycle through all the images).
+- ``other_images``: a ``LocalizationResult`` in which every image's predictions (classes,
+  scores, boxes, the true class's box) are another image's; the ground truth stays. Its
+  classification and localization are then chance-level by construction.
+- ``control_runs``: ``compare_heads``' runs with one method's results replaced by ``other_images``,
+  ready for ``seed_effect`` and ``versus_baseline`` exactly as the row computes its effect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["control_runs", "derangement", "other_images"]
+
+
+def derangement(n: int, seed: int = 0) -> Tensor:
+    """``LongTensor[n]``: a seeded permutation ``p`` of ``0 .. n-1`` with ``p[i] != i`` for every ``i``.
+
+    Sattolo's algorithm (a Fisher-Yates shuffle that never swaps an element with itself) draws a
+    uniformly random cyclic permutation, which has no fixed point.
+
+    Raises:
+        ValueError: ``n < 2`` (one image has no other image).
+
+    Example:
+        >>> p = derangement(5, seed=0)
+        >>> sorted(p.tolist()), bool((p != torch.arange(5)).all())
+        ([0, 1, 2, 3, 4], True)
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"`n` must be an int >= 2 (every image needs another one), but got {n!r}.")
+    g = torch.Generator().manual_seed(seed)
+    p = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = int(torch.randint(0, i, (1,), generator=g))  # j < i: never itself
+        p[i], p[j] = p[j], p[i]
+    return torch.tensor(p, dtype=torch.long)
+
+
+def other_images(result: Any, seed: int = 0) -> Any:
+    """The ``LocalizationResult`` of a method that answers every image with another image's output.
+
+    Image ``i`` gets the top-k classes, scores and boxes, and the true class's box, of image ``p[i]``
+    (``p = derangement(N, seed)``), and so do the top-5 heuristic's guesses where there are any; its
+    labels and ground-truth boxes stay its own, and the hits and the GT-known IoU are computed again from
+    them (``camlib.boxes.geometry.best_iou``). The measures that need the maps (MaxBoxAcc, mask
+    coverage) are dropped (None).
+    The boxes must share one frame (the evaluation's input size), as ``evaluate_localization``'s do.
+
+    Example:
+        >>> from camlib.metrics.evaluate import LocalizationResult
+        >>> gt = [torch.tensor([[0, 0, 9, 9]]), torch.tensor([[20, 20, 29, 29]])]
+        >>> boxes = torch.tensor([[[0, 0, 9, 9]], [[20, 20, 29, 29]]])   # each image's box is right
+        >>> r = LocalizationResult("cam", 0.2, "largest", torch.tensor([0, 1]), torch.tensor([[0], [1]]),
+        ...                        torch.zeros(2, 1), boxes, torch.ones(2, 1, dtype=torch.bool), gt,
+        ...                        boxes[:, 0], torch.ones(2))
+        >>> c = other_images(r)
+        >>> c.hits.tolist(), c.true_iou.tolist()                          # the other image's answers miss
+        ([[False], [False]], [0.0, 0.0])
+    """
+    from camlib.boxes.geometry import best_iou
+
+    n = len(result.labels)
+    p = derangement(n, seed)
+    classes, boxes, true_boxes = result.classes[p], result.boxes[p], result.true_boxes[p]
+    correct = classes == result.labels[:, None]  # (N, k)
+    hits = correct & (best_iou(boxes, result.gt_boxes) >= 0.5)  # (N, k)
+    h_classes = h_boxes = h_hits = None
+    if result.heuristic_hits is not None:
+        h_classes, h_boxes = result.heuristic_classes[p], result.heuristic_boxes[p]
+        h_hits = (h_classes == result.labels[:, None]) & (best_iou(h_boxes, result.gt_boxes) >= 0.5)
+    return dataclasses.replace(
+        result,
+        classes=classes,
+        scores=result.scores[p],
+        boxes=boxes,
+        hits=hits,
+        true_boxes=true_boxes,
+        true_iou=best_iou(true_boxes, result.gt_boxes),
+        heuristic_classes=h_classes,
+        heuristic_boxes=h_boxes,
+        heuristic_hits=h_hits,
+        box_acc=None,
+        box_acc_v2=None,
+        box_acc_wsol=None,
+        box_acc_v2_wsol=None,
+        mask_coverage=None,
+        fg_precision=None,
+        parts_found=None,
+        maps=None,
+    )
+
+
+def control_runs(runs: Sequence[Any], method: str, seed: int = 0) -> list[Any]:
+    """``compare_heads``' runs with ``method``'s results answered from other images (``other_images``).
+
+    Raises:
+        ValueError: no run of ``method``.
+    """
+    if not any(r.name == method for r in runs):
+        raise ValueError(
+            f"`method` must name a method of the runs {sorted({r.name for r in runs})}, but got {method!r}."
+        )
+    return [dataclasses.replace(r, result=other_images(r.result, seed)) if r.name == method else r for r in runs]
