@@ -10,7 +10,7 @@ import pytest
 from test_notebooks import _claims, _glued, _has, _markdown, _multiple, _text
 
 from camlib.book import paper
-from camlib.book.verdicts import Verdict, combine, verdict
+from camlib.book.verdicts import VERDICTS, Verdict, combine, verdict
 
 ABSENT = "n/a (data absent)"
 REAL_CLAIMS = [
@@ -41,7 +41,10 @@ def _ilsvrc_invariants(g: dict, prefix: str, step: float) -> None:
 def _shown(nb, claim) -> None:
     """The rendered claim table has the claim's row with its verdict word in bold."""
     rows = [line for line in _markdown(nb).split("\n") if line.startswith(f"| {claim.claim} |")]
+    rows = [r for r in rows if not any(f"| {name} |" in r for name in claim.controls)]  # not its controls' rows
     assert rows and f"| **{claim.verdict}**" in rows[-1], claim.key
+    for name, control in claim.controls.items():  # each control is shown, folded under the table, with its verdict
+        assert f"| {name} |" in _markdown(nb) and control["verdict"] in VERDICTS, (claim.key, name)
 
 
 def _check_rows(nb, claims: dict) -> None:
@@ -84,11 +87,14 @@ def _check_controlled(g: dict, claims: dict) -> None:
     assert weak_full.low <= weak_full.estimate <= weak_full.high
     # the surgery: one part per backbone (smoke: AlexNet), GAP − FC, combined; the paper's effect is Table 1's
     surgery = claims["surgery"]
-    assert list(surgery.parts) == ["AlexNet"] and surgery.paper_effect == pytest.approx(
+    assert list(surgery.parts) == ["a small AlexNet-like net"] and surgery.paper_effect == pytest.approx(
         paper.difference("table1", ("AlexNet-GAP", "AlexNet"), "cls_top1_err")
+    )  # the controlled network never takes the paper's name
+    assert not surgery.converged and surgery.reason.startswith(
+        STILL + "a small AlexNet-like net, FC head (held-out accuracy "
     )
-    assert not surgery.converged and surgery.reason.startswith(STILL + "AlexNet-FC (held-out accuracy ")
-    assert "AlexNet-GAP (held-out accuracy " in surgery.reason and surgery.verdict == "inconclusive"
+    assert "a small AlexNet-like net, GAP head (held-out" in surgery.reason and surgery.verdict == "inconclusive"
+    assert "AlexNet-GAP" not in surgery.study and "AlexNet-GAP" not in surgery.reason
     # converged, the parts would decide by the rule: recomputed here from the row's intervals
     expected = combine(
         {name: verdict(tuple(p), what="GAP − FC top-1 cls error, points") for name, p in surgery.parts.items()}

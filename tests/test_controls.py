@@ -13,7 +13,7 @@ import torch
 from camlib.book.report import Claim, ClaimTable, controls_answer, controls_table, front_table_html
 from camlib.book.verdicts import MIN_SEEDS, MIN_UNITS, too_few, verdict
 from camlib.metrics.evaluate import LocalizationResult
-from camlib.study.controls import control_runs, derangement, other_images
+from camlib.study.controls import control_runs, derangement, other_box_hits, other_class_correct, other_images
 from camlib.study.experiments import Run, seed_effect
 from camlib.study.stats import Interval, paired_bootstrap, seed_interval
 
@@ -309,3 +309,100 @@ def test_rows_without_controls_are_named_on_the_front_page():
     check = t.add("b", "an identity", paper="-", study="-", kind="check", verdict=verdict((1.0, 0.5, 2.0)))
     assert "no negative control" in front_table_html([row]) and "no negative control" not in front_table_html([check])
     assert controls_answer([row, check]) == "Negative controls: none of the 1 paper and analogue rows has one yet."
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_other_box_hits_and_classes_agree_with_loops(seed):
+    g = torch.Generator().manual_seed(seed)
+    n = 15
+    boxes = _random_boxes(g, n, side=12)
+    gt = [_random_boxes(g, 2, side=12) for _ in range(n)]
+    predicted, labels = torch.randint(0, 3, (n,), generator=g), torch.randint(0, 3, (n,), generator=g)
+    p = derangement(n, seed).tolist()
+    hits = other_box_hits(boxes, gt, seed=seed)
+    correct = other_class_correct(predicted, labels, seed=seed)
+    for i in range(n):
+        assert hits[i].item() == float(max(_iou(boxes[p[i]].tolist(), b) for b in gt[i].tolist()) >= 0.5)
+        assert correct[i].item() == float(predicted[p[i]] == labels[i])
+    with pytest.raises(ValueError, match="`boxes` and `gt_boxes` must be one per image"):
+        other_box_hits(boxes, gt[:-1])
+    with pytest.raises(ValueError, match="`predicted` and `labels` must be 1-D and of one length"):
+        other_class_correct(predicted, labels[:-1])
+
+
+def test_a_pooling_heads_score_answers_from_other_images():
+    from camlib.study.experiments import HeadScore
+
+    n = 8
+    gt = [torch.tensor([[4 * i, 0, 4 * i + 3, 3]]) for i in range(n)]
+    boxes = torch.stack([torch.cat([g, g]) for g in gt])  # (n, 2, 4): both boxes right
+    labels = torch.arange(n) % 4
+    right = torch.ones(n, dtype=torch.bool)
+    score = HeadScore(labels, right, right, right, 80.0, labels=labels, boxes=boxes, gt_boxes=gt)
+    c = other_images(score)
+    assert not c.gt_known.any() and not c.localized.any()  # another bird's boxes never hit this one's
+    p = derangement(n)
+    assert torch.equal(c.correct, labels[p] == labels) and math.isnan(c.maxboxaccv2)
+    with pytest.raises(ValueError, match="must keep its labels, boxes and ground truth"):
+        other_images(HeadScore(labels, right, right, right, 80.0))
+
+
+def test_an_interval_keeps_its_bootstraps_unit():
+    b = paired_bootstrap(np.ones(30), np.zeros(30), unit="scene classes")
+    assert Interval.from_bootstrap(b).n == 30 and Interval.from_bootstrap(b, n=12).n == 12
+    assert Interval.from_bootstrap(b, n=12).unit == "scene classes"
+    assert verdict(Interval.from_bootstrap(b, n=12)).word == "not resolved"
+    assert Interval.from_bootstrap(paired_bootstrap(np.ones(5), np.zeros(5))).n == 0  # no unit named: not counted
+
+
+def test_parts_at_two_thresholds_say_when_the_verdict_turns_on_the_threshold():
+    t = ClaimTable("02_x")
+    row = t.add(
+        "a",
+        "CAM localizes better than backprop",
+        paper="-",
+        study="-",
+        kind="paper",
+        evidence="x",
+        parts={"20%": (30.0, 20.0, 40.0), "own thresholds": (2.0, -3.0, 7.0)},
+        parts_are="threshold",
+    )
+    assert row.verdict == "partly reproduced" and row.reason.startswith("threshold-dependent: 20%: reproduced")
+    assert tuple(row.recompute()) == (row.verdict, row.reason)
+    same = t.add(
+        "b",
+        "both hold",
+        paper="-",
+        study="-",
+        kind="paper",
+        evidence="x",
+        parts={"20%": (30.0, 20.0, 40.0), "own thresholds": (9.0, 3.0, 15.0)},
+        parts_are="threshold",
+    )
+    assert same.verdict == "reproduced" and not same.reason.startswith("threshold-dependent")
+
+
+def test_mirror_region_ious_agree_with_the_steps_done_one_by_one():
+    import torchvision
+
+    from camlib import compute_cams, normalize_maps, resize_maps
+    from camlib.metrics.accuracy import region_overlap
+    from camlib.study.controls import mirror_region_ious
+
+    torch.manual_seed(0)
+    net = torchvision.models.resnet18(num_classes=6).eval()
+    images = torch.randn(2, 3, 64, 64)
+    classes = torch.tensor([[1, 4], [0, 5]])
+    sizes = [(40, 56), (64, 30)]
+    found = mirror_region_ious(net, images, classes, sizes, 0.2)
+    expected = []
+    for i, size in enumerate(sizes):
+        for j in range(2):
+            c = classes[i : i + 1, j : j + 1]
+            a = compute_cams(net, images[i : i + 1], c).maps
+            b = compute_cams(net, images[i : i + 1].flip(-1), c).maps.flip(-1)
+            a, b = (normalize_maps(resize_maps(m, size), "max")[0, 0] for m in (a, b))
+            expected.append(region_overlap(torch.stack([a, b]), 0.2).iou[0])
+    assert found.shape == (4,) and torch.allclose(found, torch.stack(expected))
+    with pytest.raises(ValueError, match="`classes` and `sizes` must be one per image"):
+        mirror_region_ious(net, images, classes, sizes[:1])

@@ -100,6 +100,7 @@ class Claim:
     n_units: int = 0
     unit: str = ""
     controls: dict = field(default_factory=dict)
+    parts_are: str = ""
 
     @property
     def controls_hold(self) -> bool | None:
@@ -124,7 +125,8 @@ class Claim:
         args = dict(claim=self.rule, margin=self.margin, converged=self.converged, why_not_converged=self.reason)
         sized = lambda p: Interval(*p[:3], n=self.n_units, unit=self.unit)  # noqa: E731
         if self.parts and self.converged:  # not converged: inconclusive for the whole row, with its reason
-            found = combine({n: decide(sized(p), what=self.effect, **args) for n, p in self.parts.items()})
+            parts = {n: decide(sized(p), what=self.effect, **args) for n, p in self.parts.items()}
+            found = combine(parts, parts_are=self.parts_are)
         else:
             effect = None if math.isnan(self.estimate) else sized((self.estimate, self.low, self.high))
             found = decide(effect, what=self.effect, **args)
@@ -213,6 +215,7 @@ class ClaimTable:
         evidence: str = "",
         kind: str,
         controls: Mapping[str, Interval | tuple[float, float, float]] | None = None,
+        parts_are: str = "",
     ) -> Claim:
         """Add a claim; its verdict comes from the book's one rule (``camlib.book.verdicts.verdict``).
 
@@ -246,6 +249,8 @@ class ClaimTable:
                 with shuffled weights, units chosen at random), each decided by this row's rule and margin. Every
                 one must read *not reproduced*; one that reads reproduced makes the row *inconclusive* (the test
                 cannot tell a working method from a broken one), and the front page flags it.
+            parts_are: ``combine``'s: ``"threshold"`` when the parts are one claim at the paper's threshold and at
+                each method's calibrated one (the row then says *threshold-dependent* where they disagree).
 
         Raises:
             ValueError: a key that is not a stable name or is already used; both or
@@ -278,7 +283,9 @@ class ClaimTable:
         if kind == CONTEXT:
             pass
         elif verdict is None and split and converged:
-            verdict = combine({name: decide(e, what=what, **rule_args) for name, e in split.items()})
+            verdict = combine(
+                {name: decide(e, what=what, **rule_args) for name, e in split.items()}, parts_are=parts_are
+            )
         elif verdict is None:
             verdict = decide(None if effect is None else as_interval(effect), what=what, **rule_args)
         checked = _decide_controls(controls or {}, rule, margin, what)
@@ -309,6 +316,7 @@ class ClaimTable:
             parts={name: [p.estimate, p.low, p.high] for name, p in split.items()},
             evidence=str(evidence),
             kind=kind,
+            parts_are=parts_are,
             n_units=units.n if units else 0,
             unit=units.unit if units else "",
             controls={
@@ -660,6 +668,10 @@ _NETWORK_NAMES = {
     "resnet50": "ResNet-50",
     "googlenet": "GoogLeNet",
     "vgg16": "VGG16",
+    # the controlled benchmarks' small networks: never the paper's names (camlib.models.heads)
+    "alexnet-small": "a small AlexNet-like net",
+    "vgg-small": "a small VGG-like net",
+    "googlenet-small": "a small GoogLeNet-like net",
 }
 
 
@@ -669,6 +681,8 @@ def network_name(arch: str) -> str:
     Example:
         >>> network_name("efficientnet_lite0"), network_name("timm:mobilenetv3_large_100"), network_name("")
         ('EfficientNet-Lite0', 'mobilenetv3_large_100 (timm)', '')
+        >>> network_name("alexnet-small")           # a controlled benchmark's network never takes the paper's name
+        'a small AlexNet-like net'
     """
     if not isinstance(arch, str):
         raise TypeError(f"`arch` must be a str, but got {type(arch).__name__}.")

@@ -189,7 +189,7 @@ def verdict(
     return Verdict("not resolved", f"{reason}, includes 0")
 
 
-def combine(verdicts: dict[str, Verdict] | list[Verdict]) -> Verdict:
+def combine(verdicts: dict[str, Verdict] | list[Verdict], *, parts_are: str = "") -> Verdict:
     """One verdict from several parts (networks, datasets, benchmarks, sizes, thresholds), by a fixed rule.
 
     The parts are robustness checks of one claim, so the claim holds only
@@ -204,6 +204,10 @@ def combine(verdicts: dict[str, Verdict] | list[Verdict]) -> Verdict:
 
     Args:
         verdicts: ``{name: Verdict}`` (names appear in the reason) or a list.
+        parts_are: what tells the parts apart, when that is a choice of the analysis rather than another
+            setting (``"threshold"``: the paper's fixed threshold and each method's calibrated one): where the
+            parts' words differ, the reason then opens with *threshold-dependent* and shows every part, so a
+            reader sees that the verdict turns on that choice.
 
     Example:
         >>> a, b = Verdict("reproduced", "x"), Verdict("not resolved", "y")
@@ -213,6 +217,8 @@ def combine(verdicts: dict[str, Verdict] | list[Verdict]) -> Verdict:
         ('reproduced', 'not reproduced')
         >>> combine([a, Verdict("inconclusive", "still improving")]).word   # an unfinished part is not a holding one
         'partly reproduced'
+        >>> str(combine({"20%": a, "own threshold": b}, parts_are="threshold"))
+        'partly reproduced: threshold-dependent: 20%: reproduced: x; own threshold: not resolved: y'
     """
     items = list(verdicts.items()) if isinstance(verdicts, dict) else [(str(i), v) for i, v in enumerate(verdicts)]
     if not items:
@@ -223,6 +229,8 @@ def combine(verdicts: dict[str, Verdict] | list[Verdict]) -> Verdict:
     named = isinstance(verdicts, dict)
     words = [v.word for _, v in items]
     reason = "; ".join(f"{n}: {v}" if named else str(v) for n, v in items)
+    if parts_are and len(set(words)) > 1:
+        reason = f"{parts_are}-dependent: {reason}"
     if "not reproduced" in words:
         word = "not reproduced"
     elif all(w == "reproduced" for w in words):

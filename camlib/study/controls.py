@@ -10,6 +10,10 @@ once more with the claimed-better method *broken* in a way that keeps everything
 - ``other_images``: a ``LocalizationResult`` in which every image's predictions (classes,
   scores, boxes, the true class's box) are another image's; the ground truth stays. Its
   classification and localization are then chance-level by construction.
+- ``other_box_hits`` and ``other_class_correct``: the same for a bare list of boxes or of predicted
+  classes (a crop study's CAM boxes, an SVM's answers).
+- ``mirror_region_ious``: a class's region against its own region on the mirrored image: the same
+  region, where "two regions differ" must not hold.
 - ``control_runs``: ``compare_heads``' runs with one method's results replaced by ``other_images``,
   ready for ``seed_effect`` and ``versus_baseline`` exactly as the row computes its effect.
 """
@@ -23,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["control_runs", "derangement", "other_images"]
+__all__ = ["control_runs", "derangement", "mirror_region_ious", "other_box_hits", "other_class_correct", "other_images"]
 
 
 def derangement(n: int, seed: int = 0) -> Tensor:
@@ -51,7 +55,8 @@ def derangement(n: int, seed: int = 0) -> Tensor:
 
 
 def other_images(result: Any, seed: int = 0) -> Any:
-    """The ``LocalizationResult`` of a method that answers every image with another image's output.
+    """The ``LocalizationResult`` (or pooling head's ``HeadScore``) of a method that answers every image with
+    another image's output.
 
     Image ``i`` gets the top-k classes, scores and boxes, and the true class's box, of image ``p[i]``
     (``p = derangement(N, seed)``), and so do the top-5 heuristic's guesses where there are any; its
@@ -73,6 +78,8 @@ def other_images(result: Any, seed: int = 0) -> Any:
     """
     from camlib.boxes.geometry import best_iou
 
+    if hasattr(result, "localized"):  # a pooling head's HeadScore (camlib.study.experiments)
+        return _other_images_of_head(result, seed)
     n = len(result.labels)
     p = derangement(n, seed)
     classes, boxes, true_boxes = result.classes[p], result.boxes[p], result.true_boxes[p]
@@ -104,6 +111,28 @@ def other_images(result: Any, seed: int = 0) -> Any:
     )
 
 
+def _other_images_of_head(score: Any, seed: int) -> Any:
+    """``other_images`` for a ``HeadScore``: the predicted class and both boxes from another image."""
+    import math
+
+    from camlib.boxes.geometry import best_iou
+
+    if score.boxes is None or score.labels is None or score.gt_boxes is None:
+        raise ValueError("`result` must keep its labels, boxes and ground truth (score_pooling_head's), but got none.")
+    p = derangement(len(score.labels), seed)
+    predicted, boxes = score.predicted[p], score.boxes[p]
+    correct = predicted == score.labels
+    return dataclasses.replace(
+        score,
+        predicted=predicted,
+        correct=correct,
+        gt_known=best_iou(boxes[:, 1], score.gt_boxes) >= 0.5,
+        localized=correct & (best_iou(boxes[:, 0], score.gt_boxes) >= 0.5),
+        maxboxaccv2=math.nan,
+        boxes=boxes,
+    )
+
+
 def control_runs(runs: Sequence[Any], method: str, seed: int = 0) -> list[Any]:
     """``compare_heads``' runs with ``method``'s results answered from other images (``other_images``).
 
@@ -115,3 +144,73 @@ def control_runs(runs: Sequence[Any], method: str, seed: int = 0) -> list[Any]:
             f"`method` must name a method of the runs {sorted({r.name for r in runs})}, but got {method!r}."
         )
     return [dataclasses.replace(r, result=other_images(r.result, seed)) if r.name == method else r for r in runs]
+
+
+def other_box_hits(boxes: Tensor, gt_boxes: Sequence[Tensor], seed: int = 0, iou: float = 0.5) -> Tensor:
+    """``DoubleTensor[N]``: 1.0 where image ``p[i]``'s box hits image ``i``'s ground truth (IoU >= ``iou``).
+
+    ``boxes`` is ``LongTensor[N, 4]`` in the frame of ``gt_boxes`` (``N`` tensors ``[m_i, 4]``); ``p`` is
+    ``derangement(N, seed)``.
+
+    Example:
+        >>> gt = [torch.tensor([[0, 0, 9, 9]]), torch.tensor([[20, 20, 29, 29]])]
+        >>> other_box_hits(torch.tensor([[0, 0, 9, 9], [20, 20, 29, 29]]), gt).tolist()
+        [0.0, 0.0]
+    """
+    from camlib.boxes.geometry import best_iou
+
+    if len(boxes) != len(gt_boxes):
+        raise ValueError(f"`boxes` and `gt_boxes` must be one per image, but got {len(boxes)} and {len(gt_boxes)}.")
+    p = derangement(len(boxes), seed)
+    return (best_iou(boxes[p], list(gt_boxes)) >= iou).double()
+
+
+def other_class_correct(predicted: Tensor, labels: Tensor, seed: int = 0) -> Tensor:
+    """``DoubleTensor[N]``: 1.0 where image ``p[i]``'s predicted class is image ``i``'s label (``p = derangement``).
+
+    Example:
+        >>> other_class_correct(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 2])).tolist()
+        [0.0, 0.0, 0.0]
+    """
+    if predicted.shape != labels.shape or predicted.ndim != 1:
+        raise ValueError(
+            f"`predicted` and `labels` must be 1-D and of one length, but got {tuple(predicted.shape)} and "
+            f"{tuple(labels.shape)}."
+        )
+    p = derangement(len(labels), seed)
+    return (predicted.cpu()[p] == labels.cpu()).double()
+
+
+@torch.no_grad()
+def mirror_region_ious(
+    model: torch.nn.Module, images: Tensor, classes: Tensor, sizes: Sequence[tuple[int, int]], threshold: float = 0.2
+) -> Tensor:
+    """``Tensor[N * k]``: each class's region on each image against its region on the mirrored image.
+
+    For image ``i`` and class ``classes[i, j]``: the class's map on the image and on the image flipped left to
+    right (``camlib.compute_cams``), the second flipped back, both upsampled to ``sizes[i]`` and divided by their
+    maximum as the chapter shows them; then ``camlib.metrics.accuracy.region_overlap``'s IoU of the two regions
+    (pixels above ``threshold`` of the maximum). Image-major order: ``[i0 j0, i0 j1, ..., i1 j0, ...]``.
+
+    Args:
+        model: a GAP network (eval mode).
+        images: ``Tensor[N, 3, H, W]``, preprocessed, on the model's device.
+        classes: ``LongTensor[N, k]``, the classes whose regions are compared.
+        sizes: ``N`` sizes ``(height, width)``, each image's own.
+        threshold: the region's fraction of the map's maximum.
+    """
+    from camlib.cam.extractor import compute_cams
+    from camlib.cam.kernel import normalize_maps, resize_maps
+    from camlib.metrics.accuracy import region_overlap
+
+    if len(sizes) != len(images) or classes.shape[0] != len(images):
+        raise ValueError(
+            f"`classes` and `sizes` must be one per image ({len(images)}), but got {classes.shape[0]} and {len(sizes)}."
+        )
+    plain = compute_cams(model, images, classes).maps  # (N, k, h, w)
+    mirrored = compute_cams(model, images.flip(-1), classes).maps.flip(-1)
+    ious = []
+    for i, size in enumerate(sizes):
+        a, b = (normalize_maps(resize_maps(m[i : i + 1], size), "max")[0].cpu() for m in (plain, mirrored))
+        ious += [region_overlap(torch.stack([a[j], b[j]]), threshold).iou[0] for j in range(classes.shape[1])]
+    return torch.stack(ious)

@@ -716,6 +716,9 @@ class HeadScore:
         gt_known: the box of the true class's map hits a ground-truth box (IoU >= 0.5), ``BoolTensor[N]``.
         localized: right class and its box hits (the ILSVRC rule at top-1), ``BoolTensor[N]``.
         maxboxaccv2: Choe et al.'s MaxBoxAccV2 of the true class's maps (percent).
+        labels: the true classes ``LongTensor[N]`` (None when not kept).
+        boxes: ``LongTensor[N, 2, 4]``, the boxes of the predicted and of the true class's maps (None when not kept).
+        gt_boxes: the ground-truth boxes they were scored against, ``N`` tensors ``[m_i, 4]`` (None when not kept).
     """
 
     predicted: Tensor
@@ -723,6 +726,9 @@ class HeadScore:
     gt_known: Tensor
     localized: Tensor
     maxboxaccv2: float
+    labels: Tensor | None = field(default=None, repr=False)
+    boxes: Tensor | None = field(default=None, repr=False)
+    gt_boxes: list[Tensor] | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, float]:
         return {
@@ -762,7 +768,7 @@ def score_pooling_head(
 
     weight = head.fc.weight
     accumulator = BoxAccAccumulator((0.3, 0.5, 0.7), all_components=True, thresholds=box_thresholds)
-    predicted, pred_iou, true_iou = [], [], []
+    predicted, pred_iou, true_iou, all_boxes = [], [], [], []
     for idx in torch.arange(len(labels)).split(batch_size):
         x, y = maps[idx].float(), labels[idx]
         with torch.no_grad():
@@ -772,6 +778,7 @@ def score_pooling_head(
         boxes = boxes_from_maps(cams.flatten(0, 1), threshold).view(len(idx), 2, 4)
         gt = [gt_boxes[i] for i in idx.tolist()]
         predicted.append(p)
+        all_boxes.append(boxes.cpu())
         pred_iou.append(best_iou(boxes[:, 0], gt))
         true_iou.append(best_iou(boxes[:, 1], gt))
         if max_box_acc:
@@ -784,6 +791,9 @@ def score_pooling_head(
         torch.cat(true_iou) >= 0.5,
         correct & (torch.cat(pred_iou) >= 0.5),
         100 * accumulator.compute().value if max_box_acc else math.nan,
+        labels=labels.cpu(),
+        boxes=torch.cat(all_boxes),
+        gt_boxes=[g.cpu() for g in gt_boxes],
     )
 
 
@@ -831,9 +841,16 @@ class PoolingComparison:
     centre_size: tuple[int, int]
     improving: list[tuple[str, int]]
 
-    def per_image(self, pool: str, key: str) -> Tensor:
-        """``DoubleTensor[N]``: a ``HeadScore`` field (``"correct"``, ``"localized"``, ``"gt_known"``) averaged over the seeds."""
-        return torch.stack([getattr(s, key).double() for (p, _), s in self.scores.items() if p == pool]).mean(0)
+    def per_image(self, pool: str, key: str, *, control: bool = False) -> Tensor:
+        """``DoubleTensor[N]``: a ``HeadScore`` field (``"correct"``, ``"localized"``, ``"gt_known"``) averaged over the seeds.
+
+        ``control=True``: the negative control, each head answering every test image with another image's class
+        and boxes (``camlib.study.controls.other_images``).
+        """
+        from camlib.study.controls import other_images
+
+        found = [other_images(s) if control else s for (p, _), s in self.scores.items() if p == pool]
+        return torch.stack([getattr(s, key).double() for s in found]).mean(0)
 
     def mean(self, pool: str, metric: str) -> float:
         """A ``HeadScore.summary()`` metric of ``pool``'s heads, averaged over the seeds that measured it (percent)."""

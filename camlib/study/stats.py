@@ -179,12 +179,10 @@ class Interval(NamedTuple):
     def from_bootstrap(cls, b: PairedBootstrap, n: int = 0, factor: float = 100.0) -> Interval:
         """A ``paired_bootstrap`` result as an interval, in percent points by default.
 
-        ``n`` and the unit are the bootstrap's own (``units``, ``unit``) unless ``n`` says otherwise.
+        ``n`` is the bootstrap's own count of units (``units``) unless given; the unit is the bootstrap's
+        (``paired_bootstrap(unit=...)``), so that the rule counts it.
         """
-        named = n == 0 and b.unit
-        return cls(b.difference, b.low, b.high, b.level, b.units if named else n, b.unit if named else "").scaled(
-            factor
-        )
+        return cls(b.difference, b.low, b.high, b.level, n or (b.units if b.unit else 0), b.unit).scaled(factor)
 
     def __str__(self) -> str:
         if math.isnan(self.low) or math.isnan(self.high):
