@@ -16,6 +16,7 @@ import torch
 from test_notebooks import _glued, _has_data, _markdown, _text
 
 from camlib.book import runner
+from camlib.book.prereg import margin
 from camlib.book.report import read_claims
 from camlib.book.verdicts import Verdict, qualitative, verdict, within_tolerance
 from camlib.study.stats import Interval, paired_bootstrap
@@ -23,7 +24,7 @@ from camlib.study.stats import Interval, paired_bootstrap
 CHAPTER = "00_class_activation_maps"
 ABSENT = "n/a (data absent)"
 IDENTITY_TOLERANCE = 100  # the chapter's rule: units of rounding (eps) x the largest |logit|
-DIFFER_MARGIN = 50  # the chapter's margin: points of 1 - IoU
+DIFFER_MARGIN = margin(CHAPTER, "maps_differ")  # the pre-registered margin: points of 1 - IoU
 MEASURED = ["identity_max_abs_err", "identity_max_abs_err_fp64", "class_region_iou_mean", "top1_classes"]
 
 real_data = pytest.mark.skipif(

@@ -15,12 +15,13 @@ import pytest
 from test_notebooks import _glued, _has, _markdown, _multiple, _text
 
 import camlib
+from camlib.book.prereg import margin
 from camlib.book.report import read_claims
 from camlib.book.verdicts import Verdict, combine, verdict
 
 CHAPTER = "03_cub_fine_grained"
 ABSENT = "n/a (data absent)"
-CROP_MARGIN, LOC_MARGIN, GT_MARGIN = 1.0, 5.0, 5.0  # the margins the chapter states before its results (points)
+CROP_MARGIN, LOC_MARGIN, GT_MARGIN = (margin("03_cub_fine_grained", k) for k in ("cub_crop", "cub_loc", "cub_crop_gt"))
 REAL = [
     "cub_acc_full",
     "cub_acc_cam_crop",

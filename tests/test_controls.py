@@ -406,3 +406,13 @@ def test_mirror_region_ious_agree_with_the_steps_done_one_by_one():
     assert found.shape == (4,) and torch.allclose(found, torch.stack(expected))
     with pytest.raises(ValueError, match="`classes` and `sizes` must be one per image"):
         mirror_region_ious(net, images, classes, sizes[:1])
+
+
+def test_rows_unfit_for_their_own_reason_are_left_aside_in_the_controls_count():
+    t = ClaimTable("01_x")
+    t.add("a", "A beats B", paper="-", study="-", kind="analogue", evidence="controlled", effect=(1.0, 0.5, 2.0),
+          converged=False, why_not_converged="A still improving", controls={"broken A": (0.0, -1.0, 1.0)})  # fmt: skip
+    t.add("b", "C beats D", paper="-", study="-", kind="analogue", evidence="controlled", effect=(9.0, 5.0, 13.0),
+          controls={"broken C": (-9.0, -13.0, -5.0)})  # fmt: skip
+    said = controls_answer(t.claims)
+    assert "(1 of them unfit to decide for their own reason, left aside)" in said and "all 1 others" in said

@@ -108,7 +108,7 @@ def test_bad_rows_are_refused():
 
 
 def test_the_verdict_comes_from_the_rule_and_recomputes_from_the_row():
-    t = ClaimTable("02_ilsvrc_localization")
+    t = ClaimTable("02_my_study")
     one = t.add(
         "cls",
         "about equal",
@@ -172,7 +172,7 @@ def _executed(tmp_path, table: ClaimTable, name: str, profile: str | None = None
 
 def test_read_claims_gets_back_every_row_with_nan_for_missing_effects(tmp_path):
     t = _table()
-    other = ClaimTable("03_cub_fine_grained")
+    other = ClaimTable("03_my_study")
     other.add(
         "crop",
         "crops help",

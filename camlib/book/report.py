@@ -142,6 +142,22 @@ class Claim:
 _KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
+def _registered(chapter: str, key: str, rule: str | None, margin: float | None, measured: bool) -> tuple[str, float]:
+    """A row's rule and margin: the pre-registered ones (``camlib.book.prereg``) where its chapter is registered."""
+    from camlib.book import prereg
+
+    entry = prereg.entry(chapter, key) if measured else None
+    if entry is not None:
+        for name, given, kept in (("rule", rule, entry.rule), ("margin", margin, entry.margin)):
+            if given is not None and given != kept:
+                raise ValueError(
+                    f"`{name}` of {chapter} / {key!r} must be the pre-registered {kept!r} (book/preregistration.yml), "
+                    f"but the chapter states {given!r}: change the registration, in the open, not the chapter."
+                )
+        return entry.rule, entry.margin
+    return ("greater" if rule is None else rule), (0.0 if margin is None else margin)
+
+
 def _control_effect(k: Mapping) -> str:
     """A stored control's effect as a cell: ``"−20.0 (−25.0 to −15.0)"``, or ``"n/a"`` when not measured."""
     nums = [k["estimate"], k["low"], k["high"]]
@@ -179,7 +195,7 @@ class ClaimTable:
         chapter: the executed notebook's stem (``"01_gap_vs_gmp"``): the rows link to it.
 
     Example:
-        >>> t = ClaimTable("01_gap_vs_gmp")
+        >>> t = ClaimTable("08_my_study")  # a chapter of your own: it states its rules
         >>> row = t.add("loc", "GAP localizes better", paper="56.4 vs 57.8", study="50.0 vs 51.0", kind="analogue",
         ...             evidence="controlled benchmark", effect=(1.0, 0.2, 1.8), what="GMP − GAP loc error, points",
         ...             section="localization")
@@ -204,8 +220,8 @@ class ClaimTable:
         study: str,
         effect: Interval | tuple[float, float, float] | None = None,
         parts: Mapping[str, Interval | tuple[float, float, float]] | None = None,
-        rule: str = "greater",
-        margin: float = 0.0,
+        rule: str | None = None,
+        margin: float | None = None,
         what: str = "the effect",
         converged: bool = True,
         why_not_converged: str = "a compared network did not converge",
@@ -233,7 +249,11 @@ class ClaimTable:
                 ``PaperNumber``); never a number typed in a notebook.
             study: this study's value(s), as a text.
             effect, parts: this study's effect(s) with interval(s) (see above).
-            rule, margin, what, converged, why_not_converged: passed to ``camlib.book.verdicts.verdict``.
+            rule, margin: the test, as ``book/preregistration.yml`` registers it for this chapter and key
+                (``camlib.book.prereg``): a registered row takes them from the file, and a chapter that states
+                others is refused; a chapter not in the file (a reader's own) states them, by default
+                ``"greater"`` and 0.
+            what, converged, why_not_converged: passed to ``camlib.book.verdicts.verdict``.
             verdict: a ready verdict, only when there is neither ``effect`` nor ``parts``.
             section: the label of the chapter's section that shows the evidence.
             paper_effect: the paper's effect in the same orientation, where it has one.
@@ -277,6 +297,7 @@ class ClaimTable:
             )
         if verdict is not None and (not isinstance(verdict, Verdict) or verdict.word not in (*VERDICTS, CONTEXT)):
             raise ValueError(f"`verdict` must be a camlib.book.verdicts.Verdict, but got {verdict!r}.")
+        rule, margin = _registered(self.chapter, key, rule, margin, measured)
         as_interval = lambda e: e if isinstance(e, Interval) else Interval(*e)  # noqa: E731
         rule_args = dict(claim=rule, margin=margin, converged=converged, why_not_converged=why_not_converged)
         split = {} if parts is None else {name: as_interval(e) for name, e in parts.items()}
@@ -599,13 +620,21 @@ def controls_answer(claims: Sequence[Claim]) -> str:
     """
     owed = [c for c in claims if c.kind in ("paper", "analogue")]
     have = [c for c in owed if c.controls_hold is not None]
-    failed = [f"{c.chapter[:2]} {c.key}" for c in have if not c.controls_hold]
-    said = f"Negative controls: {len(have)} of {len(owed)} paper and analogue rows have one, and "
     if not have:
         return f"Negative controls: none of the {len(owed)} paper and analogue rows has one yet."
+    # a row unfit to decide for its own reason (networks that had not converged) says nothing of its test
+    unfit = [c for c in have if c.verdict == "inconclusive" and not c.reason.startswith("the negative control")]
+    fit = [c for c in have if c not in unfit]
+    failed = [f"{c.chapter[:2]} {c.key}" for c in fit if not c.controls_hold]
+    said = f"Negative controls: {len(have)} of {len(owed)} paper and analogue rows have one"
+    aside = f" ({len(unfit)} of them unfit to decide for their own reason, left aside)" if unfit else ""
     if not failed:
-        return said + f"all {len(have)} read not reproduced, as they must."
-    return said + f"{len(failed)} do not read not reproduced ({', '.join(failed)}): those rows cannot tell."
+        return (
+            said + aside + f", and all {len(fit)} others read not reproduced, as they must."
+            if unfit
+            else (said + f", and all {len(fit)} read not reproduced, as they must.")
+        )
+    return said + aside + f"; {len(failed)} do not read not reproduced ({', '.join(failed)}): those tests cannot tell."
 
 
 def controls_table(claims: Sequence[Claim]) -> Table:
