@@ -95,6 +95,6 @@ def test_the_history_shows_when_each_entry_last_changed(tmp_path):
     found = prereg.history(path)
     assert found["01_x", "a"]["date"] == "2026-01-01" and found["01_x", "a"]["subject"] == "register a and b"
     assert found["01_x", "b"]["date"] == "2026-02-02" and found["01_x", "b"]["subject"] == "widen b after looking"
-    shown = prereg.table(path).rows
+    shown = prereg.rows(path)
     assert shown[1]["last changed"].endswith("widen b after looking") and shown[0]["why"] == "only the sign counts"
     assert prereg.history(tmp_path / "absent.yml") == {}  # not in git: no history, no error

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["FILE", "Entry", "entry", "history", "margin", "registered", "table"]
+__all__ = ["FILE", "Entry", "entry", "history", "margin", "registered", "rows"]
 
 FILE = Path(__file__).resolve().parents[2] / "book" / "preregistration.yml"
 _RULES = ("greater", "less", "equal", "noninferior")
@@ -146,13 +146,12 @@ def history(path: str | Path = FILE) -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
-def table(path: str | Path = FILE) -> Any:
-    """The pre-registration as a ``camlib.book.report.Table``: chapter, claim key, rule, margin, why, and when the
-    entry last changed (date, commit and its subject; "not committed" for a change not yet committed)."""
-    from camlib.book.report import Table
-
+def rows(path: str | Path = FILE) -> list[dict[str, str]]:
+    """The pre-registration as table rows (``camlib.book.report.Table`` shows them): chapter, claim key, rule,
+    margin, why, and when the entry last changed (date, commit and its subject; "not committed" for a change not
+    yet committed)."""
     changed = history(path)
-    rows = []
+    found = []
     for chapter, claims in registered(path).items():
         for key, e in claims.items():
             h = changed.get((chapter, key))
@@ -161,7 +160,7 @@ def table(path: str | Path = FILE) -> Any:
                 when = "not committed"
             elif h:
                 when = f"{h['date']}, {h['commit'][:7]}: {h['subject']}"
-            rows.append(
+            found.append(
                 {
                     "chapter": chapter[:2],
                     "claim": key,
@@ -171,4 +170,4 @@ def table(path: str | Path = FILE) -> Any:
                     "last changed": when,
                 }
             )
-    return Table(rows, columns=["chapter", "claim", "rule", "margin", "why", "last changed"])
+    return found
