@@ -263,5 +263,5 @@ def requires_data(*relative: str) -> pytest.MarkDecorator:
             missing.append(path)
     return pytest.mark.skipif(
         bool(missing),
-        reason=f"real data absent ({', '.join(missing)}): link data -> ../shared/data or set $CAMLIB_DATA",
+        reason=f"real data absent ({', '.join(missing)}): link data/ to the study's data or set $CAMLIB_DATA",
     )

@@ -28,7 +28,7 @@ DIFFER_MARGIN = margin(CHAPTER, "maps_differ")  # the pre-registered margin: poi
 MEASURED = ["identity_max_abs_err", "identity_max_abs_err_fp64", "class_region_iou_mean", "top1_classes"]
 
 real_data = pytest.mark.skipif(
-    not _has_data(), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA"
+    not _has_data(), reason="real data absent: link data/ to the study's data or set $CAMLIB_DATA"
 )
 
 

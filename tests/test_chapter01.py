@@ -81,7 +81,7 @@ def test_chapter01_states_localization_against_the_strongest_trivial_baseline(ex
 
 @pytest.mark.notebook
 @pytest.mark.realdata
-@pytest.mark.skipif(not _has(CUB), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA")
+@pytest.mark.skipif(not _has(CUB), reason="real data absent: link data/ to the study's data or set $CAMLIB_DATA")
 def test_chapter01_real_features_compare_gap_and_gmp_heads_on_cub(executed):
     nb = executed("01")
     g, claims = _glued(nb), _claims(nb)

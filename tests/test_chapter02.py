@@ -130,7 +130,7 @@ def _check_controlled(g: dict, claims: dict) -> None:
 @pytest.mark.notebook
 @pytest.mark.realdata
 @pytest.mark.skipif(
-    not _has("imagenet-val-1300"), reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA"
+    not _has("imagenet-val-1300"), reason="real data absent: link data/ to the study's data or set $CAMLIB_DATA"
 )
 def test_chapter02_on_the_ilsvrc_subset(executed):
     nb = executed("02")

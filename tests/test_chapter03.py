@@ -124,7 +124,7 @@ def _check_controlled(nb, glued, rows) -> None:
 @pytest.mark.realdata
 @pytest.mark.skipif(
     not _has("cub-200-2011-50cls/CUB_200_2011"),
-    reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA",
+    reason="real data absent: link data/ to the study's data or set $CAMLIB_DATA",
 )
 def test_chapter03_on_the_cub_subset(executed):
     nb = executed(CHAPTER)

@@ -79,7 +79,7 @@ def test_missing_folder_every_root_named(tmp_path, no_env, monkeypatch):
         find_data(name)
     for root in data_roots():
         assert f"{root / name} does not exist" in str(info.value)
-    assert "ln -s ../shared/data data" in str(info.value)  # only the defaults' case advises on them
+    assert "ln -s /path/to/data data" in str(info.value)  # only the defaults' case advises on them
 
 
 def test_missing_folder_with_env(tmp_path, monkeypatch):

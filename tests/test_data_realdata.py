@@ -1,4 +1,4 @@
-"""The readers on the study's real subsets (data/, see ../shared/data/README.md).
+"""The readers on the study's real subsets (data/; their sources: camlib/data/sources.yml).
 
 Skipped, with the reason, when the data is absent. The SqueezeNet test checks
 the reader, the labels, the Caffe preprocessing and the weights together
@@ -29,7 +29,7 @@ def _present(relative: str, expect=()) -> bool:
     return True
 
 
-ABSENT = "real data absent: link data -> ../shared/data or set $CAMLIB_DATA (needs {})"
+ABSENT = "real data absent: link data/ to the study's data or set $CAMLIB_DATA (needs {})"
 needs_imagenet = pytest.mark.skipif(
     not _present(IMAGENET, ["LOC_synset_mapping.txt", "LOC_val_solution.csv", "ILSVRC"]), reason=ABSENT.format(IMAGENET)
 )

@@ -219,6 +219,9 @@ def test_data_hashes_and_no_absolute_path(data_root, tmp_path):
         "path": "weights/w.pth",
         "sha256": _sha(b"weights"),
         "of": "the file",
+        # weights/ is the folder of the manifest's dataset `squeezenet-weights`: these bytes are not the study's
+        "manifest": "squeezenet-weights: differs from the manifest (`python -m camlib.data verify "
+        "squeezenet-weights` names the files)",
     }
     # CUB: its seven annotation files, not its images; the absolute path shown under the data root
     names = sorted([*CUB_FILES, "parts/parts.txt", "parts/part_locs.txt"])
@@ -230,7 +233,8 @@ def test_data_hashes_and_no_absolute_path(data_root, tmp_path):
     listing = f"{_sha(b'a.jpg')}  a.jpg\n{_sha(b'b.jpg')}  b.jpg\n"
     assert rows["image_dir"]["sha256"] == _sha(listing.encode())
     assert rows["image_dir"]["of"] == "2 photos: a.jpg, b.jpg"
-    assert rows["vqa_dir"] == {"parameter": "vqa_dir", "path": "vqa", "sha256": "", "of": "not found"}
+    assert rows["cub_dir"]["manifest"] == "not a dataset of the manifest"  # birds/ is the user's own folder
+    assert rows["vqa_dir"] == {"parameter": "vqa_dir", "path": "vqa", "sha256": "", "of": "not found", "manifest": ""}
     assert p.as_dict()["data root"] == "$CAMLIB_DATA"
     # The parameters paste back: the absolute path as the data root's relative one, which the reader finds again.
     assert yaml.safe_load(p.parameters) == {**given, "cub_dir": "birds/CUB_200_2011"}
@@ -259,7 +263,12 @@ def test_home_folder_shown_as_tilde(tmp_path, monkeypatch, cache):
     p = provenance(camlib.book.params.check_params(given, DATA_SPEC))
     assert p.as_dict()["data root"] == "~/datasets (parameter data_root)"
     assert yaml.safe_load(p.parameters)["data_root"] == "~/datasets"  # DataRoot and find_data expand ~
-    assert p.data[0] == {"parameter": "weights", "path": "weights/w.pth", "sha256": _sha(b"w"), "of": "the file"}
+    assert {k: v for k, v in p.data[0].items() if k != "manifest"} == {
+        "parameter": "weights",
+        "path": "weights/w.pth",
+        "sha256": _sha(b"w"),
+        "of": "the file",
+    }
     assert str(tmp_path) not in p._repr_markdown_()
 
 

@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.realdata,
     pytest.mark.skipif(
         weights_path is None or photos_dir is None,
-        reason="real data absent: link data -> ../shared/data or set $CAMLIB_DATA (needs weights/ and cam-samples/)",
+        reason="real data absent: link data/ to the study's data or set $CAMLIB_DATA (needs weights/ and cam-samples/)",
     ),
 ]
 

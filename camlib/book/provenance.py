@@ -7,7 +7,9 @@ The last cell of every chapter calls ``camlib.book.provenance.provenance(params)
 - the profile, the device (resolved: what the run used), the versions of
   Python and of the packages that compute or render the results, the time;
 - the data: the sha256 of every file or dataset that a parameter names
-  (``DATA_PARAMS``: the weights, the photos, the datasets' annotation files);
+  (``DATA_PARAMS``: the weights, the photos, the datasets' annotation files),
+  and whether the dataset folder it lies in is the study's copy: the digest of
+  every file of that folder, images included, against ``camlib.data.manifest``;
 - the parameters as given (``device: auto`` before it was resolved), as YAML
   in a code block, so that they can be pasted back: under a profile name in
   ``notebooks/<chapter>.yml``, or into a file for ``papermill -f``.
@@ -382,6 +384,35 @@ def _package_weights(arch: object, weights: object) -> dict[str, str] | None:
             "of": f"the file of the installed package `{Path(path).parent.parent.name}`"}  # fmt: skip
 
 
+def _manifest_status(path: Path, roots: Sequence[Path]) -> str:
+    """Whether the dataset folder holding ``path`` is the study's copy: every file, images included, as listed.
+
+    The folder is the first folder of ``path`` under a data root, named as a dataset of
+    ``camlib.data.manifest``; its digest over every file (``folder_digest``, cached) is
+    compared with the manifest's. A path in no such folder is a user's own data.
+    """
+    from camlib.data import manifest
+
+    folders = {manifest.dataset_folder(d): d for d in manifest.datasets()}
+    for root in roots:
+        relative = _under(path, root)
+        if relative is None or relative in ("", "."):
+            continue
+        dataset = folders.get(relative.split("/", 1)[0])
+        if dataset is None:
+            break
+        folder = Path(root) / manifest.dataset_folder(dataset)
+        files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        try:
+            same = bool(files) and folder_digest(folder, files) == manifest.digest(dataset)
+        except OSError as err:
+            return f"{dataset}: could not be read ({type(err).__name__})"
+        if same:
+            return f"{dataset}: as the manifest lists it ({len(files):,} files, images included)"
+        return f"{dataset}: differs from the manifest (`python -m camlib.data verify {dataset}` names the files)"
+    return "not a dataset of the manifest"
+
+
 def _data_rows(values: Mapping[str, Any], files: Mapping[str, str | os.PathLike]) -> list[dict[str, str]]:
     from camlib.data.locate import find_data
 
@@ -399,12 +430,22 @@ def _data_rows(values: Mapping[str, Any], files: Mapping[str, str | os.PathLike]
         try:
             path = find_data(value, root=values.get("data_root") or None)
         except FileNotFoundError:
-            rows.append({"parameter": name, "path": _shown(value, roots)[0], "sha256": "", "of": "not found"})
+            rows.append(
+                {"parameter": name, "path": _shown(value, roots)[0], "sha256": "", "of": "not found", "manifest": ""}
+            )
             continue
-        shown = _shown(path, roots)[0]
+        shown, status = _shown(path, roots)[0], _manifest_status(path, roots)
         if path.is_file():
             try:
-                rows.append({"parameter": name, "path": shown, "sha256": file_sha256(path), "of": "the file"})
+                rows.append(
+                    {
+                        "parameter": name,
+                        "path": shown,
+                        "sha256": file_sha256(path),
+                        "of": "the file",
+                        "manifest": status,
+                    }
+                )
             except OSError as err:
                 rows.append(
                     {
@@ -412,6 +453,7 @@ def _data_rows(values: Mapping[str, Any], files: Mapping[str, str | os.PathLike]
                         "path": shown,
                         "sha256": "",
                         "of": f"a file that could not be read ({type(err).__name__})",
+                        "manifest": status,
                     }
                 )
             continue
@@ -425,7 +467,8 @@ def _data_rows(values: Mapping[str, Any], files: Mapping[str, str | os.PathLike]
             except (FileNotFoundError, ValueError):  # e.g. a folder of photos without a photo
                 names, what = [], "files"
         if not names:
-            rows.append({"parameter": name, "path": shown, "sha256": "", "of": f"a folder without the {what} expected"})
+            row = {"parameter": name, "path": shown, "sha256": "", "of": f"a folder without the {what} expected"}
+            rows.append({**row, "manifest": status})
             continue
         listed = sorted(names)
         of = f"{len(listed)} {what}: " + (", ".join(listed) if len(listed) <= 8 else f"{listed[0]} ... {listed[-1]}")
@@ -433,7 +476,7 @@ def _data_rows(values: Mapping[str, Any], files: Mapping[str, str | os.PathLike]
             digest = folder_digest(path, listed)
         except OSError as err:  # unreadable: say so, the chapter itself has run
             digest, of = "", f"{what} that could not be read ({type(err).__name__})"
-        rows.append({"parameter": name, "path": shown, "sha256": digest, "of": of})
+        rows.append({"parameter": name, "path": shown, "sha256": digest, "of": of, "manifest": status})
     return rows
 
 
@@ -514,6 +557,7 @@ class Provenance:
                     "path": d["path"],
                     "sha256": f"`{d['sha256']}`" if d["sha256"] else "",
                     "of": d["of"],
+                    "manifest": d.get("manifest", ""),
                 }
                 for d in self.data
             ]

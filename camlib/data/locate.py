@@ -2,8 +2,8 @@
 
 Real data is never part of the repository. ``find_data`` looks, in order, at
 an explicit ``root``, else at ``$CAMLIB_DATA``, else at ``data/`` in the
-study's checkout when camlib runs from one (typically a link to a shared copy:
-``ln -s ../shared/data data``) and at ``data/`` in the current directory.
+study's checkout when camlib runs from one (a folder, or a link to wherever the copy
+lies: ``ln -s /path/to/data data``) and at ``data/`` in the current directory.
 
 Absent is not partial. ``find_data`` raises ``DataAbsent`` (a
 ``FileNotFoundError``) only when the path exists under none of the roots: the
@@ -111,8 +111,9 @@ def find_data(
         advice = f"Put the data under the data root given, {data_roots(root)[0]}, or give another root."
     else:
         advice = (
-            f"Provide the study's data as a `data/` folder in the repository (e.g. `ln -s ../shared/data data`), "
-            f"set ${DATA_ENV} to its folder, or pass the notebook parameter `data_root`."
+            f"Provide the study's data as a `data/` folder in the repository (e.g. `ln -s /path/to/data data`), "
+            f"set ${DATA_ENV} to its folder, or pass the notebook parameter `data_root`; "
+            "`python -m camlib.data verify` checks a copy against the study's manifest."
         )
     message = f"Could not find the data {str(relative)!r}{wanted}: " + "; ".join(problems) + ". "
     if any(path.exists() for path in candidates):  # there, but incomplete: a broken copy, never "absent"
