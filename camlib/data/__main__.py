@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("datasets", nargs="*", help="datasets to check (default: all)")
     check.add_argument("--data-root", default=None, help="the data root (default: $CAMLIB_DATA, else data/)")
     commands.add_parser("list", help="the datasets of the manifest")
+    make = commands.add_parser("build", help="rebuild a subset from the official release (camlib.data.rebuild)")
+    make.add_argument("datasets", nargs=1, metavar="dataset")
+    make.add_argument("--from", dest="release", required=True, help="the official release's folder")
+    make.add_argument("--to", dest="out", required=True, help="the data root to write the subset's folder into")
     write = commands.add_parser("manifest", help="rewrite the manifest of datasets from a copy (maintainers)")
     write.add_argument("datasets", nargs="+")
     write.add_argument("--data-root", required=True)
@@ -33,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
             info = manifest.source(name)
             repos = ", ".join(f"{s['repository']}@{s['commit']}" for s in info["sources"])
             print(f"{name}\t{manifest.dataset_folder(name)}/\t{len(manifest.entries(name))} files\t{repos}")
+        return 0
+    if args.command == "build":
+        from camlib.data.rebuild import build
+
+        folder = build(args.datasets[0], args.release, args.out)
+        print(f"built {folder}; its images are re-encoded, so `verify` names them as different from the study's copy")
         return 0
     if args.command == "manifest":
         for name in args.datasets:
