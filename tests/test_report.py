@@ -305,9 +305,36 @@ def test_front_table_links_each_claim_to_its_section_and_tags_its_verdict():
     assert 'href="chapters/07_class_specific_units.html"' in html  # no section: the chapter
     assert "CAM beats backprop &lt;b&gt;" in html  # escaped
     assert "GT-known difference: −3.2 (−6.0 to −0.5)" in html  # the interval, with true minus signs
-    assert "✗ not reproduced" in html and "✓ reproduced" in html and 'title="why"' in html
+    assert "✗ not reproduced" in html and "✓ reproduced" in html
+    # the reason opens on a tap (no hover-only title); a row without one has no empty fold
+    assert "<details><summary>why</summary>why</details>" in html and html.count("<details>") == 1
+    assert 'title="' not in html
+    # verdict first, then the claim (with its chapter), this study, the paper: the order a narrow screen stacks
+    assert "<th>verdict</th><th>claim</th><th>this study</th><th>paper</th>" in html
+    assert '<td><span class="verdict verdict-not-reproduced">✗ not reproduced</span>' in html
+    assert ">02 · CAM beats backprop &lt;b&gt;</a>" in html
     assert claims_answer(rows) == "Paper claims (real data): 1 not reproduced. Not counted: 1 unclassified."
     assert claims_answer([]).startswith("No executed chapter")
+
+
+def test_front_table_colours_are_legible_in_both_themes_and_rows_stack_on_a_phone():
+    from camlib.book.report import THEMES, VERDICT_TAGS, WARNING_COLOURS, contrast_ratio, front_table_css
+
+    # WCAG's formula on known pairs: black on white 21:1; #777 on white 4.48, just below AA's 4.5
+    assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast_ratio("#777777", "#ffffff") == pytest.approx(4.48, abs=0.005)
+    assert contrast_ratio("#ffffff", "#777777") == contrast_ratio("#777777", "#ffffff")
+    with pytest.raises(ValueError, match=r"`colour` must be '#rrggbb', but got 'red'"):
+        contrast_ratio("red", "#ffffff")
+    for verdict, (_, light, dark) in [*VERDICT_TAGS.items(), ("warning", ("", *WARNING_COLOURS))]:
+        assert contrast_ratio(light, THEMES["light"]) >= 4.5, verdict
+        assert contrast_ratio(dark, THEMES["dark"]) >= 4.5, verdict
+    css = front_table_css()
+    for verdict, (_, light, dark) in VERDICT_TAGS.items():
+        name = "verdict-" + verdict.replace(" ", "-")
+        assert f".claims-at-a-glance .{name} {{ color: {light}; }}" in css
+        assert f'html[data-theme="dark"] .claims-at-a-glance .{name} {{ color: {dark}; }}' in css
+    assert "@media (max-width: 700px)" in css and ".claims-at-a-glance thead { display: none; }" in css
 
 
 def test_every_row_declares_its_kind_and_evidence():

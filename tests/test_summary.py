@@ -28,9 +28,25 @@ def test_summary_collects_every_claim_of_the_executed_chapters(executed, tmp_pat
         assert c.kind in KINDS and (c.evidence or c.kind == "check"), c.key
     assert "{doc}`01 <01_gap_vs_gmp>`" in text
     assert "No executed chapter" not in text
+    # the front page's abstract: the rows counted from this build, the highlights it lacks said to be missing
+    abstract = _glued(nb, "claims_abstract")
+    assert f"in {len(claims)} rows over 2 chapters" in abstract
+    assert "02_ilsvrc_localization/real_baseline: not in this build" in abstract
+    assert "03_cub_fine_grained/cub_loc: not in this build" in abstract
+    assert 'class="table claims-at-a-glance"' in _glued(nb, "claims_front_table")
     assert any(
         "image/png" in o.get("data", {}) for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
     ), "the forest figure of the effects"
+
+
+def _glued(nb, name: str) -> str:
+    """The HTML that the notebook glued under ``name`` (for the front page)."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("metadata", {}).get("scrapbook", {}).get("name") == name:
+                html = [v for k, v in output["data"].items() if k.endswith("text/html")]  # myst-nb prefixes the type
+                return "".join(html[0])
+    raise AssertionError(f"nothing glued as {name!r}")
 
 
 @pytest.mark.notebook

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -539,30 +540,84 @@ def claims_figure(claims: Sequence[Claim]):
     return fig
 
 
-__all__ += ["VERDICT_TAGS", "claims_answer", "front_table_html"]
+__all__ += ["THEMES", "VERDICT_TAGS", "claims_answer", "contrast_ratio", "front_table_css", "front_table_html"]
 
-# Short tags for the front page, one colour each (the summary page spells the verdicts out).
+# Short tags for the front page, each with its colour in the light and the dark theme (the summary page spells the
+# verdicts out). Every colour keeps WCAG's contrast ratio >= 4.5 on its theme's background (THEMES; a test checks).
 VERDICT_TAGS = {
-    "reproduced": ("✓ reproduced", "#1a7f37"),
-    "partly reproduced": ("◐ partly", "#7d6b00"),
-    "not reproduced": ("✗ not reproduced", "#c62828"),
-    "not resolved": ("? not resolved", "#57606a"),
-    "inconclusive": ("– inconclusive", "#b35900"),
-    CONTEXT: ("· context", "#57606a"),
+    "reproduced": ("✓ reproduced", "#1a7f37", "#56d364"),
+    "partly reproduced": ("◐ partly", "#7d6b00", "#e3b341"),
+    "not reproduced": ("✗ not reproduced", "#c62828", "#ff8a80"),
+    "not resolved": ("? not resolved", "#57606a", "#a8b1bb"),
+    "inconclusive": ("– inconclusive", "#a35200", "#ffa657"),
+    CONTEXT: ("· context", "#57606a", "#a8b1bb"),
 }
+WARNING_COLOURS = ("#c62828", "#ff8a80")  # a failing negative control, light and dark
+THEMES = {"light": "#ffffff", "dark": "#121212"}  # sphinx-book-theme's page backgrounds (--pst-color-background)
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2's contrast ratio of two ``#rrggbb`` colours: (L1 + 0.05) / (L2 + 0.05), L the relative luminance.
+
+    Example:
+        >>> round(contrast_ratio("#000000", "#ffffff"), 1), round(contrast_ratio("#777777", "#ffffff"), 2)
+        (21.0, 4.48)
+    """
+
+    def luminance(colour: str) -> float:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+            raise ValueError(f"`colour` must be '#rrggbb', but got {colour!r}.")
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _css_class(verdict: str) -> str:
+    return "verdict-" + re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
+
+
+def front_table_css() -> str:
+    """The front table's style: verdict colours per theme, and one card per claim on a narrow screen.
+
+    Wider than 700 px the table has four columns (verdict, claim, this study, paper); narrower, each
+    row becomes a card that reads top to bottom in the same order, the paper's number labelled, so
+    that nothing lies off-screen at a phone's 420 px.
+    """
+    rules = [".claims-at-a-glance .verdict { font-weight: 600; white-space: nowrap; }"]
+    for verdict, (_, light, dark) in VERDICT_TAGS.items():
+        rules.append(f".claims-at-a-glance .{_css_class(verdict)} {{ color: {light}; }}")
+        rules.append(f'html[data-theme="dark"] .claims-at-a-glance .{_css_class(verdict)} {{ color: {dark}; }}')
+    rules += [
+        f".claims-at-a-glance .control-warning {{ color: {WARNING_COLOURS[0]}; }}",
+        f'html[data-theme="dark"] .claims-at-a-glance .control-warning {{ color: {WARNING_COLOURS[1]}; }}',
+        ".claims-at-a-glance details { font-size: 0.85em; } .claims-at-a-glance summary { cursor: pointer; }",
+        ".claims-at-a-glance .label { display: none; }",
+        "@media (max-width: 700px) {",
+        "  .claims-at-a-glance, .claims-at-a-glance tbody { display: block; width: 100%; }",
+        "  .claims-at-a-glance thead { display: none; }",
+        "  .claims-at-a-glance tr { display: block; padding: 0.5em 0; border-bottom: 1px solid #8888; }",
+        "  .claims-at-a-glance td { display: block; border: none !important; padding: 0.1em 0 !important; }",
+        "  .claims-at-a-glance .label { display: inline; font-weight: 600; }",
+        "}",
+    ]
+    return "\n".join(rules)
 
 
 def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str:
-    """The front page's table of all claims, as HTML: chapter, claim (with its evidence: which network and
-    data gave it), paper, this study (with the effect's interval), a short verdict tag, each claim linking to
-    the section of its chapter that shows it.
+    """The front page's table of all claims, as HTML: verdict (with its reason, a tap away), claim (chapter, kind,
+    evidence: which network and data gave it), this study (with the effect's interval), paper; each claim links to
+    the section of its chapter that shows it. The style (``front_table_css``) comes with it.
 
     HTML, not Markdown, because the intro pastes it from the summary notebook (``{glue}`` with ``:doc:``),
     and MyST-NB pastes across documents only plain text, HTML and images. ``base`` is the chapters'
-    folder relative to the page that pastes it.
+    folder relative to the page that pastes it. The reason is a ``<details>`` element, which opens on a
+    click or a tap, not a hover-only ``title``.
 
     Example:
-        >>> c = Claim("01_gap_vs_gmp", "cls", "GAP classifies as well", "1.0", "1.2", "reproduced", "", "sec-1",
+        >>> c = Claim("01_gap_vs_gmp", "cls", "GAP classifies as well", "1.0", "1.2", "reproduced", "why", "sec-1",
         ...           "error difference", 0.2, -0.5, 0.9)
         >>> html = front_table_html([c])
         >>> 'href="chapters/01_gap_vs_gmp.html#sec-1"' in html, "✓ reproduced" in html, "+0.2 (−0.5 to +0.9)" in html
@@ -570,29 +625,29 @@ def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str
     """
     from html import escape
 
-    head = ["chapter", "claim", "paper", "this study", "verdict"]
+    head = ["verdict", "claim", "this study", "paper"]
     lines = [
+        f"<style>{front_table_css()}</style>",
         '<table class="table claims-at-a-glance">',
         "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead>",
         "<tbody>",
     ]
     for c in claims:
         href = f"{base}{c.chapter}.html" + (f"#{c.section}" if c.section else "")
-        tag, colour = VERDICT_TAGS.get(c.verdict, (c.verdict, "inherit"))
+        tag = VERDICT_TAGS.get(c.verdict, (c.verdict, "", ""))[0]
         study = escape(c.study)
         if not math.isnan(c.estimate) and not (math.isnan(c.low) or math.isnan(c.high)):
             low, estimate, high = (f"{v:+.1f}".replace("-", "−") for v in (c.low, c.estimate, c.high))
             study += f"<br><small>{escape(c.effect)}: {estimate} ({low} to {high})</small>"
+        reason = f"<details><summary>why</summary>{escape(c.reason)}</details>" if c.reason else ""
         cells = [
-            f'<a href="{escape(href)}">{escape(c.chapter[:2])}</a>',
-            f'<a href="{escape(href)}">{escape(c.claim)}</a>'
+            f'<span class="verdict {_css_class(c.verdict)}">{tag}</span>' + reason + _control_note(c),
+            f'<a href="{escape(href)}">{escape(c.chapter[:2])} · {escape(c.claim)}</a>'
             + f"<br><small>{escape(c.kind or 'unclassified')}"
             + (f" · {c.setting} · evidence: {escape(c.evidence)}" if c.evidence else "")
             + "</small>",
-            escape(c.paper),
-            study,
-            f'<span style="color:{colour};font-weight:600;white-space:nowrap" title="{escape(c.reason)}">{tag}</span>'
-            + _control_note(c),
+            '<span class="label">this study: </span>' + study,
+            '<span class="label">paper: </span>' + escape(c.paper),
         ]
         lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     lines += ["</tbody>", "</table>"]
@@ -605,7 +660,7 @@ def _control_note(c: Claim) -> str:
         return "<br><small>no negative control</small>" if c.kind in ("paper", "analogue") else ""
     if c.controls_hold:
         return "<br><small>control: not reproduced ✓</small>"
-    return '<br><small style="color:#c62828">⚠ a negative control does not read not reproduced</small>'
+    return '<br><small class="control-warning">⚠ a negative control does not read not reproduced</small>'
 
 
 def controls_answer(claims: Sequence[Claim]) -> str:
@@ -685,6 +740,82 @@ def claims_answer(claims: Sequence[Claim]) -> str:
     if unclassified:
         aside.append(f"{unclassified} unclassified")
     return " ".join(said + ([f"Not counted: {', '.join(aside)}."] if aside else []))
+
+
+__all__ += ["abstract_html"]
+
+
+def _networks(claims: Sequence[Claim]) -> list[str]:
+    """The real networks named in the evidence of ``claims``, in the order of ``_NETWORK_NAMES``."""
+    said = " ".join(c.evidence for c in claims if c.setting == "real")
+    return [name for name in dict.fromkeys(_NETWORK_NAMES.values()) if name in said]
+
+
+def abstract_html(claims: Sequence[Claim], highlights: Sequence[str] = (), *, base: str = "chapters/") -> str:
+    """The front page's abstract, as HTML: what was tested and on what, the outcome by kind of evidence, and the
+    rows a reader should remember, every number taken from ``claims``.
+
+    Args:
+        claims: every row of the build (``load_claims``).
+        highlights: ``"<chapter>/<key>"`` of the rows to recall, in order; one the build lacks (its
+            chapter did not run, or its data were absent) is said to be missing, not dropped.
+        base: the chapters' folder relative to the page that pastes it.
+
+    Example:
+        >>> rows = [Claim("02_x", "a", "CAM beats a centred box", "", "", "reproduced", "", "s", "GT-known difference",
+        ...               4.0, 1.5, 6.5, evidence="EfficientNet-Lite0, ILSVRC", kind="paper")]
+        >>> html = abstract_html(rows, ["02_x/a", "03_y/b"])
+        >>> "1 row over 1 chapter" in html, "EfficientNet-Lite0" in html, "+4.0 (+1.5 to +6.5)" in html
+        (True, True, True)
+        >>> "03_y/b: not in this build" in html
+        True
+    """
+    from html import escape
+
+    if not claims:
+        return "<p><strong>Abstract.</strong> No executed chapter with claims was found in this build.</p>"
+    tested = [c for c in claims if c.kind in ("paper", "analogue", "beyond")]
+    kinds = [(sum(c.kind == k for c in claims), k) for k in ("paper", "analogue", "beyond", "check", CONTEXT)]
+    names = {"paper": "paper claim", "analogue": "analogue", "beyond": "question beyond the paper", "check": "check"}
+    counted = [f"{n} {names.get(k, k + ' row')}{'s' if n != 1 and k != 'beyond' else ''}" for n, k in kinds if n]
+    counted = [t.replace("question beyond the papers", "questions beyond the paper") for t in counted]
+    chapters = sorted({c.chapter for c in claims})
+    networks = _networks(claims)
+    on = (
+        f" Real evidence comes from {', '.join(networks)} on the real subsets of the Data page; the rest from "
+        "controlled benchmarks whose truth is known by construction."
+        if networks
+        else " No real data were read in this build: every row rests on controlled benchmarks."
+    )
+    n_rows = len(claims)
+    text = (
+        f"<p><strong>Abstract.</strong> This build re-tests the claims of Zhou et al. (CVPR 2016) in {n_rows} "
+        f"row{'s' if n_rows != 1 else ''} over {len(chapters)} chapter{'s' if len(chapters) != 1 else ''}: "
+        f"{', '.join(counted)}.{on} {escape(claims_answer(claims))} Each verdict comes from one pre-registered "
+        f"rule applied to an interval; {len(tested)} rows test something.</p>"
+    )
+    by_key = {f"{c.chapter}/{c.key}": c for c in claims}
+    items = []
+    for key in highlights:
+        c = by_key.get(key)
+        if c is None:
+            items.append(
+                f"<li>{escape(key)}: not in this build (its chapter did not run, or its data were absent).</li>"
+            )
+            continue
+        href = f"{base}{c.chapter}.html" + (f"#{c.section}" if c.section else "")
+        number = ""
+        if not any(math.isnan(v) for v in (c.estimate, c.low, c.high)):
+            low, estimate, high = (f"{v:+.1f}".replace("-", "−") for v in (c.low, c.estimate, c.high))
+            number = f" ({escape(c.effect)}: {estimate} ({low} to {high}))"
+        why = f" — {escape(c.reason)}" if c.reason else ""
+        items.append(
+            f'<li><a href="{escape(href)}">{escape(c.chapter[:2])} · {escape(c.claim)}</a>: '
+            f"<em>{escape(c.verdict)}</em>{number}{why}.</li>"
+        )
+    if items:
+        text += "<p>To remember:</p><ol>" + "".join(items) + "</ol>"
+    return text
 
 
 __all__ += ["network_name"]
