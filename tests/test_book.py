@@ -219,3 +219,9 @@ def test_the_bibliography_is_labelled_as_the_text_cites():
     assert label(["Zhou", "Khosla", "Lapedriza"], "2016") == "Zhou et al., 2016"
     assert label(["Lin", "Chen"], "2014") == "Lin and Chen, 2014"
     assert label(["Simonyan"], "2014") == "Simonyan, 2014" and label([], "2020") == "2020"
+    # two entries with one label (NIN and COCO: "Lin et al., 2014") get 2014a and 2014b: Sphinx refuses a duplicate
+    assert module.distinct_labels(["Lin et al., 2014", "Zhou et al., 2016", "Lin et al., 2014"]) == [
+        "Lin et al., 2014a",
+        "Zhou et al., 2016",
+        "Lin et al., 2014b",
+    ]

@@ -12,11 +12,13 @@ registered as a pybtex plugin. This is that style ("authoryear"): pybtex's
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels import BaseLabelStyle
 
-__all__ = ["AuthorYearLabelStyle", "AuthorYearStyle", "author_year_label", "setup"]
+__all__ = ["AuthorYearLabelStyle", "AuthorYearStyle", "author_year_label", "distinct_labels", "setup"]
 
 
 def author_year_label(surnames: list[str], year: str) -> str:
@@ -37,14 +39,37 @@ def author_year_label(surnames: list[str], year: str) -> str:
     return f"{who}, {year}"
 
 
+def distinct_labels(labels: list[str]) -> list[str]:
+    """Labels made distinct as author-year styles do: a label shared by several entries gets "a", "b", ...
+    after its year, in the order of the entries (two "Lin et al., 2014" become "2014a" and "2014b"),
+    so that each citation points at one entry.
+
+    Example:
+        >>> distinct_labels(["Lin et al., 2014", "Zhou et al., 2016", "Lin et al., 2014"])
+        ['Lin et al., 2014a', 'Zhou et al., 2016', 'Lin et al., 2014b']
+    """
+    total = Counter(labels)
+    seen: Counter[str] = Counter()
+    out = []
+    for label in labels:
+        if total[label] > 1:
+            out.append(label + "abcdefghijklmnopqrstuvwxyz"[seen[label]])
+            seen[label] += 1
+        else:
+            out.append(label)
+    return out
+
+
 class AuthorYearLabelStyle(BaseLabelStyle):
     """pybtex label style: "Surname et al., year" for each entry."""
 
     def format_labels(self, sorted_entries):
+        labels = []
         for entry in sorted_entries:
             people = entry.persons.get("author") or entry.persons.get("editor") or []
             surnames = [" ".join(p.last_names) for p in people]
-            yield author_year_label(surnames, entry.fields.get("year", ""))
+            labels.append(author_year_label(surnames, entry.fields.get("year", "")))
+        yield from distinct_labels(labels)
 
 
 class AuthorYearStyle(PlainStyle):
