@@ -240,6 +240,82 @@ def read_book(html: Path, pages: list[str], screenshots: Path, query: str = "GAP
     return problems
 
 
+# The front page's claims table, as a phone shows it: where each verdict lies, its colour, and the colour behind it.
+FRONT_FACTS = """() => {
+    const table = document.querySelector(".claims-at-a-glance");
+    const background = el => {
+        for (let e = el; e; e = e.parentElement) {
+            const c = getComputedStyle(e).backgroundColor;
+            if (c && c !== "transparent" && !c.startsWith("rgba(0, 0, 0, 0")) return c;
+        }
+        return getComputedStyle(document.body).backgroundColor;
+    };
+    return {
+        theme: document.documentElement.dataset.theme || "",
+        width: window.innerWidth,
+        table: table ? table.getBoundingClientRect().right : null,
+        abstract: document.body.innerText.includes("Abstract."),
+        verdicts: [...document.querySelectorAll(".claims-at-a-glance .verdict")].map(v => ({
+            text: v.innerText, right: v.getBoundingClientRect().right,
+            colour: getComputedStyle(v).color, background: background(v)})),
+        reasons: document.querySelectorAll(".claims-at-a-glance details").length,
+    };
+}"""
+
+
+def _rgb(css: str) -> str:
+    """``#rrggbb`` of a computed ``rgb(r, g, b)`` or ``rgba(r, g, b, 1)`` colour."""
+    values = [int(float(v)) for v in re.findall(r"[\d.]+", css)[:3]]
+    return "#" + "".join(f"{v:02x}" for v in values)
+
+
+def front_page_problems(html: Path, screenshots: Path, width: int = 420) -> list[str]:
+    """The front page at a phone's width, in the light and the dark theme: the problems found, one line each.
+
+    Every verdict must lie within the screen (no column off to the right), and its colour must keep
+    WCAG's contrast ratio >= 4.5 against what is behind it, as the browser computes both.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from camlib.book.report import contrast_ratio
+
+    problems: list[str] = []
+    with serve(html) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for scheme in ("light", "dark"):
+                context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+                page = context.new_page()
+                page.goto(f"{base}/book/intro.html")
+                page.wait_for_load_state("networkidle")
+                facts = page.evaluate(FRONT_FACTS)
+                screenshots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshots / f"front-{width}px-{scheme}.png"), full_page=False)
+                where = f"front page at {width} px, {scheme} theme"
+                if facts["theme"] != scheme:
+                    problems.append(f"{where}: the page's theme is {facts['theme']!r}, not the system's {scheme!r}")
+                if facts["table"] is None:
+                    problems.append(f"{where}: no claims table")
+                    continue
+                if not facts["abstract"]:
+                    problems.append(f"{where}: no abstract")
+                if facts["table"] > facts["width"] + 1:
+                    problems.append(f"{where}: the claims table reaches {facts['table']:.0f} px, off the screen")
+                for v in facts["verdicts"]:
+                    if v["right"] > facts["width"] + 1:
+                        problems.append(f"{where}: verdict {v['text']!r} lies off the screen ({v['right']:.0f} px)")
+                    ratio = contrast_ratio(_rgb(v["colour"]), _rgb(v["background"]))
+                    if ratio < 4.5:
+                        problems.append(
+                            f"{where}: verdict {v['text']!r} has contrast {ratio:.2f} < 4.5 "
+                            f"({v['colour']} on {v['background']})"
+                        )
+                context.close()
+        finally:
+            browser.close()
+    return problems
+
+
 @pytest.fixture(scope="module")
 def smoke_book(executed, tmp_path_factory) -> tuple[Path, int, str, float]:
     """The book built from the smoke-executed chapters in a fresh folder: (its root, exit status, log, seconds).
@@ -287,6 +363,14 @@ def test_every_page_reads_in_chromium(smoke_book):
     start = time.perf_counter()
     problems = read_book(root / "_build" / "html", pages, screenshots)
     print(f"\nbrowser pass: {time.perf_counter() - start:.0f} s; screenshots: {screenshots}")
+    assert problems == [], "\n".join(problems)
+
+
+@needs_chromium
+@pytest.mark.notebook
+def test_the_front_page_reads_on_a_phone_and_in_dark_mode(smoke_book):
+    root = smoke_book[0]
+    problems = front_page_problems(root / "_build" / "html", root / "_build" / "screenshots")
     assert problems == [], "\n".join(problems)
 
 

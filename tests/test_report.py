@@ -381,7 +381,7 @@ def test_the_answer_counts_paper_analogue_and_beyond_rows_by_evidence_and_never_
     assert claims_answer(rows) == (
         "Paper claims (real data): 1 reproduced, 1 not reproduced. Paper claims (controlled benchmarks): 1 reproduced. "
         "Analogues (real data): 1 not resolved. Questions beyond the paper (real data): 1 reproduced. "
-        "Not counted: 1 check, 2 contexts."
+        "Not counted: 1 check, 2 context rows."
     )
     assert [r.setting for r in rows[1:3]] == ["real", "controlled"]
 

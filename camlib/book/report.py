@@ -593,7 +593,7 @@ def front_table_css() -> str:
     rules += [
         f".claims-at-a-glance .control-warning {{ color: {WARNING_COLOURS[0]}; }}",
         f'html[data-theme="dark"] .claims-at-a-glance .control-warning {{ color: {WARNING_COLOURS[1]}; }}',
-        ".claims-at-a-glance details { font-size: 0.85em; } .claims-at-a-glance summary { cursor: pointer; }",
+        ".claims-at-a-glance details { font-size: 0.85em; margin: 0; } .claims-at-a-glance summary { cursor: pointer; }",
         ".claims-at-a-glance .label { display: none; }",
         "@media (max-width: 700px) {",
         "  .claims-at-a-glance, .claims-at-a-glance tbody { display: block; width: 100%; }",
@@ -657,10 +657,10 @@ def front_table_html(claims: Sequence[Claim], *, base: str = "chapters/") -> str
 def _control_note(c: Claim) -> str:
     """The front page's word on a row's negative controls (paper and analogue rows owe one)."""
     if c.controls_hold is None:
-        return "<br><small>no negative control</small>" if c.kind in ("paper", "analogue") else ""
+        return "<div><small>no negative control</small></div>" if c.kind in ("paper", "analogue") else ""
     if c.controls_hold:
-        return "<br><small>control: not reproduced ✓</small>"
-    return '<br><small class="control-warning">⚠ a negative control does not read not reproduced</small>'
+        return "<div><small>control: not reproduced ✓</small></div>"
+    return '<div><small class="control-warning">⚠ a negative control does not read not reproduced</small></div>'
 
 
 def controls_answer(claims: Sequence[Claim]) -> str:
@@ -726,20 +726,30 @@ def claims_answer(claims: Sequence[Claim]) -> str:
     """
     if not claims:
         return "No executed chapter with claims was found in this build."
-    said = []
-    groups = [("paper", "Paper claims"), ("analogue", "Analogues"), ("beyond", "Questions beyond the paper")]
-    for kind, name in groups:
+    groups, aside = _answer_parts(claims)
+    said = [f"{name} ({data}): {counts}." for name, data, _, counts in groups]
+    return " ".join(said + ([f"Not counted: {aside}."] if aside else []))
+
+
+def _answer_parts(claims: Sequence[Claim]) -> tuple[list[tuple[str, str, int, str]], str]:
+    """``([(kind's name, evidence, rows, verdict counts), ...], what is not counted)`` for ``claims_answer``."""
+    groups = []
+    for kind, name in (("paper", "Paper claims"), ("analogue", "Analogues"), ("beyond", "Questions beyond the paper")):
         for setting, data in (("real", "real data"), ("controlled", "controlled benchmarks")):
             rows = [c for c in claims if c.kind == kind and c.setting == setting]
             if rows:
                 counts = [f"{n} {v}" for v in VERDICTS if (n := sum(c.verdict == v for c in rows))]
-                said.append(f"{name} ({data}): " + ", ".join(counts) + ".")
+                groups.append((name, data, len(rows), ", ".join(counts)))
     aside = [(sum(c.kind == k for c in claims), k) for k in ("check", CONTEXT)]
-    aside = [f"{n} {k}{'s' if n > 1 else ''}" for n, k in aside if n]
+    words = [
+        f"{n} {k}{'s' if n > 1 else ''}" if k == "check" else f"{n} context row{'s' if n > 1 else ''}"
+        for n, k in aside
+        if n
+    ]
     unclassified = sum(c.kind not in KINDS for c in claims)
     if unclassified:
-        aside.append(f"{unclassified} unclassified")
-    return " ".join(said + ([f"Not counted: {', '.join(aside)}."] if aside else []))
+        words.append(f"{unclassified} unclassified")
+    return groups, ", ".join(words)
 
 
 __all__ += ["abstract_html"]
@@ -765,7 +775,7 @@ def abstract_html(claims: Sequence[Claim], highlights: Sequence[str] = (), *, ba
         >>> rows = [Claim("02_x", "a", "CAM beats a centred box", "", "", "reproduced", "", "s", "GT-known difference",
         ...               4.0, 1.5, 6.5, evidence="EfficientNet-Lite0, ILSVRC", kind="paper")]
         >>> html = abstract_html(rows, ["02_x/a", "03_y/b"])
-        >>> "1 row over 1 chapter" in html, "EfficientNet-Lite0" in html, "+4.0 (+1.5 to +6.5)" in html
+        >>> "1 row over 1 chapter" in html, "Paper claims, real data</strong> (1): 1 reproduced" in html, "+4.0 (+1.5 to +6.5)" in html
         (True, True, True)
         >>> "03_y/b: not in this build" in html
         True
@@ -774,26 +784,25 @@ def abstract_html(claims: Sequence[Claim], highlights: Sequence[str] = (), *, ba
 
     if not claims:
         return "<p><strong>Abstract.</strong> No executed chapter with claims was found in this build.</p>"
-    tested = [c for c in claims if c.kind in ("paper", "analogue", "beyond")]
-    kinds = [(sum(c.kind == k for c in claims), k) for k in ("paper", "analogue", "beyond", "check", CONTEXT)]
-    names = {"paper": "paper claim", "analogue": "analogue", "beyond": "question beyond the paper", "check": "check"}
-    counted = [f"{n} {names.get(k, k + ' row')}{'s' if n != 1 and k != 'beyond' else ''}" for n, k in kinds if n]
-    counted = [t.replace("question beyond the papers", "questions beyond the paper") for t in counted]
     chapters = sorted({c.chapter for c in claims})
     networks = _networks(claims)
     on = (
-        f" Real evidence comes from {', '.join(networks)} on the real subsets of the Data page; the rest from "
-        "controlled benchmarks whose truth is known by construction."
+        f" Real evidence comes from {' and '.join(networks)} on the real subsets listed on the Data page; the rest "
+        "from controlled benchmarks whose truth is known by construction."
         if networks
         else " No real data were read in this build: every row rests on controlled benchmarks."
     )
     n_rows = len(claims)
     text = (
         f"<p><strong>Abstract.</strong> This build re-tests the claims of Zhou et al. (CVPR 2016) in {n_rows} "
-        f"row{'s' if n_rows != 1 else ''} over {len(chapters)} chapter{'s' if len(chapters) != 1 else ''}: "
-        f"{', '.join(counted)}.{on} {escape(claims_answer(claims))} Each verdict comes from one pre-registered "
-        f"rule applied to an interval; {len(tested)} rows test something.</p>"
+        f"row{'s' if n_rows != 1 else ''} over {len(chapters)} chapter{'s' if len(chapters) != 1 else ''}.{on} "
+        "Each verdict comes from one rule, registered before the results, applied to a 95% interval:</p><ul>"
     )
+    groups, aside = _answer_parts(claims)
+    text += "".join(
+        f"<li><strong>{name}, {data}</strong> ({n}): {escape(counts)}.</li>" for name, data, n, counts in groups
+    )
+    text += (f"<li>Not counted (they test no claim): {aside}.</li>" if aside else "") + "</ul>"
     by_key = {f"{c.chapter}/{c.key}": c for c in claims}
     items = []
     for key in highlights:
