@@ -192,3 +192,54 @@ def rows(table: str) -> list[str]:
     if table not in TABLES:
         raise KeyError(f"`table` must be one of {sorted(TABLES)}, but got {table!r}.")
     return list(TABLES[table])
+
+
+__all__ += ["SETUP"]
+
+# The paper's setting per chapter of the study, in the paper's own terms (Zhou et al. 2016, Secs. 2-5): the
+# discussion page sets it beside the setting each chapter ran (camlib.book.discussion.deviations).
+SETUP: dict[str, dict[str, str]] = {
+    "00_class_activation_maps": {
+        "networks and data": "GoogLeNet-GAP and others on ILSVRC images (Figs. 1, 3, 4)",
+        "training": "fine-tuned on ILSVRC's 1.3 million training images",
+        "metric": "shown on examples",
+    },
+    "01_gap_vs_gmp": {
+        "networks and data": "GoogLeNet-GAP and GoogLeNet-GMP, ILSVRC 2014 val (50,000 images), 224 px, 14 × 14 maps",
+        "training": "fine-tuned on ILSVRC's 1.3 million training images, one run each",
+        "metric": "classification and localization error (Tables 1, 2), boxes at 20% of the map's maximum",
+    },
+    "02_ilsvrc_localization": {
+        "networks and data": "AlexNet, VGG16, GoogLeNet cut and given a GAP head; ILSVRC val and test, 224 px, "
+        "14 × 14 maps (AlexNet 13 × 13)",
+        "training": "fine-tuned on ILSVRC's 1.3 million training images, one run each",
+        "metric": "top-1 / top-5 localization error, boxes at 20% of the map's maximum (Tables 2, 3)",
+    },
+    "03_cub_fine_grained": {
+        "networks and data": "GoogLeNet-GAP features, CUB-200-2011 (200 species, 5,794 test images)",
+        "training": "a linear SVM on the GAP features (no fine-tuning)",
+        "metric": "accuracy with a crop around the CAM box; boxes at IoU >= 0.5 against a random box (Table 4)",
+    },
+    "04_pattern_discovery": {
+        "networks and data": "GoogLeNet-GAP features, SUN scenes with full object annotations (Fig. 9), weakly "
+        "tagged images (Fig. 10), eight datasets (Fig. 8)",
+        "training": "one-vs-all linear SVMs on the GAP features",
+        "metric": "shown on examples (Figs. 8-10)",
+    },
+    "05_text_detection": {
+        "networks and data": "GoogLeNet-GAP features; 350 Street View Text images against SUN outdoor images",
+        "training": "a linear SVM on the GAP features",
+        "metric": "shown on examples (Fig. 11)",
+    },
+    "06_vqa": {
+        "networks and data": "a bag-of-words and GAP-feature VQA baseline on COCO VQA",
+        "training": "the answer classifier on VQA's training questions",
+        "metric": "shown on examples (Fig. 12)",
+    },
+    "07_class_specific_units": {
+        "networks and data": "a GAP network's last convolutional units on scene images (Fig. 13: a living room's "
+        "sofa, table and fireplace units)",
+        "training": "the network as trained by the authors",
+        "metric": "shown on examples, segmentations thresholded on the units' top images (Zhou et al. 2015)",
+    },
+}
