@@ -170,6 +170,11 @@ def test_runs_on_smoke_profile(path, executed):
     last = _code_cells(nb)[-1].outputs
     provenance = json.dumps(last)
     assert "git commit" in provenance and "| profile | smoke |" in provenance and "wall time" in provenance
+    # every page ends with the command that runs it again (camlib.book.runner.rerun_command, set by the runner)
+    assert (
+        f"**Re-run this page** with the parameters it ran with: `make notebook NB={path.stem[:2]} PROFILE=smoke`"
+        in provenance
+    )
     assert not (Path(nb.metadata["camlib_output"]).parent / ".running" / path.name).exists()
     for cell in _code_cells(nb):  # a captioned figure cell displays one thing: two would be two targets of one name
         if "figure" in cell.metadata.get("mystnb", {}):

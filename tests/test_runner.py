@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -183,3 +185,17 @@ def test_an_output_that_is_a_file_or_not_writable_is_refused_before_running(tmp_
     if not os.access(locked, os.W_OK):  # root can write anywhere: nothing to check then
         assert main(["00", "--output", str(locked / "sub")]) == 2
         assert "must be a folder that can be created" in capsys.readouterr().err
+
+
+def test_the_rerun_command_reads_back_as_the_same_overrides():
+    from camlib.book.runner import parse_override, rerun_command
+
+    overrides = {"seeds": [0, 1, 2], "lr": 0.001, "device": "cuda", "flag": True, "scale": [[0.6, 0.95]], "n": "7"}
+    command = rerun_command(Path("notebooks/01_gap_vs_gmp.ipynb"), "default", overrides)
+    assert command.startswith('make notebook NB=01 PROFILE=default P="') and command.endswith('"')
+    said = command.split('P="', 1)[1][:-1].split(" ")  # make splits P at spaces: every value must hold none
+    assert dict(parse_override(s) for s in said) == overrides  # "7" stays a string, 0.001 a number
+    spaced = rerun_command(Path("00_x.ipynb"), "smoke", {"image_dir": "/my photos"})
+    assert spaced.startswith("python -m camlib.book.runner 00 --profile smoke -p ")
+
+    assert dict(parse_override(s) for s in shlex.split(spaced)[7::2]) == {"image_dir": "/my photos"}

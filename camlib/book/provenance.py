@@ -55,7 +55,16 @@ import yaml
 from camlib._checkout import checkout_root
 from camlib.book.report import Table
 
-__all__ = ["DATA_PARAMS", "Provenance", "file_sha256", "folder_digest", "git_commit", "provenance", "shown_path"]
+__all__ = [
+    "DATA_PARAMS",
+    "RERUN_ENV",
+    "Provenance",
+    "file_sha256",
+    "folder_digest",
+    "git_commit",
+    "provenance",
+    "shown_path",
+]
 
 _PACKAGES = (
     "camlib",
@@ -70,6 +79,7 @@ _PACKAGES = (
     "jupyter-book",
     "myst-nb",
 )
+RERUN_ENV = "CAMLIB_RERUN"  # set by camlib.book.runner for the kernel: the command that runs the notebook again
 _REPO = checkout_root() or Path.cwd()  # the study's checkout (the book runs from one)
 _CACHE_FILE = "sha256.json"
 _MEMO: dict[tuple[str, int, int], str] = {}
@@ -539,17 +549,39 @@ class Provenance:
     """
 
     def __init__(
-        self, rows: list[tuple[str, str]], *, data: Sequence[Mapping[str, str]] = (), parameters: str = ""
+        self,
+        rows: list[tuple[str, str]],
+        *,
+        data: Sequence[Mapping[str, str]] = (),
+        parameters: str = "",
+        rerun: str = "",
+        repository: str = "",
     ) -> None:
         self.rows = rows
         self.data = [dict(d) for d in data]
         self.parameters = parameters
+        self.rerun, self.repository = rerun, repository
+
+    def rerun_markdown(self) -> str:
+        """How to run this page again: the command, and where the code comes from."""
+        if not self.rerun:
+            return ""
+        code = (
+            f"from a clone of the study's repository (`git clone {self.repository}`, then `make env`)"
+            if self.repository
+            else "from a clone of the study's repository (`make env` sets it up)"
+        )
+        return (
+            f"**Re-run this page** with the parameters it ran with: `{self.rerun}`, {code}; `make book` runs "
+            "every chapter and renders the book."
+        )
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.rows)
 
     def _repr_markdown_(self) -> str:
-        parts = [Table([{"what": k, "value": v} for k, v in self.rows])._repr_markdown_()]
+        parts = [self.rerun_markdown()] if self.rerun else []
+        parts.append(Table([{"what": k, "value": v} for k, v in self.rows])._repr_markdown_())
         if self.data:
             shown = [
                 {
@@ -576,7 +608,8 @@ class Provenance:
         return "\n\n".join(parts)
 
     def __repr__(self) -> str:
-        lines = [f"{k:<{max(len(k) for k, _ in self.rows)}}  {v}" for k, v in self.rows] if self.rows else []
+        lines = [self.rerun] if self.rerun else []
+        lines += [f"{k:<{max(len(k) for k, _ in self.rows)}}  {v}" for k, v in self.rows] if self.rows else []
         lines += [f"{d['parameter']}: {d['path']}  {d['sha256'] or '-'}  ({d['of']})" for d in self.data]
         if self.parameters:
             lines.append(self.parameters.rstrip("\n"))
@@ -625,4 +658,20 @@ def provenance(
     rows.append(("finished (UTC)", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")))
     if started is not None:
         rows.append(("wall time", f"{time.time() - started:.1f} s"))
-    return Provenance(rows, data=data, parameters=_parameters_yaml(given, _data_roots(values)))
+    return Provenance(
+        rows,
+        data=data,
+        parameters=_parameters_yaml(given, _data_roots(values)),
+        rerun=os.environ.get(RERUN_ENV, ""),
+        repository=_repository_url(),
+    )
+
+
+def _repository_url() -> str:
+    """The study's public repository, as the book's ``_config.yml`` names it (empty in a local build)."""
+    try:
+        config = yaml.safe_load((_REPO / "_config.yml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    url = (config.get("repository") or {}).get("url") or ""
+    return url if isinstance(url, str) and url.startswith("https://") else ""

@@ -28,10 +28,12 @@ writes the book's chapters.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ __all__ = [
     "hide_injected_parameters",
     "execute",
     "main",
+    "rerun_command",
 ]
 
 ROOT = checkout_root() or Path.cwd()  # the study's checkout (the book runs from one)
@@ -263,12 +266,14 @@ def execute(
     failed = output_dir / "failed" / notebook.name
     final = output_dir / notebook.name
     running.parent.mkdir(parents=True, exist_ok=True)
+    from camlib.book.provenance import RERUN_ENV
     from camlib.data.locate import REQUIRE_ENV
     from camlib.data.locate import require_data as required_by_environment
 
     require_data = require_data or required_by_environment()
-    saved = os.environ.get(REQUIRE_ENV)
+    saved = {name: os.environ.get(name) for name in (REQUIRE_ENV, RERUN_ENV)}
     os.environ[REQUIRE_ENV] = "1" if require_data else "0"  # the kernel inherits the runner's environment
+    os.environ[RERUN_ENV] = rerun_command(notebook, profile, overrides)
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -292,10 +297,11 @@ def execute(
             ) from None
         raise
     finally:
-        if saved is None:
-            os.environ.pop(REQUIRE_ENV, None)
-        else:
-            os.environ[REQUIRE_ENV] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     import nbformat
 
     from camlib.book.provenance import git_commit
@@ -309,6 +315,39 @@ def execute(
     failed.unlink(missing_ok=True)
     _remove_if_empty(failed.parent)  # a good rerun leaves no empty failed/ behind
     return Result(notebook, final, time.perf_counter() - start)
+
+
+def _override_text(value: Any) -> str:
+    """One override's value as ``parse_override`` reads it back: plain, or JSON (which YAML reads) without spaces."""
+    if isinstance(value, str):
+        plain = not re.search(r"[\s'\"]", value) and yaml.safe_load(value) == value
+        return value if plain else "'" + value.replace("'", "''") + "'"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def rerun_command(notebook: Path, profile: str, overrides: Mapping[str, Any] | None = None) -> str:
+    """The command that runs ``notebook`` again with ``profile`` and the same ``overrides``.
+
+    ``make notebook NB=.. PROFILE=.. P="key=value ..."``; ``make`` splits ``P`` at spaces, so a value
+    with a space in it gets the runner's own command line instead, one quoted ``-p`` per override.
+
+    Example:
+        >>> rerun_command(Path("notebooks/03_cub_fine_grained.ipynb"), "default")
+        'make notebook NB=03 PROFILE=default'
+        >>> print(rerun_command(Path("03_cub.ipynb"), "smoke", {"seeds": [0, 1], "device": "cuda", "lr": 0.01}))
+        make notebook NB=03 PROFILE=smoke P="seeds=[0,1] device=cuda lr=0.01"
+        >>> print(rerun_command(Path("00_cam.ipynb"), "default", {"image_dir": "/my photos"}))
+        python -m camlib.book.runner 00 --profile default -p 'image_dir='"'"'/my photos'"'"''
+    """
+    label = Path(notebook).stem.split("_", 1)[0]
+    said = [f"{key}={_override_text(value)}" for key, value in (overrides or {}).items()]
+    if not said:
+        return f"make notebook NB={label} PROFILE={profile}"
+    if not any(re.search(r"\s", s) for s in said):
+        return f'make notebook NB={label} PROFILE={profile} P="{" ".join(said)}"'
+    import shlex
+
+    return f"python -m camlib.book.runner {label} --profile {profile} " + " ".join(f"-p {shlex.quote(s)}" for s in said)
 
 
 def _writable_folder(folder: Path) -> Path:
