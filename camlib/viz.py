@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import torch
@@ -219,8 +219,9 @@ def show_localizations(
     alpha: float = 0.5,
     cmap: str = "jet",
     panel: float = 1.9,
+    max_panels: int = 4,
 ):
-    """Images in rows, methods in columns: each map over its image, its box (red) and the ground truth (green).
+    """Each image with one panel per method: each map over its image, its box (red) and the ground truth (green).
 
     The paper's Figs. 5-6: the same images under several localization
     methods. Each map is divided by its own maximum for display; the title
@@ -231,9 +232,11 @@ def show_localizations(
             ``(H, W, 3)`` arrays, each of its maps' size.
         columns: ``{name: (maps Tensor[N, H, W], boxes LongTensor[N, 4])}``, in column order.
         gt_boxes: N tensors ``LongTensor[m_i, 4]`` (inclusive pixel boxes).
-        row_labels: a label drawn left of each row (e.g. the class name).
+        row_labels: a label per image (e.g. the class name), over its first panel.
         alpha, cmap: the overlay's opacity and colour map.
         panel: the side of one panel in inches.
+        max_panels: panels per grid row: images sit side by side, each with its panels, up to this many
+            (a single method's maps fill a row of four images instead of one column of thin strips).
 
     Returns:
         The matplotlib figure.
@@ -253,29 +256,74 @@ def show_localizations(
     if len(gt_boxes) != n:
         raise ValueError(f"`gt_boxes` must hold {n} tensors (one per image), but got {len(gt_boxes)}.")
     ncols = len(columns)
-    fig, axes = plt.subplots(max(n, 1), ncols, figsize=(panel * ncols, panel * max(n, 1)), squeeze=False,
-                             layout="constrained")  # fmt: skip
+    per_row = max(1, max_panels // max(ncols, 1))  # images side by side, each with its ncols panels
+    grid_rows = max(-(-n // per_row), 1)
+    fig, axes = plt.subplots(grid_rows, per_row * ncols, figsize=(panel * per_row * ncols, panel * 1.1 * grid_rows),
+                             squeeze=False, layout="constrained")  # fmt: skip
+    for ax in axes.flat:
+        ax.set_axis_off()
     for i in range(n):
         array = display_image(images[i])
         gt = gt_boxes[i].long().cpu().reshape(-1, 4)
         for j, (name, (maps, boxes)) in enumerate(columns.items()):
-            ax = axes[i, j]
+            ax = axes[i // per_row, (i % per_row) * ncols + j]
             m = maps[i].detach().double().cpu()
             peak = float(m.max())
             shown = (m / peak).clamp(0, 1) if peak > 0 else m.new_zeros(m.shape)
             box = boxes[i].long().cpu()
             iou = float(box_iou(box[None], gt).max()) if len(gt) else float("nan")
-            overlay_cam(ax, array, shown, alpha=alpha, cmap=cmap, title=f"{name}: IoU {iou:.2f}" if i == 0
-                        else f"IoU {iou:.2f}")  # fmt: skip
+            label = f"{row_labels[i]}\n" if row_labels is not None and j == 0 else ""
+            overlay_cam(ax, array, shown, alpha=alpha, cmap=cmap, title=f"{label}{name}: IoU {iou:.2f}")
             for g in gt.tolist():
                 draw_box(ax, g, color="lime", style="--", width=1.5)
             draw_box(ax, box.tolist(), color="red", width=1.5)
-            if j == 0 and row_labels is not None:
-                ax.set_axis_on()
-                ax.set_xticks([])
-                ax.set_yticks([])
-                ax.set_ylabel(row_labels[i], fontsize=8)
     return fig
+
+
+__all__ += ["CONTENT_WIDTH", "Legibility", "legibility"]
+
+CONTENT_WIDTH = 7.5  # inches: the book's text column (about 720 px at 96 px per inch)
+
+
+class Legibility(NamedTuple):
+    """How a page shows a figure: its smallest text and narrowest panel in points, and its share of the column."""
+
+    font: float
+    panel: float
+    width_share: float
+
+
+def legibility(fig, width: float = CONTENT_WIDTH) -> Legibility:
+    """The smallest text and the narrowest panel of ``fig``, in points, as a page of ``width`` inches shows it.
+
+    A figure wider than the column is shrunk to it, and its text and panels with it; a narrower one is
+    shown as it is. Panels are the axes that draw something (images, lines, patches, collections),
+    colour bars left out; text is every visible, non-empty text of the figure.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots(figsize=(15, 3)); _ = ax.plot([0, 1]); _ = ax.set_title("t", fontsize=10)
+        >>> seen = legibility(fig)  # shrunk to half: 10 pt reads as 5 pt
+        >>> seen.font, seen.width_share
+        (5.0, 1.0)
+        >>> plt.close(fig)
+    """
+    import matplotlib.text
+
+    fig.canvas.draw()  # the constrained layout places the axes
+    scale = min(1.0, width / fig.get_figwidth())
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    fonts = [float(t.get_fontsize()) for t in texts]
+    panels = [
+        ax.get_position().width * fig.get_figwidth() * 72
+        for ax in fig.axes
+        if ax.get_label() != "<colorbar>" and (ax.images or ax.lines or ax.patches or ax.collections)
+    ]
+    return Legibility(
+        font=float(min(fonts, default=float("inf")) * scale),
+        panel=float(min(panels, default=float("inf")) * scale),
+        width_share=float(min(1.0, fig.get_figwidth() / width)),
+    )
 
 
 __all__ += ["draw_map", "show_top_maps", "show_grouped_maps", "show_threshold_curves"]
@@ -313,7 +361,7 @@ def show_top_maps(
     titles: Sequence[Sequence[str]],
     row_labels: Sequence[str],
     *,
-    panel: float = 2.2,
+    panel: float = 1.5,
 ):
     """The paper's Figs. 3-4: each image (with its ground truth), then the maps of its top-k classes with their boxes.
 
@@ -347,7 +395,7 @@ def show_top_maps(
             f"`titles` entry {k} titles, but got {len(gt_boxes)}, {len(titles)} and {len(row_labels)}."
         )
     fig, axes = plt.subplots(
-        max(n, 1), k + 1, figsize=(panel * (k + 1), 2.3 * max(n, 1)), squeeze=False, layout="constrained"
+        max(n, 1), k + 1, figsize=(panel * (k + 1), (panel + 0.4) * max(n, 1)), squeeze=False, layout="constrained"
     )
     for i in range(n):
         gt = gt_boxes[i].tolist()

@@ -23,8 +23,11 @@ def test_show_localizations_titles_and_boxes():
     fig = show_localizations(images, {"GAP": (maps, boxes), "GMP": (maps, gt_first)}, gt, row_labels=["a", "b"])
     titles = [ax.get_title() for ax in fig.axes]
     rects = [[p for p in ax.patches if isinstance(p, Rectangle)] for ax in fig.axes]
+    grid = fig.axes[0].get_gridspec()
     plt.close(fig)
-    assert titles == ["GAP: IoU 1.00", "GMP: IoU 1.00", "IoU 0.50", "IoU 1.00"]  # row by row
+    # two images side by side, each with its two methods (max_panels = 4), its label over its first panel
+    assert (grid.nrows, grid.ncols) == (1, 4)
+    assert titles == ["a\nGAP: IoU 1.00", "GMP: IoU 1.00", "b\nGAP: IoU 0.50", "GMP: IoU 1.00"]
     assert [len(r) for r in rects] == [2, 2, 2, 2]  # the ground truth and the box in each panel
     red = [r for r in rects[2] if r.get_edgecolor()[:3] == (1.0, 0.0, 0.0)][0]
     assert (red.get_x(), red.get_y(), red.get_width(), red.get_height()) == (-0.5, -0.5, 10, 10)
