@@ -243,6 +243,19 @@ def test_a_chapter_is_prose_over_camlib(path):
     assert prose > shown, f"{path.name}: {prose} lines of prose against {shown} of visible code"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_figure_is_referenced_by_its_number(path):
+    """A captioned figure (``mystnb.figure.name``) is named in the prose as {numref}`name` ("Fig. 03.2"), not
+    as "the figure above", which a reader cannot find once the page reflows."""
+    nb = nbformat.read(path, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    names = [c.metadata.get("mystnb", {}).get("figure", {}).get("name") for c in _code_cells(nb)]
+    figures = [n for n in names if n]
+    assert all(names[i] for i, c in enumerate(_code_cells(nb)) if "figure" in c.metadata.get("mystnb", {}))
+    missing = [n for n in figures if f"{{numref}}`{n}`" not in prose]
+    assert missing == [], f"{path.name}: figures never referenced by number: {missing}"
+
+
 # What the book renders of an output: myst-nb's HTML priority, first match wins.
 RENDER_PRIORITY = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/latex", "text/plain")
 REPR = re.compile(
