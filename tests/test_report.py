@@ -53,6 +53,9 @@ def _table() -> ClaimTable:
 
 def test_rows_render_with_the_verdict_word_and_the_link():
     md = _table()._repr_markdown_().splitlines()
+    # a numbered, captioned table that the chapter's prose refers to as {numref}`tbl-01-claims`
+    assert md[0].startswith(":::{table} Paper vs this study") and md[1] == ":name: tbl-01-claims"
+    md = md[3:]
     assert md[0] == "| claim | paper | this study | verdict | shown in |"
     assert md[2].startswith(
         "| GAP localizes better than GMP | 56.4 vs 57.78 | 50.0 vs 52.0 | **reproduced**: "

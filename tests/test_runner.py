@@ -199,3 +199,27 @@ def test_the_rerun_command_reads_back_as_the_same_overrides():
     assert spaced.startswith("python -m camlib.book.runner 00 --profile smoke -p ")
 
     assert dict(parse_override(s) for s in shlex.split(spaced)[7::2]) == {"image_dir": "/my photos"}
+
+
+def test_a_run_without_its_data_leaves_no_reference_to_what_it_did_not_draw():
+    from camlib.book.runner import MISSING_TARGET, unlink_missing_targets
+
+    new = nbformat.v4
+    fig = {"mystnb": {"figure": {"name": "fig-03-maps", "caption": "c"}}}
+    drawn = new.new_code_cell("plot()", metadata={"mystnb": {"figure": {"name": "fig-03-drawn", "caption": "c"}}})
+    drawn.outputs = [new.new_output("display_data", data={"image/png": "iVBOR"})]
+    table = new.new_code_cell('display(Table(rows).titled("Crops", "tbl-03-crops"))')
+    shown = new.new_code_cell('display(Table(rows, caption="Boxes", name="tbl-03-boxes"))')
+    shown.outputs = [
+        new.new_output("display_data", data={"text/markdown": ":::{table} Boxes\n:name: tbl-03-boxes\n\n|a|\n:::"})
+    ]
+    prose = new.new_markdown_cell(
+        "Maps ({numref}`fig-03-maps`), crops ({numref}`tbl-03-crops`): see {numref}`fig-03-maps`; boxes "
+        "({numref}`tbl-03-boxes`), drawn ({numref}`fig-03-drawn`), elsewhere ({numref}`fig-01-other`)."
+    )
+    nb = new.new_notebook(cells=[prose, new.new_code_cell("plot()", metadata=fig), drawn, table, shown])
+    assert unlink_missing_targets(nb) == ["fig-03-maps", "tbl-03-crops"]
+    assert nb.cells[0].source == (
+        f"Maps, crops: see {MISSING_TARGET}; boxes ({{numref}}`tbl-03-boxes`), drawn ({{numref}}`fig-03-drawn`), "
+        "elsewhere ({numref}`fig-01-other`)."  # another page's figure is not this notebook's to judge
+    )

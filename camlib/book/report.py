@@ -44,23 +44,79 @@ CONTEXT = "context"
 
 
 class Table:
-    """Rows of cells shown as a Markdown table (no truncation, unlike pandas' HTML).
+    """Rows of cells shown as a Markdown table (no truncation, unlike pandas' HTML), numbered and captioned.
 
     Args:
         rows: one mapping per row, column name -> value; the first row's
             keys give the columns unless ``columns`` is given.
         columns: the column order.
+        caption: the table's caption; with one, the page numbers the table ("Table 03.2") and
+            ``{numref}`name``` in the prose refers to it (a MyST ``{table}`` directive).
+        name: the label that the prose refers to (``"tbl-03-crops"``); required with a caption.
 
     Example:
         >>> print(Table([{"claim": "identity", "verdict": "reproduced"}])._repr_markdown_())
         | claim | verdict |
         |---|---|
         | identity | reproduced |
+        >>> print(Table([{"a": 1}], caption="One row", name="tbl-x")._repr_markdown_())
+        :::{table} One row
+        :name: tbl-x
+        <BLANKLINE>
+        | a |
+        |---|
+        | 1 |
+        :::
     """
 
-    def __init__(self, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        rows: Sequence[Mapping[str, object]],
+        columns: Sequence[str] | None = None,
+        *,
+        caption: str = "",
+        name: str = "",
+    ) -> None:
+        if bool(caption) != bool(name):
+            raise ValueError(f"`caption` and `name` must be given together, but got {caption!r} and {name!r}.")
+        if name and not re.fullmatch(r"tbl-[a-z0-9-]+", name):
+            raise ValueError(f"`name` must read tbl-<lowercase words>, e.g. 'tbl-03-crops', but got {name!r}.")
         self.rows = [dict(r) for r in rows]
         self.columns = list(columns) if columns is not None else list(self.rows[0]) if self.rows else []
+        self.caption, self.name = caption, name
+
+    @classmethod
+    def frame(cls, frame, *, caption: str = "", name: str = "", digits: int = 1, index: bool = True) -> Table:
+        """A pandas DataFrame (or Series) as a Table: its index as the first column, floats to ``digits``, NaN as
+        "n/a".
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"IoU >= 0.5 (%)": [41.04, float("nan")]}, index=pd.Index(["CAM", "random"], name="box"))
+            >>> Table.frame(df).rows
+            [{'box': 'CAM', 'IoU >= 0.5 (%)': '41.0'}, {'box': 'random', 'IoU >= 0.5 (%)': 'n/a'}]
+        """
+        import pandas as pd
+
+        if isinstance(frame, pd.Series):
+            frame = frame.to_frame()
+
+        def cell(v: object) -> object:
+            if isinstance(v, float):
+                return "n/a" if math.isnan(v) else f"{v:.{digits}f}"
+            return v
+
+        head = str(frame.index.name or "") if index else None
+        rows = []
+        for key, values in zip(frame.index, frame.to_dict("records")):
+            row = {head: cell(key)} if head is not None else {}
+            rows.append(row | {str(k): cell(v) for k, v in values.items()})
+        columns = ([head] if head is not None else []) + [str(c) for c in frame.columns]
+        return cls(rows, columns, caption=caption, name=name)
+
+    def titled(self, caption: str, name: str) -> Table:
+        """This table with a caption and a label: numbered on the page, referred to as {numref}`name`."""
+        return Table(self.rows, self.columns, caption=caption, name=name)
 
     @staticmethod
     def _cell(value: object) -> str:
@@ -69,6 +125,8 @@ class Table:
     def _repr_markdown_(self) -> str:
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(self._cell(r.get(c, "")) for c in self.columns) + " |" for r in self.rows]
+        if self.caption:
+            lines = [f":::{{table}} {self.caption}", f":name: {self.name}", "", *lines, ":::"]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -200,7 +258,7 @@ class ClaimTable:
         >>> row = t.add("loc", "GAP localizes better", paper="56.4 vs 57.8", study="50.0 vs 51.0", kind="analogue",
         ...             evidence="controlled benchmark", effect=(1.0, 0.2, 1.8), what="GMP − GAP loc error, points",
         ...             section="localization")
-        >>> print(t._repr_markdown_().splitlines()[2])
+        >>> print(t._repr_markdown_().splitlines()[5])
         | GAP localizes better | 56.4 vs 57.8 | 50.0 vs 51.0 | **reproduced**: GMP − GAP loc error, points +1.0 (95% interval +0.2 to +1.8), above 0 | [localization](#localization) |
     """
 
@@ -361,9 +419,19 @@ class ClaimTable:
             "shown in": where,
         }
 
+    @property
+    def label(self) -> str:
+        """The chapter's label in table names: ``"03"`` for ``03_cub_fine_grained``, ``"a1"`` for ``A1_...``."""
+        return self.chapter.split("_", 1)[0].lower()
+
     def _repr_markdown_(self) -> str:
-        table = Table([self._row(c) for c in self.claims], columns=self.COLUMNS)._repr_markdown_()
-        return table + ("\n\n" + self.controls_markdown() if any(c.controls for c in self.claims) else "")
+        controlled = any(c.controls for c in self.claims)
+        caption = "Paper vs this study: each claim of the chapter, the paper's number, this study's and the verdict"
+        if controlled:
+            caption += f"; the negative controls are in {{numref}}`tbl-{self.label}-controls`"
+        rows = [self._row(c) for c in self.claims]
+        table = Table(rows, columns=self.COLUMNS, caption=caption, name=f"tbl-{self.label}-claims")._repr_markdown_()
+        return table + ("\n\n" + self.controls_markdown() if controlled else "")
 
     def controls_markdown(self) -> str:
         """The negative controls of every row, as a folded table: each must read *not reproduced*.
@@ -372,7 +440,7 @@ class ClaimTable:
             >>> t = ClaimTable("01_x")
             >>> _ = t.add("a", "A beats B", paper="-", study="-", kind="analogue", evidence="controlled", effect=(3, 1, 5),
             ...           controls={"A's maps against another image's boxes": (-20, -25, -15)})
-            >>> print(t.controls_markdown().splitlines()[3])
+            >>> print(t.controls_markdown().splitlines()[6])
             | A beats B | A's maps against another image's boxes | −20.0 (−25.0 to −15.0) | **not reproduced**, as it must |
         """
         rows = []
@@ -393,8 +461,14 @@ class ClaimTable:
                 )
         held = sum(r["control's verdict"].endswith("as it must") for r in rows)
         title = f"Negative controls: {held} of {len(rows)} read not reproduced"
-        table = Table(rows, columns=["claim", "negative control", "effect", "control's verdict"])._repr_markdown_()
-        return "\n".join([f"```{{dropdown}} {title}", table, "```"])
+        caption = "The negative controls: each row's effect where its claim is known to be false, by the row's rule"
+        table = Table(
+            rows,
+            ["claim", "negative control", "effect", "control's verdict"],
+            caption=caption,
+            name=f"tbl-{self.label}-controls",
+        )._repr_markdown_()
+        return "\n".join([f"````{{dropdown}} {title}", table, "````"])
 
     def glance(self) -> str:
         """The *result at a glance* box: each claim, the paper's and the study's number, the verdict."""
