@@ -256,6 +256,24 @@ def test_every_figure_is_referenced_by_its_number(path):
     assert missing == [], f"{path.name}: figures never referenced by number: {missing}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_table_is_numbered_captioned_and_referenced(path):
+    """A table a chapter shows is a numbered, captioned table (``Table(...).titled(caption, name)``, a DataFrame
+    through ``Table.frame``) and the prose names it as {numref}`name`; the claim table is ``tbl-<label>-claims``."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in _code_cells(nb))
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    bare = re.findall(r"display\((?:pd\.|counts\b)[^\n]*", code)
+    assert bare == [], f"{path.name}: a DataFrame shown without a number and a caption: {bare}"
+    for m in re.finditer(r"display\(camlib\.book\.report\.Table\(", code):
+        assert ".titled(" in code[m.start() : m.start() + 2000].split("display(", 2)[1], f"{path.name}: {m.group()}"
+    names = re.findall(r"\.titled\([^\n]*?, '(tbl-[\w-]+)'\)", code)
+    if "ClaimTable(" in code:
+        names.append(f"tbl-{path.stem.split('_', 1)[0].lower()}-claims")
+    missing = sorted({n for n in names if f"{{numref}}`{n}`" not in prose})
+    assert missing == [], f"{path.name}: tables never referenced by number: {missing}"
+
+
 # What the book renders of an output: myst-nb's HTML priority, first match wins.
 RENDER_PRIORITY = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/latex", "text/plain")
 REPR = re.compile(

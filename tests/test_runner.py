@@ -218,7 +218,7 @@ def test_a_run_without_its_data_leaves_no_reference_to_what_it_did_not_draw():
         "({numref}`tbl-03-boxes`), drawn ({numref}`fig-03-drawn`), elsewhere ({numref}`fig-01-other`)."
     )
     nb = new.new_notebook(cells=[prose, new.new_code_cell("plot()", metadata=fig), drawn, table, shown])
-    assert unlink_missing_targets(nb) == ["fig-03-maps", "tbl-03-crops"]
+    assert unlink_missing_targets(nb, "03") == ["fig-03-maps", "tbl-03-crops"]
     assert nb.cells[0].source == (
         f"Maps, crops: see {MISSING_TARGET}; boxes ({{numref}}`tbl-03-boxes`), drawn ({{numref}}`fig-03-drawn`), "
         "elsewhere ({numref}`fig-01-other`)."  # another page's figure is not this notebook's to judge

@@ -123,8 +123,9 @@ class Table:
         return str(value).replace("|", "&#124;").replace("\n", " ")
 
     def _repr_markdown_(self) -> str:
-        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
-        lines += ["| " + " | ".join(self._cell(r.get(c, "")) for c in self.columns) + " |" for r in self.rows]
+        columns = self.columns or ["(no rows)"]  # a table of nothing is still one table (the directive needs one)
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(self._cell(r.get(c, "")) for c in columns) + " |" for r in self.rows]
         if self.caption:
             lines = [f":::{{table}} {self.caption}", f":name: {self.name}", "", *lines, ":::"]
         return "\n".join(lines)

@@ -223,19 +223,18 @@ def hide_injected_parameters(nb) -> int:
 
 
 _NUMREF = re.compile(r"(\s?\()?\{numref\}`([\w-]+)`(\))?")
-_TABLE_NAME = re.compile(r"""name\s*=\s*(?:f?["'])(tbl-[\w-]+)["']|\.titled\([^)]*?["'](tbl-[\w-]+)["']\)""")
 _DEFINED_TABLE = re.compile(r"^:name: (tbl-[\w-]+)$", re.MULTILINE)
 MISSING_TARGET = "a figure or table shown with the real data"
 
 
-def unlink_missing_targets(nb) -> list[str]:
+def unlink_missing_targets(nb, label: str) -> list[str]:
     """Drop the prose's references to this notebook's figures and tables that the run did not draw, in place.
 
     A chapter run without its real data draws no figure or table from them, and a ``{numref}`` to one
     would be a broken reference (``-W`` fails the build). A reference in parentheses, ``" ({numref}`x`)"``,
     is removed; any other becomes "a figure or table shown with the real data". Only the notebook's own
-    targets are touched: the figures its cells caption (``mystnb.figure.name``) and the tables its code
-    names (``name="tbl-..."``, ``.titled(..., "tbl-...")``).
+    targets are touched: the figures its cells caption (``mystnb.figure.name``) and the names that carry
+    its label (``fig-03-...``, ``tbl-03-...`` for ``label="03"``).
 
     Returns:
         The names unlinked.
@@ -245,12 +244,14 @@ def unlink_missing_targets(nb) -> list[str]:
         >>> fig = nbformat.v4.new_code_cell("plot()", metadata={"mystnb": {"figure": {"name": "fig-x", "caption": "c"}}})
         >>> text = nbformat.v4.new_markdown_cell("The maps ({numref}`fig-x`). See {numref}`fig-x`.")
         >>> nb = nbformat.v4.new_notebook(cells=[text, fig])
-        >>> unlink_missing_targets(nb), nb.cells[0].source
+        >>> unlink_missing_targets(nb, "03"), nb.cells[0].source
         (['fig-x'], 'The maps. See a figure or table shown with the real data.')
     """
+    prefixes = (f"fig-{label.lower()}-", f"tbl-{label.lower()}-")
     owned, drawn = set(), set()
     for cell in nb.cells:
-        if cell.cell_type != "code":
+        if cell.cell_type == "markdown":
+            owned.update(n for _, n, _ in _NUMREF.findall(cell.source) if n.startswith(prefixes))
             continue
         name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
         shown = [o for o in cell.get("outputs", []) if o.get("output_type") in ("display_data", "execute_result")]
@@ -258,7 +259,6 @@ def unlink_missing_targets(nb) -> list[str]:
             owned.add(name)
             if any(k.startswith("image/") for o in shown for k in o.get("data", {})):
                 drawn.add(name)
-        owned.update(n for pair in _TABLE_NAME.findall(cell.source) for n in pair if n)
         for o in shown:
             drawn.update(_DEFINED_TABLE.findall("".join(o.get("data", {}).get("text/markdown", ""))))
     missing = owned - drawn
@@ -363,7 +363,7 @@ def execute(
 
     executed = nbformat.read(running, as_version=4)
     hide_injected_parameters(executed)
-    unlink_missing_targets(executed)  # a run without its real data drew some figures and tables not at all
+    unlink_missing_targets(executed, notebook.stem.split("_", 1)[0])  # a run without its data drew less
     executed.metadata[RUN_KEY] = {"profile": profile, "commit": git_commit(), "require_data": require_data}
     nbformat.write(executed, running)
     os.replace(running, final)
