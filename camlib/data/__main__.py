@@ -9,8 +9,32 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from camlib.data import manifest
+
+CONVERTED = {  # the file each conversion writes, under the dataset's folder
+    "squeezenet-weights": "squeezenet1_0-deepcompression-caffe.pth",
+    "places365-squeezenet": "squeezenet1_1-bn-places365.npz",
+}
+
+
+def convert_weights(name: str, source: str, root: str) -> Path:
+    """Convert the original weights of ``name`` (``camlib.models.convert``) into its folder under ``root``."""
+    from camlib.models import convert
+
+    folder = Path(root) / manifest.dataset_folder(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / CONVERTED[name]
+    if name == "squeezenet-weights":
+        import torch
+
+        torch.save(convert.squeezenet_from_deep_compression(source), target)
+    else:
+        import numpy as np
+
+        np.savez(target, **convert.places_from_lasagne(source))  # type: ignore[arg-type]  # names, not allow_pickle
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     make.add_argument("datasets", nargs=1, metavar="dataset")
     make.add_argument("--from", dest="release", required=True, help="the official release's folder")
     make.add_argument("--to", dest="out", required=True, help="the data root to write the subset's folder into")
+    convert = commands.add_parser("convert", help="convert the original weights to the files the study reads")
+    convert.add_argument("datasets", nargs=1, metavar="weights", choices=["squeezenet-weights", "places365-squeezenet"])
+    convert.add_argument("--from", dest="release", required=True, help="the original weights file")
+    convert.add_argument("--to", dest="out", required=True, help="the data root to write the converted file into")
     write = commands.add_parser("manifest", help="rewrite the manifest of datasets from a copy (maintainers)")
     write.add_argument("datasets", nargs="+")
     write.add_argument("--data-root", required=True)
@@ -43,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
         folder = build(args.datasets[0], args.release, args.out)
         print(f"built {folder}; its images are re-encoded, so `verify` names them as different from the study's copy")
+        return 0
+    if args.command == "convert":
+        print(f"wrote {convert_weights(args.datasets[0], args.release, args.out)}")
         return 0
     if args.command == "manifest":
         for name in args.datasets:
