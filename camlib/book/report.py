@@ -95,6 +95,8 @@ class Table:
             >>> df = pd.DataFrame({"IoU >= 0.5 (%)": [41.04, float("nan")]}, index=pd.Index(["CAM", "random"], name="box"))
             >>> Table.frame(df).rows
             [{'box': 'CAM', 'IoU >= 0.5 (%)': '41.0'}, {'box': 'random', 'IoU >= 0.5 (%)': 'n/a'}]
+            >>> Table.frame(df.set_index(pd.Index([0, 1], name="seed"), append=True)).columns  # a level per column
+            ['box', 'seed', 'IoU >= 0.5 (%)']
         """
         import pandas as pd
 
@@ -106,13 +108,13 @@ class Table:
                 return "n/a" if math.isnan(v) else f"{v:.{digits}f}"
             return v
 
-        head = str(frame.index.name or "") if index else None
+        heads = [str(n or "") for n in frame.index.names] if index else []  # one column per index level
         rows = []
         for key, values in zip(frame.index, frame.to_dict("records")):
-            row = {head: cell(key)} if head is not None else {}
+            keys = key if isinstance(key, tuple) else (key,)
+            row = {h: cell(k) for h, k in zip(heads, keys)}
             rows.append(row | {str(k): cell(v) for k, v in values.items()})
-        columns = ([head] if head is not None else []) + [str(c) for c in frame.columns]
-        return cls(rows, columns, caption=caption, name=name)
+        return cls(rows, heads + [str(c) for c in frame.columns], caption=caption, name=name)
 
     def titled(self, caption: str, name: str) -> Table:
         """This table with a caption and a label: numbered on the page, referred to as {numref}`name`."""
