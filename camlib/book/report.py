@@ -443,7 +443,7 @@ class ClaimTable:
             >>> t = ClaimTable("01_x")
             >>> _ = t.add("a", "A beats B", paper="-", study="-", kind="analogue", evidence="controlled", effect=(3, 1, 5),
             ...           controls={"A's maps against another image's boxes": (-20, -25, -15)})
-            >>> print(t.controls_markdown().splitlines()[6])
+            >>> print(t.controls_markdown().splitlines()[7])
             | A beats B | A's maps against another image's boxes | −20.0 (−25.0 to −15.0) | **not reproduced**, as it must |
         """
         rows = []
@@ -471,7 +471,9 @@ class ClaimTable:
             caption=caption,
             name=f"tbl-{self.label}-controls",
         )._repr_markdown_()
-        return "\n".join([f"````{{dropdown}} {title}", table, "````"])
+        return "\n".join(
+            [f"````{{dropdown}} {title}", "", table, "````"]
+        )  # blank: a line opening with ":" is an option
 
     def glance(self) -> str:
         """The *result at a glance* box: each claim, the paper's and the study's number, the verdict."""
