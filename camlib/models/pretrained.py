@@ -215,7 +215,7 @@ def resolve_weights(arch: str, weights: str, *, data_root: str | os.PathLike | N
         return resolve_timm_weights(arch, weights, data_root=data_root)
     if is_torchvision_weights(arch, weights):
         return weights, weights
-    from camlib.data import find_data
+    from camlib.data.locate import find_data
 
     path = find_data(weights, root=data_root or None, layout=f"a state_dict file for torchvision's {arch}")
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -283,7 +283,7 @@ def resolve_timm_weights(arch: str, weights: str, *, data_root: str | os.PathLik
         FileNotFoundError: a file that is not there (or the Lite0 package is not installed).
         ValueError: ``"DEFAULT"`` for a timm model without pretrained weights.
     """
-    from camlib.data import find_data
+    from camlib.data.locate import find_data
 
     _, name = _timm(arch)
     if weights == "DEFAULT" and arch == LITE0:
