@@ -896,7 +896,8 @@ def abstract_html(claims: Sequence[Claim], highlights: Sequence[str] = (), *, ba
         if not any(math.isnan(v) for v in (c.estimate, c.low, c.high)):
             low, estimate, high = (f"{v:+.1f}".replace("-", "−") for v in (c.low, c.estimate, c.high))
             number = f" ({escape(c.effect)}: {estimate} ({low} to {high}))"
-        why = f" — {escape(c.reason)}" if c.reason else ""
+        # the reason, unless it only repeats the interval shown (a control's or a training's reason is news)
+        why = f" — {escape(c.reason)}" if c.reason and not (number and c.reason.startswith(c.effect)) else ""
         items.append(
             f'<li><a href="{escape(href)}">{escape(c.chapter[:2])} · {escape(c.claim)}</a>: '
             f"<em>{escape(c.verdict)}</em>{number}{why}.</li>"
