@@ -308,6 +308,20 @@ def test_compare_pooling_heads_is_the_tuned_heads_scored_beside_the_baselines():
         cmp.baseline_hits["centred box"], centre_box_hits(t_boxes, 32, box_size=size).double()
     )
     assert cmp.strongest_baseline() in cmp.baseline_hits
+    # paired effects, as the chapter writes them: the same numbers as the bootstrap written out by hand
+    from camlib.study.stats import Interval, paired_bootstrap
+
+    by_hand = Interval.from_bootstrap(
+        paired_bootstrap(cmp.per_image("gap", "correct"), cmp.per_image("gmp", "correct"), seed=0)
+    )
+    assert cmp.paired(("gap", "correct"), ("gmp", "correct")) == by_hand
+    base = cmp.baseline_hits["centred box"]
+    control = cmp.per_image("gap", "gt_known", control=True)
+    assert cmp.paired(("gap", "gt_known", "control"), base) == Interval.from_bootstrap(
+        paired_bootstrap(control, base, seed=0)
+    )
+    with pytest.raises(ValueError, match=r"A side must be \(pool, key\), \(pool, key, 'control'\) or a Tensor"):
+        cmp.paired(("gap", "gt_known", "broken"), base)
     assert cmp.convergence() == {
         "converged": not cmp.improving,
         "why_not_converged": "still improving when training ended: "

@@ -852,6 +852,25 @@ class PoolingComparison:
         found = [other_images(s) if control else s for (p, _), s in self.scores.items() if p == pool]
         return torch.stack([getattr(s, key).double() for s in found]).mean(0)
 
+    def paired(self, first: tuple | Tensor, second: tuple | Tensor, *, seed: int = 0) -> Interval:
+        """The effect ``first − second`` with its interval, paired test image by image (``paired_bootstrap``).
+
+        Each side is ``(pool, key)`` (``per_image(pool, key)``), ``(pool, key, "control")`` (the negative
+        control: ``per_image(pool, key, control=True)``), or per-image scores (``Tensor[N]``, e.g. a
+        baseline's hits). With ``key="correct"``, ``("gap", "correct")`` minus ``("gmp", "correct")`` is the
+        GMP − GAP top-1 error difference.
+        """
+        from camlib.study.stats import paired_bootstrap
+
+        def scores(side: tuple | Tensor) -> Tensor:
+            if isinstance(side, Tensor):
+                return side
+            if not (isinstance(side, tuple) and len(side) in (2, 3) and side[2:] in ((), ("control",))):
+                raise ValueError(f"A side must be (pool, key), (pool, key, 'control') or a Tensor, but got {side!r}.")
+            return self.per_image(side[0], side[1], control=len(side) == 3)
+
+        return Interval.from_bootstrap(paired_bootstrap(scores(first), scores(second), seed=seed))
+
     def mean(self, pool: str, metric: str) -> float:
         """A ``HeadScore.summary()`` metric of ``pool``'s heads, averaged over the seeds that measured it (percent)."""
         values = [s.summary()[metric] for (p, _), s in self.scores.items() if p == pool]
