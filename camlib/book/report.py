@@ -875,7 +875,8 @@ def abstract_html(claims: Sequence[Claim], highlights: Sequence[str] = (), *, ba
     text = (
         f"<p><strong>Abstract.</strong> This build re-tests the claims of Zhou et al. (CVPR 2016) in {n_rows} "
         f"row{'s' if n_rows != 1 else ''} over {len(chapters)} chapter{'s' if len(chapters) != 1 else ''}.{on} "
-        "Each verdict comes from one rule, registered before the results, applied to a 95% interval:</p><ul>"
+        "Each verdict comes from one rule applied to a 95% interval, with the margins of one pre-registration file "
+        "(the summary shows when each entry last changed; a few changed after results were visible):</p><ul>"
     )
     groups, aside = _answer_parts(claims)
     text += "".join(
