@@ -287,3 +287,15 @@ def test_centre_box_hits_are_the_accuracy_image_by_image():
     assert hits.dtype == torch.bool and hits.tolist() == [True, False, True]
     assert hits.double().mean().item() == centre_box_accuracy(gt, 64, box_size=(32, 32))
     assert centre_box_hits(gt, 64).double().mean().item() == centre_box_accuracy(gt, 64)  # the mean size
+
+
+def test_centre_box_iou_against_a_loop(gen):
+    """The per-image IoU of the centred box with each image's best box: a loop over box_iou; 0 without a box."""
+    from camlib.boxes.baselines import centre_box_hits, centre_box_iou
+
+    gt = [some_boxes(gen, int(c)) for c in torch.randint(0, 4, (60,), generator=gen)]
+    box = centre_box((64, 64), (30, 40))
+    by_hand = [box_iou(box[None], g).max().item() if len(g) else 0.0 for g in gt]
+    iou = centre_box_iou(gt, 64, box_size=(30, 40))
+    assert iou.dtype == torch.float64 and iou.tolist() == pytest.approx(by_hand, abs=1e-12)
+    assert torch.equal(iou >= 0.5, centre_box_hits(gt, 64, box_size=(30, 40)))

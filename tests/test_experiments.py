@@ -181,10 +181,7 @@ def test_still_improving_with_patience():
 
 def test_convergence_names_the_networks_still_improving():
     flat, rising = [{"val_accuracy": 0.8}, {"val_accuracy": 0.805}], [{"val_accuracy": 0.3}, {"val_accuracy": 0.45}]
-    assert X.convergence({"FC": flat, "GAP": flat}) == {
-        "converged": True,
-        "why_not_converged": "still improving at the last epoch: ",
-    }
+    assert X.convergence({"FC": flat, "GAP": flat}) == {"converged": True, "why_not_converged": ""}
     out = X.convergence({"FC": flat, "GAP": rising, "BOX": [{"val_accuracy": 0.6}]})
     assert out["converged"] is False  # GAP rose 0.15 > 0.01; one epoch counts as still improving
     assert out["why_not_converged"] == (
@@ -194,6 +191,46 @@ def test_convergence_names_the_networks_still_improving():
     assert X.convergence({"GAP": rising}, tol=0.2)["converged"] is True
     with pytest.raises(ValueError, match="`histories` must map network names to histories"):
         X.convergence({})
+
+
+def test_convergence_gates_networks_that_did_not_beat_chance():
+    """A stopped network near chance is not compared; the gate reads the best epoch, per name or for all."""
+    stopped = [{"val_accuracy": a} for a in (0.12, 0.19, 0.18, 0.185)]  # best 0.19: chance 0.10 + 0.09 < 0.10 margin
+    good = [{"val_accuracy": a} for a in (0.5, 0.9, 0.89, 0.9)]
+    assert X.convergence({"GAP": stopped}, patience=2)["converged"] is True  # no gate: stopped counts as converged
+    out = X.convergence({"GAP": stopped, "FC": good}, patience=2, chance=0.1)
+    assert out == {
+        "converged": False,
+        "why_not_converged": "not above chance by 0.10: GAP (held-out accuracy 0.19, chance 0.10)",
+    }
+    assert X.convergence({"GAP": stopped}, patience=2, chance={"FC": 0.1})["converged"] is True  # GAP not gated
+    assert X.convergence({"GAP": stopped}, patience=2, chance=0.08)["converged"] is True  # 0.19 > 0.08 + 0.10
+    both = X.convergence({"GAP": stopped, "new": [{"val_accuracy": 0.1}]}, patience=2, chance=0.1)
+    assert both["why_not_converged"] == (
+        "still improving at the last epoch: new (held-out accuracy 0.10, one epoch only); "
+        "not above chance by 0.10: GAP (held-out accuracy 0.19, chance 0.10), new (held-out accuracy 0.10, chance 0.10)"
+    )
+    with pytest.raises(ValueError, match="`chance` must be a number, a mapping"):
+        X.convergence({"GAP": good}, chance="0.1")
+
+
+def test_box_regressors_are_judged_on_their_boxes():
+    """A history with val_box_iou is kept, tuned, gated and called converged on its boxes, not its accuracy."""
+    box = [{"val_accuracy": a, "val_box_iou": b} for a, b in ((0.9, 0.2), (0.9, 0.5), (0.95, 0.51), (0.96, 0.505))]
+    assert X.kept_epoch(box, patience=2, min_delta=0.01) == 1  # the boxes' best, not the accuracy's (epoch 3)
+    assert (
+        X.still_improving(box, patience=2) is False and X.still_improving(box, key="val_accuracy", patience=2) is True
+    )
+    assert X.convergence({"box": box}, patience=2, chance=0.45)["why_not_converged"] == (
+        "not above chance by 0.10: box (held-out box IoU 0.50, chance 0.45)"
+    )
+    rising = box[:2]
+    assert X.convergence({"box": rising})["why_not_converged"] == (
+        "still improving at the last epoch: box (held-out box IoU 0.50, +0.30)"
+    )
+    fits = {0.1: box, 0.01: [{**r, "val_box_iou": r["val_box_iou"] + 0.1} for r in box[:1]] + box[1:2]}
+    search = X.search_lr([0.1, 0.01], lambda *, lr, patience=0: (lr, fits[lr]))
+    assert search.scores == {0.1: 0.505, 0.01: 0.5} and search.lr == 0.1  # the last epoch's box IoU, not accuracy
 
 
 def _spots(n: int, seed: int):
@@ -343,3 +380,10 @@ def test_versus_baseline_and_mean_sd_by_hand():
     assert X.mean_sd(runs, "GAP CAM", "err") == "11.0 ± 1.4"
     with pytest.raises(ValueError, match="`method` must name a method of the runs, but got 'GMP CAM'"):
         X.versus_baseline(runs, "GMP CAM", baseline)
+
+
+def test_the_method_page_states_the_competence_margin_camlib_applies():
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "book" / "method.md").read_text()
+    assert f"must beat chance by\n  {round(100 * X.COMPETENCE)} points" in page

@@ -261,3 +261,39 @@ def test_trend_refuses_bad_levels_and_scores():
         trend([0, 8], torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"`scores` must have shape \(2, N\) with N >= 1, but got \(3, 4\)"):
         trend([4, 8], torch.zeros(3, 4))
+
+
+def test_two_level_bootstrap_against_a_loop():
+    """The resampled means are those of the drawn seeds and images, written out with loops (the same draws)."""
+    import numpy as np
+
+    from camlib.study.stats import two_level_bootstrap
+
+    g = torch.Generator().manual_seed(5)
+    a, b = (torch.rand(3, 7, generator=g) > 0.4).double(), (torch.rand(3, 7, generator=g) > 0.6).double()
+    got = two_level_bootstrap(a, b, resamples=50, seed=9)
+    rng = np.random.Generator(np.random.PCG64(9))
+    seeds, images = rng.integers(0, 3, size=(50, 3)), rng.integers(0, 7, size=(50, 7))
+    d = (a - b).numpy()
+    means = [sum(d[s, i] for s in seeds[r] for i in images[r]) / 21 for r in range(50)]
+    low, high = np.quantile(means, [0.025, 0.975])
+    assert got.difference == pytest.approx(d.mean()) and (got.units, got.unit) == (3, "seeds")
+    assert (got.low, got.high) == pytest.approx((low, high))
+    assert got.std_error == pytest.approx(np.std(means))
+
+
+def test_two_level_bootstrap_widens_with_the_seeds_variance():
+    """Seeds that disagree widen the interval; identical seeds give the images' interval alone."""
+    from camlib.study.stats import two_level_bootstrap
+
+    g = torch.Generator().manual_seed(6)
+    one = (torch.rand(1, 200, generator=g) > 0.5).double()
+    same = two_level_bootstrap(one.expand(4, 200), torch.zeros(4, 200), seed=1)
+    shifted = one.expand(4, 200) + torch.tensor([[-0.3], [-0.1], [0.1], [0.3]])
+    spread = two_level_bootstrap(shifted, torch.zeros(4, 200), seed=1)
+    assert spread.difference == pytest.approx(same.difference)
+    assert spread.high - spread.low > 1.5 * (same.high - same.low)
+    with pytest.raises(ValueError, match=r"`a` and `b` must be \(seeds, images\) arrays of one shape"):
+        two_level_bootstrap(torch.zeros(5), torch.zeros(5))
+    with pytest.raises(ValueError, match="must hold finite scores"):
+        two_level_bootstrap(torch.full((2, 2), float("nan")), torch.zeros(2, 2))

@@ -142,3 +142,15 @@ def test_per_image_pxap_is_pxap_image_by_image():
     assert torch.isnan(got[4])
     with pytest.raises(ValueError, match=r"`masks` must be a BoolTensor of the maps' shape \(5, 9, 11\)"):
         per_image_pxap(maps, masks[:2])
+
+
+def test_text_free_keeps_images_whose_captions_and_objects_name_no_text():
+    from camlib.study.text import TEXT_CATEGORIES, TEXT_WORDS, text_free
+
+    assert text_free(["A horse grazes in a green field.", "Horse on grass"], ["horse"])
+    assert not text_free(["A horse grazes next to a SIGN."], ["horse"])  # any caption, any case
+    assert not text_free(["A street at night,with signage."], ["car"])  # words split at punctuation
+    assert text_free(["A signpost-free road"], ["car"])  # "signpost" and "free" are not the word "sign"
+    assert not text_free(["A quiet kitchen."], ["oven", "clock"])  # an object that bears text
+    assert not text_free([], ["horse"])  # no captions: not known to be free of text
+    assert all(w == w.lower() and w.isalpha() for w in TEXT_WORDS) and "stop sign" in TEXT_CATEGORIES

@@ -159,6 +159,29 @@ def test_box_baseline_trains():
     assert boxes.shape == (4, 4) and (boxes >= 0).all() and (boxes <= 15).all()
 
 
+def test_box_head_is_stopped_on_its_boxes_and_scored_by_their_iou():
+    """evaluate() adds the boxes' mean best IoU (checked against best_iou by hand); fit stops and keeps on it."""
+    from camlib.boxes.geometry import best_iou, unit_to_boxes
+    from camlib.study.training import evaluate, monitor
+
+    data, val = Squares(64, size=16), Squares(32, size=16, seed=1)
+    model, history = fit(
+        config(head="box", epochs=4, lr=3e-3, patience=1, min_delta=0.0), data, val_dataset=val, cache=False
+    )
+    assert monitor("box") == "val_box_iou" and monitor("gap") == "val_accuracy"
+    assert all(0 <= row["val_box_iou"] <= 1 for row in history)
+    kept = camlib.study.training.best_epoch(history, "val_box_iou")
+    loader = DataLoader(val, 8, collate_fn=collate)
+    scores = evaluate(model, loader, make_loss(config(head="box")))
+    batch = collate([val[i] for i in range(len(val))])
+    with torch.no_grad():
+        by_hand = best_iou(unit_to_boxes(model(batch.images).boxes, (16, 16)), list(batch.boxes)).mean().item()
+    assert scores["box_iou"] == pytest.approx(by_hand, abs=1e-9)
+    assert scores["box_iou"] == pytest.approx(history[kept]["val_box_iou"], abs=1e-9)  # the kept epoch's weights
+    gap, gap_history = fit(config(epochs=1), data, val_dataset=val, cache=False)
+    assert "val_box_iou" not in gap_history[0] and "box_iou" not in evaluate(gap, loader, make_loss(config()))
+
+
 def test_box_loss_reads_the_first_box_of_each_image():
     images = torch.zeros(2, 3, 10, 20)
     labels = torch.tensor([1, 0])

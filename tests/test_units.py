@@ -291,6 +291,26 @@ def test_best_concepts_is_concept_iou_of_each_class_units():
         assert r["iou"] == pytest.approx(max(iou.max().item(), 0.0)) and r["concept"] == int(iou.argmax())
 
 
+def test_best_concepts_matches_the_random_units_on_firing_rate():
+    g = torch.Generator().manual_seed(13)
+    N, K, C = 8, 12, 3
+    maps = torch.rand(N, K, 3, 3, generator=g) * torch.linspace(0.2, 2.0, K)[None, :, None, None]
+    levels = U.unit_thresholds(maps, top=0.2)
+    weight = torch.randn(2, K, generator=g)
+    masks = [torch.rand(2, 6, 6, generator=g) > 0.5 for _ in range(N)]
+    ids = [torch.tensor([i % C, (i + 1) % C]) for i in range(N)]
+    rows, _ = U.best_concepts(maps, levels, weight, [0, 1], 2, masks, ids, C, seed=4, matched=True)
+    top = top_units(weight, [0, 1], 2)
+    expected = U.random_units(weight, [0, 1], 2, exclude=top, seed=4, rates=U.firing_rates(maps, levels))
+    assert [r["unit"] for r in rows if r["units"] == "random"] == expected.flatten().tolist()
+
+
+def test_detector_share_is_network_dissections_criterion():
+    assert U.DETECTOR_IOU == 0.04  # Bau et al. 2017
+    assert U.detector_share(torch.tensor([0.0, 0.041, 0.04, 0.5])) == 0.5  # strictly above 0.04
+    assert math.isnan(U.detector_share([]))
+
+
 def test_class_object_iou_averages_each_image_class_units():
     g = torch.Generator().manual_seed(12)
     maps = torch.rand(5, 8, 3, 3, generator=g)

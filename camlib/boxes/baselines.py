@@ -32,6 +32,8 @@ __all__ = [
     "center_box_accuracy",
     "centre_box",
     "centre_box_accuracy",
+    "centre_box_hits",
+    "centre_box_iou",
     "random_box_accuracy",
     "random_boxes",
 ]
@@ -176,11 +178,30 @@ def centre_box_hits(
         >>> centre_box_hits(torch.tensor([[16, 16, 47, 47], [0, 0, 31, 31]]), 64)
         tensor([ True, False])
     """
-    H, W = _image_size(size)
     iou_threshold = check_iou_threshold("iou_threshold", iou_threshold)
+    return centre_box_iou(gt_boxes, size, box_size=box_size) >= iou_threshold  # (N,)
+
+
+def centre_box_iou(
+    gt_boxes: Tensor | Sequence[Tensor], size: int | tuple[int, int], *, box_size: tuple[float, float] | None = None
+) -> Tensor:
+    """Per image, the IoU of the centred box with the best of the image's boxes (``centre_box_hits`` before the threshold).
+
+    What a box regressor that learned one box for every image scores: its mean is the chance level
+    a trained regressor must beat (``camlib.study.experiments.convergence``'s ``chance``).
+    Arguments as ``centre_box_accuracy``.
+
+    Returns:
+        ``DoubleTensor[N]``; 0 for an image without a box.
+
+    Example:
+        >>> centre_box_iou(torch.tensor([[16, 16, 47, 47], [0, 0, 31, 31]]), 64)  # the mean size: 32 x 32
+        tensor([1.0000, 0.1429], dtype=torch.float64)
+    """
+    H, W = _image_size(size)
     gt, valid, boxes = _gt(gt_boxes)
     box = centre_box((H, W), _mean_size(boxes) if box_size is None else box_size)
-    return _best_iou(box.expand(len(gt), 1, 4), gt, valid)[:, 0] >= iou_threshold  # (N,)
+    return _best_iou(box.expand(len(gt), 1, 4), gt, valid)[:, 0].double().clamp(min=0)  # (N,); -1 (no box) -> 0
 
 
 def center_box_accuracy(boxes: Tensor, image_size: int | tuple[int, int], *, fraction: float | None = None) -> float:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from camlib.cam.extractor import find_cam_layer
 from camlib.data.batch import collate
 from camlib.metrics.evaluate import LocalizationResult, evaluate_localization
 from camlib.study.stats import Interval, seed_interval
-from camlib.study.training import EarlyStopping, best_epoch, fit_small
+from camlib.study.training import EarlyStopping, best_epoch, fit_small, monitored
 
 __all__ = [
     "QUANTIZE",
@@ -110,13 +110,16 @@ def benchmark_splits(
 def kept_epoch(history: Sequence[dict[str, float]], *, patience: int = 0, min_delta: float = 0.0) -> int:
     """The epoch (index into ``history``) whose weights a run keeps: the best with early stopping, else the last.
 
+    "Best" on the score the run was stopped on (``camlib.study.training.monitored``: a box
+    regressor's ``val_box_iou``, every other network's ``val_accuracy``).
+
     Example:
         >>> h = [{"val_accuracy": a} for a in (0.5, 0.8, 0.79, 0.78)]
         >>> kept_epoch(h, patience=2, min_delta=0.01), kept_epoch(h)
         (1, 3)
     """
     if patience:
-        return best_epoch(list(history), min_delta=min_delta)
+        return best_epoch(list(history), monitored(list(history)), min_delta=min_delta)
     return len(history) - 1
 
 
@@ -175,7 +178,8 @@ def search_lr(lrs: Sequence[float], fit: Callable[..., Any], /, *args: Any, **kw
 
     The one learning-rate search of the study (``tune_lr``,
     ``tune_pooling_head``, ``camlib.study.vqa.tune_vqa``). A rate's score is
-    the ``"val_accuracy"`` of the epoch its run keeps (``kept_epoch``: the
+    the held-out score (``"val_accuracy"``; a box regressor's ``"val_box_iou"``:
+    ``camlib.study.training.monitored``) of the epoch its run keeps (``kept_epoch``: the
     best one with early stopping, else the last), read with the run's
     ``patience`` and ``min_delta``: those of ``kwargs``, else the defaults of
     ``fit``'s signature (a ``fit`` without such an argument does not stop
@@ -210,7 +214,8 @@ def search_lr(lrs: Sequence[float], fit: Callable[..., Any], /, *args: Any, **kw
     nets, histories, scores = {}, {}, {}
     for lr in lrs:
         nets[lr], histories[lr] = fit(*args, lr=lr, **kwargs)
-        scores[lr] = histories[lr][kept_epoch(histories[lr], patience=patience, min_delta=min_delta)]["val_accuracy"]
+        h = histories[lr]
+        scores[lr] = h[kept_epoch(h, patience=patience, min_delta=min_delta)][monitored(h)]
     best = max(lrs, key=lambda lr: (scores[lr], -lrs.index(lr)))  # ties: the first listed
     return LrSearch(best, scores, histories, nets[best])
 
@@ -418,14 +423,15 @@ def versus_baseline(runs: Sequence[Run], method: str, hits: Tensor, level: float
 
 
 def still_improving(
-    history: Sequence[dict[str, float]], key: str = "val_accuracy", tol: float = 0.01, patience: int = 1
+    history: Sequence[dict[str, float]], key: str | None = None, tol: float = 0.01, patience: int = 1
 ) -> bool:
     """Whether ``key`` rose by more than ``tol`` within the last ``patience`` epochs (``camlib.study.training.best_epoch``).
 
-    A network whose held-out accuracy still rises at the end of its training
+    A network whose held-out score still rises at the end of its training
     has not converged; one that early stopping ended (no rise for
     ``patience`` epochs) has. With one epoch there is nothing to compare: it
-    counts as still improving.
+    counts as still improving. ``key`` None: the score the run was stopped on
+    (``camlib.study.training.monitored``: a box regressor's ``val_box_iou``, else ``val_accuracy``).
 
     Example:
         >>> still_improving([{"val_accuracy": 0.5}, {"val_accuracy": 0.7}])
@@ -435,6 +441,7 @@ def still_improving(
         >>> still_improving([{"val_accuracy": a} for a in (0.5, 0.7, 0.69)], patience=2)
         True
     """
+    key = monitored(list(history)) if key is None else key
     if not history or key not in history[-1]:
         raise ValueError(f"`history` must hold per-epoch records with {key!r}, but got {list(history[-1:])}.")
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
@@ -442,22 +449,37 @@ def still_improving(
     return len(history) - 1 - best_epoch(list(history), key, min_delta=tol) < patience
 
 
-__all__ += ["convergence"]
+__all__ += ["COMPETENCE", "convergence"]
+
+# The least margin over chance (in the monitored score's units: a fraction of images, or of box IoU) by
+# which a network must beat it to be compared at all: a network at 10 classes that stopped at 18% accuracy
+# has stopped, not learned; comparing its maps says nothing about GAP or CAM.
+COMPETENCE = 0.10
 
 
 def convergence(
-    histories: dict[str, Sequence[dict[str, float]]], *, tol: float = 0.01, patience: int = 1
+    histories: dict[str, Sequence[dict[str, float]]],
+    *,
+    tol: float = 0.01,
+    patience: int = 1,
+    chance: float | Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The ``converged`` and ``why_not_converged`` arguments of a claim that compares trained networks.
 
     A comparison counts only when every compared network has converged
-    (``still_improving`` is False for each); the reason names the networks
-    still improving at their last epoch, with their last held-out accuracy
-    and its rise over their best earlier epoch.
+    (``still_improving`` is False for each) and, given ``chance``, learned its task: its best
+    held-out score (``best_epoch`` at ``tol``: the epoch early stopping keeps) must exceed the
+    chance level by ``COMPETENCE`` (a network that stopped early near chance has stopped, not
+    converged). The reason names each network that fails, with its held-out score (the
+    accuracy, or a box regressor's mean box IoU: ``camlib.study.training.monitored``).
 
     Args:
         histories: ``{network name: fit's history}``, at least one.
         tol, patience: as ``still_improving`` (``patience``: the networks' early-stopping patience).
+        chance: what a network that learned nothing scores on the monitored key: ``1 / classes``
+            for accuracy, the centred box's mean IoU for a box regressor
+            (``camlib.boxes.baselines.centre_box_iou``); one number for every network or one per
+            name (a name left out is not gated). None: no competence gate.
 
     Returns:
         ``{"converged": bool, "why_not_converged": str}``, to pass to
@@ -469,19 +491,31 @@ def convergence(
         'still improving at the last epoch: GAP (held-out accuracy 0.50, +0.20)'
         >>> convergence({"GAP": [{"val_accuracy": 0.4}]})["why_not_converged"]
         'still improving at the last epoch: GAP (held-out accuracy 0.40, one epoch only)'
+        >>> flat = [{"val_accuracy": 0.15}] * 3  # stopped, but barely above chance (0.10)
+        >>> convergence({"GAP": flat}, chance=0.1)["why_not_converged"]
+        'not above chance by 0.10: GAP (held-out accuracy 0.15, chance 0.10)'
     """
     if not isinstance(histories, dict) or not histories:
         raise ValueError(f"`histories` must map network names to histories, at least one, but got {histories!r}.")
-    still = []
+    if chance is not None and not isinstance(chance, Mapping) and not isinstance(chance, (int, float)):
+        raise ValueError(
+            f"`chance` must be a number, a mapping of network names to numbers, or None, but got {chance!r}."
+        )
+    still, weak = [], []
     for name, h in histories.items():
+        key = monitored(list(h))
+        score = "held-out " + ("box IoU" if key == "val_box_iou" else "accuracy")
         if still_improving(h, tol=tol, patience=patience):
-            rise = (
-                "one epoch only"
-                if len(h) == 1
-                else f"{h[-1]['val_accuracy'] - max(r['val_accuracy'] for r in h[:-1]):+.2f}"
-            )
-            still.append(f"{name} (held-out accuracy {h[-1]['val_accuracy']:.2f}, {rise})")
-    return {"converged": not still, "why_not_converged": "still improving at the last epoch: " + ", ".join(still)}
+            rise = "one epoch only" if len(h) == 1 else f"{h[-1][key] - max(r[key] for r in h[:-1]):+.2f}"
+            still.append(f"{name} ({score} {h[-1][key]:.2f}, {rise})")
+        level = chance.get(name) if isinstance(chance, Mapping) else chance
+        best = h[best_epoch(list(h), key, min_delta=tol)][key]
+        if level is not None and not best > level + COMPETENCE:
+            weak.append(f"{name} ({score} {best:.2f}, chance {level:.2f})")
+    why = ([f"still improving at the last epoch: {', '.join(still)}"] if still else []) + (
+        [f"not above chance by {COMPETENCE:.2f}: {', '.join(weak)}"] if weak else []
+    )
+    return {"converged": not (still or weak), "why_not_converged": "; ".join(why)}
 
 
 __all__ += [

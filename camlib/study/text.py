@@ -13,6 +13,7 @@ splits images into training and test halves, seeded.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import NamedTuple
@@ -30,8 +31,38 @@ __all__ = [
     "per_image_pxap",
     "random_maps",
     "score_text_maps",
+    "text_free",
     "text_split",
 ]
+
+# What marks a COCO image as holding text: a word of its captions, or one of its object categories (a sign, a
+# book, a screen, a clock face). The paper's negatives were outdoor SUN scenes without text; a negative that holds
+# a street sign would teach the text SVM that signs are not text.
+TEXT_WORDS = tuple(
+    "sign signs signage text writing written word words letter letters lettering banner billboard "
+    "poster logo label number numbers graffiti menu book books newspaper magazine screen clock "
+    "license plate advertisement advertising ad ads name says reads read scoreboard jersey shirt".split()
+)
+TEXT_CATEGORIES = ("stop sign", "parking meter", "book", "clock", "tv", "laptop", "cell phone", "keyboard", "remote")
+
+
+def text_free(captions: Sequence[str], categories: Sequence[str]) -> bool:
+    """Whether an image may serve as a negative of text: no caption names text and no object usually bears it.
+
+    A caption word (lower case, split at anything but letters) of ``TEXT_WORDS``, or a category of
+    ``TEXT_CATEGORIES``, marks the image as holding text. Captions miss text that nobody mentioned, so
+    this keeps fewer images with text, not none; an image with no captions is not known to be free of text.
+
+    Example:
+        >>> text_free(["A dog runs on the beach."], ["dog"]), text_free(["A red stop sign."], ["stop sign"])
+        (True, False)
+        >>> text_free(["Two men read the paper."], ["person"]), text_free([], ["dog"])
+        (False, False)
+    """
+    if not captions:
+        return False
+    words = {w for c in captions for w in re.split(r"[^a-z]+", c.lower()) if w}
+    return not (words & set(TEXT_WORDS)) and not (set(categories) & set(TEXT_CATEGORIES))
 
 
 def text_split(n: int, *, train: float = 0.5, seed: int = 0) -> tuple[Tensor, Tensor]:

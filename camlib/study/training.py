@@ -46,9 +46,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from camlib.boxes.geometry import best_iou
 from camlib.data.batch import Batch, check_batch, collate
 from camlib.data.common import Item
-from camlib.models.heads import BoxOutput, box_regression_loss, boxes_to_unit
+from camlib.models.heads import BoxOutput, box_regression_loss, boxes_to_unit, unit_to_boxes
 from camlib.models.registry import HEADS, MODELS, build_model
 from camlib.study.cache import cache_dir, cache_key, load_entry, save_entry
 
@@ -63,6 +64,8 @@ __all__ = [
     "evaluate",
     "fit",
     "make_loss",
+    "monitor",
+    "monitored",
     "train_one_epoch",
 ]
 
@@ -70,6 +73,31 @@ logger = logging.getLogger(__name__)
 
 
 SCHEDULES = ("constant", "cosine", "plateau")
+
+# The held-out score a head's training is stopped, scheduled and judged on (higher is better). A box
+# regressor's task is its box: its classification accuracy can stall while its boxes still improve (or
+# rise while they get worse), so it is stopped on the mean IoU of its boxes with the held-out images' own.
+_MONITOR = {"box": "val_box_iou"}
+
+
+def monitor(head: str) -> str:
+    """The history key a network with ``head`` is early-stopped, scheduled and judged on.
+
+    Example:
+        >>> monitor("gap"), monitor("box")
+        ('val_accuracy', 'val_box_iou')
+    """
+    return _MONITOR.get(head, "val_accuracy")
+
+
+def monitored(history: list[dict[str, float]] | tuple) -> str:
+    """The key the run behind ``history`` was stopped on: ``"val_box_iou"`` when it records one, else ``"val_accuracy"``.
+
+    Example:
+        >>> monitored([{"val_accuracy": 0.5, "val_box_iou": 0.4}]), monitored([{"val_accuracy": 0.5}])
+        ('val_box_iou', 'val_accuracy')
+    """
+    return "val_box_iou" if history and "val_box_iou" in history[-1] else "val_accuracy"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -85,14 +113,15 @@ class TrainConfig:
             (``model_kwargs`` may hold ``pretrained`` for the paper networks).
         epochs: passes over the data (the most, with ``patience``).
         patience: early stopping: 0 trains all ``epochs``; ``k > 0`` stops
-            once the held-out accuracy has not improved by more than
+            once the held-out score (``monitor(head)``: the accuracy, or for
+            ``head="box"`` the boxes' mean IoU) has not improved by more than
             ``min_delta`` for ``k`` epochs, and keeps the weights of the best
             epoch (``best_epoch``). Needs a ``val_dataset``.
         schedule: the learning rate over training: ``"constant"``;
             ``"cosine"`` (annealed to 0 over ``epochs``, per step); or
-            ``"plateau"`` (divided by 5 when the held-out accuracy has not
+            ``"plateau"`` (divided by 5 when the held-out score has not
             risen by ``min_delta`` for 2 epochs; needs a ``val_dataset``).
-        min_delta: the least rise of the held-out accuracy that counts as an
+        min_delta: the least rise of the held-out score that counts as an
             improvement (a fraction, e.g. 0.01).
         batch_size: the global batch (split over the processes under torchrun).
         lr, optimizer (``"adamw"`` or ``"sgd"``, with ``momentum``), weight_decay.
@@ -389,10 +418,16 @@ def evaluate(
     device: str = "cpu",
     channels_last: bool = False,
 ) -> dict[str, float]:
-    """``{"loss", "accuracy"}`` of ``model`` on ``loader`` in eval mode (restored after); images in ``channels_last`` when asked."""
+    """``{"loss", "accuracy"}`` of ``model`` on ``loader`` in eval mode (restored after); images in ``channels_last`` when asked.
+
+    A box head's output (``BoxOutput``) adds ``"box_iou"``: the mean over the images of its box's IoU
+    with the best of the image's ground-truth boxes (``camlib.boxes.geometry.best_iou``, the box in
+    inclusive pixels of the image: ``unit_to_boxes``), the score such a network is stopped on (``monitor``).
+    """
     training = model.training
     model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
+    loss_sum, correct, count, iou_sum = 0.0, 0, 0, 0.0
+    boxes = False
     try:
         for batch in loader:
             batch = check_batch(batch).to(device, non_blocking=True)
@@ -400,10 +435,17 @@ def evaluate(
             n = len(batch)
             loss_sum += loss_fn(output, batch).item() * n
             correct, count = correct + _correct(output, batch), count + n
+            if isinstance(output, BoxOutput):
+                boxes = True
+                pixels = unit_to_boxes(output.boxes.detach().float(), tuple(batch.images.shape[-2:]))
+                iou_sum += best_iou(pixels, [b.reshape(-1, 4) for b in batch.boxes]).sum().item()
     finally:
         model.train(training)
-    loss_sum, correct, count = _reduce([loss_sum, correct, count], device)
-    return {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1)}
+    loss_sum, correct, count, iou_sum = _reduce([loss_sum, correct, count, iou_sum], device)
+    scores = {"loss": loss_sum / max(count, 1), "accuracy": correct / max(count, 1)}
+    if boxes:
+        scores["box_iou"] = iou_sum / max(count, 1)
+    return scores
 
 
 def _spec(dataset: Dataset, given: dict | None) -> dict | None:
@@ -458,8 +500,8 @@ def fit(
         ``(model, history)``: the model in eval mode on ``config.device`` (with
         ``patience``, the weights of ``best_epoch(history, min_delta=...)``),
         and one dict per epoch run (``epoch``, ``train_loss``,
-        ``train_accuracy``, ``val_loss``, ``val_accuracy`` when validating,
-        ``seconds``).
+        ``train_accuracy``, ``val_loss``, ``val_accuracy`` when validating, and
+        ``val_box_iou`` for a box head, ``seconds``).
 
     Raises:
         NonFiniteLossError: the loss became NaN or infinite.
@@ -606,7 +648,7 @@ def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_wo
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=0.2, patience=2, threshold=config.min_delta, threshold_mode="abs"
         )
-    history, stopper = [], EarlyStopping(config.patience, config.min_delta)
+    history, stopper = [], EarlyStopping(config.patience, config.min_delta, key=monitor(config.head))
     for epoch in range(config.epochs):
         start = time.perf_counter()
         sampler.set_epoch(epoch)
@@ -624,8 +666,10 @@ def _train(config, dataset, val_dataset, collate_fn, device, rank, world, num_wo
         if val_loader is not None:
             val = evaluate(net, val_loader, loss_fn, device=device, channels_last=config.channels_last)
             row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+            if "box_iou" in val:
+                row["val_box_iou"] = val["box_iou"]
             if plateau is not None:
-                plateau.step(val["accuracy"])
+                plateau.step(row[monitor(config.head)])
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch")

@@ -647,7 +647,23 @@ def object_iou(maps: Tensor, thresholds: Tensor, units: Tensor, object_masks: Te
     return out
 
 
-__all__ += ["best_concepts", "class_object_iou"]
+__all__ += ["DETECTOR_IOU", "best_concepts", "class_object_iou", "detector_share"]
+
+# Network Dissection's criterion (Bau et al. 2017, Sec. 2.2): a unit is a detector of a concept when the IoU of
+# its segmentation with the concept, over the data set, exceeds 0.04. A row that calls a unit a detector by IoU
+# is held to it.
+DETECTOR_IOU = 0.04
+
+
+def detector_share(iou: Tensor | Sequence[float]) -> float:
+    """The share of units whose IoU exceeds ``DETECTOR_IOU`` (Network Dissection's detectors); NaN for none.
+
+    Example:
+        >>> detector_share([0.03, 0.05, 0.2, 0.04])  # 0.04 itself does not exceed the criterion
+        0.5
+    """
+    values = torch.as_tensor(iou, dtype=torch.float64).reshape(-1)
+    return float("nan") if not len(values) else (values > DETECTOR_IOU).double().mean().item()
 
 
 def best_concepts(
@@ -662,13 +678,16 @@ def best_concepts(
     *,
     min_images: int = 1,
     seed: int = 0,
+    matched: bool = False,
 ) -> tuple[list[dict], Tensor]:
     """Each class's top and random units, and the concept each detects best over a data set (chapter 07's scenes).
 
     For every class of ``classes``: its ``k`` top units by ``w_k^c`` (``top_units``) and ``k`` random others
     (``random_units``); each unit's IoU with every concept (``concept_iou``) over the images of ``maps``, a concept
     counting only when present on at least ``min_images`` images; its best concept is the one of largest IoU
-    (IoU 0 and concept None when no concept counts).
+    (IoU 0 and concept None when no concept counts). With ``matched``, the random units are matched to the
+    top ones on ``firing_rates(maps, thresholds)`` (a unit that fires on more images has more chances to overlap
+    a concept).
 
     Returns:
         ``(rows, images)``: one row per (class, set, unit) with ``class``, ``units`` (``"top"`` or
@@ -676,7 +695,8 @@ def best_concepts(
         the images where each concept is present.
     """
     top = top_units(weight, classes, k)
-    sets = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed)}
+    rates = firing_rates(maps, thresholds) if matched else None
+    sets = {"top": top, "random": random_units(weight, classes, k, exclude=top, seed=seed, rates=rates)}
     asked = torch.cat([u.flatten() for u in sets.values()]).unique()
     iou, images = concept_iou(maps[:, asked], thresholds[asked], concept_masks, concept_ids, num_concepts)
     iou = torch.nan_to_num(iou.masked_fill((images < min_images)[None], float("nan")), nan=-1.0)  # (U, C)
