@@ -8,6 +8,7 @@ import pytest
 from test_notebooks import _checked_claims, _glued, _has, _multiple, _text
 
 from camlib.book.verdicts import verdict
+from camlib.study.stats import Interval
 
 ABSENT = "n/a (data absent)"
 KEYS = ["objects", "generic", "concepts", "concepts_box", "controlled_typical", "controlled_concepts"]
@@ -59,6 +60,7 @@ def test_chapter04_on_coco(executed):
     generic = claims["generic"]
     strongest = max(pointing["centre point"], pointing["random point"])
     assert generic.estimate == pytest.approx(pointing["CAM"] - strongest, abs=1e-3)
+    assert generic.unit == "images" and 1 <= generic.n_units <= pairs  # the images resampled, not the pairs
     hits, n = g["concept_pointing"], g["concept_pairs"]
     assert set(hits) == METHODS and n >= 1
     assert all(_multiple(hits[k], 100 / n) for k in ("CAM point", "centre point", "CAM box", "centre box"))
@@ -68,7 +70,10 @@ def test_chapter04_on_coco(executed):
     ):
         row = claims[key]
         assert row.estimate == pytest.approx(hits[method] - max(hits[b] for b in bases), abs=1e-3)
-        assert row.verdict == verdict((row.estimate, row.low, row.high)).word
+        # the images are resampled, each with all of its pairs: the rule counts images, not pairs
+        assert row.unit == "images" and 1 <= row.n_units <= n
+        sized = Interval(row.estimate, row.low, row.high, n=row.n_units, unit=row.unit)
+        assert row.verdict == verdict(sized).word
     _check_controlled(nb, claims)
 
 

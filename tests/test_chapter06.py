@@ -29,12 +29,15 @@ def test_chapter06_smoke(executed):
     assert g["vqa_improving"] and all(c.verdict == "inconclusive" and not c.converged for c in claims.values())
     row = claims["vqa_pointing"]
     strongest = max(pointing["centre point"], pointing["random point"])
-    assert list(row.parts) == ["seed 0"]
-    assert row.parts["seed 0"][0] == pytest.approx(pointing["seed 0"] - strongest, abs=1e-3)
+    # one interval over the seeds and the questions (smoke: one seed, too few to decide), and a control
+    assert not row.parts and (row.n_units, row.unit) == (1, "seeds")
+    assert row.estimate == pytest.approx(pointing["seed 0"] - strongest, abs=1e-3)
+    assert list(row.controls) == ["each question's map taken from another image"]
     assert claims["vqa_swap"].estimate == pytest.approx(after - before, abs=1e-3)
     one = g["vqa_one"]  # one object per image
-    assert set(one) == {"both", "question", "pointing", "centre point", "random point"}
-    assert all(_multiple(one[k], 100 / n) for k in ("both", "question", "pointing", "centre point"))
-    row = claims["vqa_pointing_one"]
-    assert row.estimate == pytest.approx(one["pointing"] - max(one["centre point"], one["random point"]), abs=1e-3)
+    assert set(one) == {"both", "question", "pointing", "centre point", "random point", "edge density"}
+    assert all(_multiple(one[k], 100 / n) for k in ("both", "question", "pointing", "centre point", "edge density"))
+    row = claims["vqa_pointing_one"]  # against the strongest of three, an image-only saliency map among them
+    strongest = max(one["centre point"], one["random point"], one["edge density"])
+    assert row.estimate == pytest.approx(one["pointing"] - strongest, abs=1e-3)
     assert "Real data absent" in _text(nb)  # no VQA copy here
