@@ -209,6 +209,15 @@ def test_plain_papermill_refuses_an_unknown_parameter(tmp_path):
         )
 
 
+def _literal(node: ast.expr) -> bool:
+    """Whether ``node`` is a plain value (a number, a string, a list or dict of them, a negative number)."""
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_a_chapter_is_prose_over_camlib(path):
     """No helper defined in a notebook (it belongs in camlib, with a test), short code cells, setup hidden."""
@@ -227,6 +236,14 @@ def test_a_chapter_is_prose_over_camlib(path):
             if isinstance(t, ast.Name)
         ]
         assert not defined + named_lambdas, f"cell {cell.id} defines {defined + named_lambdas}: move them to camlib"
+        if "parameters" in cell.metadata.get("tags", []):  # plain values papermill overrides: no code, any length
+            plain = all(
+                isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+                and _literal(n.value)
+                for n in tree.body
+            )  # fmt: skip
+            assert plain, f"the parameters cell {cell.id} must hold only `name = literal` lines"
+            continue
         lines = [line for line in cell.source.splitlines() if line.strip()]
         assert len(lines) <= 45, f"cell {cell.id} has {len(lines)} lines of code: split it or move code to camlib"
     assert "remove-cell" in code[0].metadata.get("tags", []), "the parameters cell is hidden in the book"
