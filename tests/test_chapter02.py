@@ -134,7 +134,7 @@ def _check_controlled(g: dict, claims: dict) -> None:
     assert baseline.effect.startswith(
         "weak CAM − centred box" if g["centre_box_gt_known"] >= g["random_box_gt_known"] else "weak CAM − random box"
     )
-    assert not baseline.converged and baseline.reason.startswith(STILL + "weak (GAP) (held-out accuracy ")
+    assert not baseline.converged and baseline.reason.startswith(STILL + "weak (GAP), seed 0 (held-out accuracy ")
     assert baseline.verdict == verdict((baseline.estimate, baseline.low, baseline.high), converged=False).word
 
 
