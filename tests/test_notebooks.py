@@ -137,6 +137,8 @@ def _checked_claims(nb, keys: list[str]) -> dict:
             assert c.recompute() == Verdict(c.verdict, c.reason), c.key
         assert f"**{c.verdict}**" in _text(nb), c.key
         assert _glued(nb)[f"claim_{c.key}_verdict"] == c.verdict
+        if c.kind == "paper" and c.paper_effect == c.paper_effect:  # beside the paper's effect: on its metric
+            assert c.metric and c.metric == c.paper_metric, (c.key, c.metric, c.paper_metric)
     return claims
 
 

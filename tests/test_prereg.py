@@ -21,9 +21,11 @@ def test_the_books_registration_reads_and_every_chapter_is_in_it():
     chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("0[0-9]_*.ipynb"))
     assert sorted(found) == chapters
     assert found["03_cub_fine_grained"]["cub_crop_gt"] == prereg.Entry(
-        "noninferior", 5.0, found["03_cub_fine_grained"]["cub_crop_gt"].why
+        "noninferior", 5.0, found["03_cub_fine_grained"]["cub_crop_gt"].why, "accuracy"
     )
     assert all(e.why for claims in found.values() for e in claims.values() if e.margin)  # every margin says why
+    assert found["03_cub_fine_grained"]["cub_loc"].metric == "loc_acc_iou50"  # the paper's metric of Sec. 4.1
+    assert found["00_class_activation_maps"]["maps_differ"].metric == ""  # no number of the paper
 
 
 def test_every_registered_key_is_a_row_of_its_chapter():
@@ -66,7 +68,11 @@ def test_a_registered_row_takes_the_registered_test_and_refuses_another():
     [
         ("01_x:\n  a: {rule: bigger, margin: 0}\n", r"01_x / a: `rule` must be one of"),
         ("01_x:\n  a: {rule: greater, margin: -1}\n", r"01_x / a: `margin` must be a number >= 0"),
-        ("01_x:\n  a: {rule: greater, margin: 1, when: now}\n", r"01_x / a must hold rule, margin and why only"),
+        (
+            "01_x:\n  a: {rule: greater, margin: 1, when: now}\n",
+            r"01_x / a must hold rule, margin, why and metric only",
+        ),
+        ("01_x:\n  a: {rule: greater, margin: 0, metric: top1}\n", r"01_x / a: `metric` must be one of the paper's"),
         ("01_x: [a, b]\n", r"chapter '01_x' must map claim keys to entries"),
     ],
 )
@@ -97,4 +103,5 @@ def test_the_history_shows_when_each_entry_last_changed(tmp_path):
     assert found["01_x", "b"]["date"] == "2026-02-02" and found["01_x", "b"]["subject"] == "widen b after looking"
     shown = prereg.rows(path)
     assert shown[1]["last changed"].endswith("widen b after looking") and shown[0]["why"] == "only the sign counts"
+    assert shown[0]["paper's metric"] == "-"
     assert prereg.history(tmp_path / "absent.yml") == {}  # not in git: no history, no error

@@ -10,6 +10,7 @@ import matplotlib
 import nbformat
 import pytest
 
+from camlib.book.paper import difference
 from camlib.book.report import (
     Claim,
     ClaimTable,
@@ -35,7 +36,7 @@ def _table() -> ClaimTable:
         effect=(2.0, 0.5, 3.5),
         what="GMP − GAP loc error (points)",
         section="sec-loc",
-        paper_effect=1.38,
+        paper_effect=difference("table2", ("GoogLeNet-GMP", "GoogLeNet-GAP"), "loc_top1_err"),
         evidence="controlled benchmark",
         kind="paper",
     )
@@ -239,7 +240,7 @@ def test_claims_figure_shows_only_measured_effects():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["01 gap_gmp_loc (paper): GMP − GAP loc error (points)"]
     # the interval bar, the estimate, the paper's cross
     xs = sorted(x for line in ax.get_lines() for x in line.get_xdata())
-    assert 0.5 in xs and 3.5 in xs and 2.0 in xs and 1.38 in xs
+    assert 0.5 in xs and 3.5 in xs and 2.0 in xs and pytest.approx(1.38) in xs
     assert claims_figure(claims[1:]) is None
     matplotlib.pyplot.close(fig)
 
@@ -392,8 +393,42 @@ def test_the_answer_counts_paper_analogue_and_beyond_rows_by_evidence_and_never_
 def test_only_a_paper_row_draws_the_papers_effect():
     t = ClaimTable("01_x")
     for kind in ("paper", "analogue"):
-        t.add(kind, kind, paper="", study="", effect=(1.0, 0.5, 1.5), paper_effect=7.25, kind=kind, evidence="e")
+        t.add(
+            kind,
+            kind,
+            paper="",
+            study="",
+            effect=(1.0, 0.5, 1.5),
+            kind=kind,
+            evidence="e",
+            paper_effect=difference("table4", ("GT box crop", "full image"), "accuracy"),
+        )
     fig = claims_figure(t.claims)
     crosses = [line for line in fig.axes[0].get_lines() if line.get_marker() == "x"]
-    assert [list(line.get_xdata()) for line in crosses] == [[7.25]] and list(crosses[0].get_ydata()) == [0]
+    assert [list(line.get_xdata()) for line in crosses] == [[pytest.approx(7.5)]] and list(crosses[0].get_ydata()) == [
+        0
+    ]
     matplotlib.pyplot.close(fig)
+
+
+def test_a_paper_row_stands_beside_the_papers_effect_only_on_its_registered_metric():
+    """A *paper* row's paper effect names its metric (``camlib.book.paper.difference``), and in a registered
+    chapter it must be the metric ``book/preregistration.yml`` gives the row; an analogue may show a plain number."""
+    crop = difference("table4", ("CAM crop", "full image"), "accuracy")
+    box = difference("sec4.1", ("CAM box", "random box"), "loc_acc_iou50")
+    row = dict(claim="c", paper="p", study="s", effect=(6.0, 2.0, 9.0), evidence="e")
+    t = ClaimTable("03_cub_fine_grained")
+    kept = t.add("cub_crop", kind="paper", paper_effect=crop, **row)
+    assert (kept.metric, kept.paper_metric, kept.paper_effect) == ("accuracy", "accuracy", pytest.approx(4.8))
+    with pytest.raises(ValueError, match=r"is on the paper's 'loc_acc_iou50', but the row is registered on 'accuracy'"):
+        t.add("cub_crop_gt", kind="paper", paper_effect=box, **row)
+    with pytest.raises(ValueError, match=r"must come from camlib.book.paper.difference .* plain number 4.8"):
+        t.add("cub_crop_reference", kind="paper", paper_effect=4.8, **row)
+    with pytest.raises(ValueError, match=r"registered on 'accuracy'"):  # an analogue too: the figure would mislead
+        t.add("fg_crop", kind="analogue", paper_effect=box, **row)
+    # a registered paper row on no metric cannot stand beside an effect of the paper
+    with pytest.raises(ValueError, match=r"registered on 'no metric'"):
+        ClaimTable("00_class_activation_maps").add("maps_differ", kind="paper", paper_effect=crop, **row)
+    free = ClaimTable("09_mine")  # a reader's chapter, not registered: the paper effect's own metric is kept
+    assert free.add("a", kind="paper", paper_effect=crop, **row).metric == "accuracy"
+    assert free.add("b", kind="analogue", paper_effect=4.8, **row).paper_metric == ""

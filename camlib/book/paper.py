@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["PaperNumber", "TABLES", "difference", "get", "rows", "value"]
+__all__ = ["METRICS", "PaperEffect", "PaperNumber", "TABLES", "difference", "get", "rows", "value"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,34 @@ class PaperNumber:
     def __str__(self) -> str:
         """The number as the paper prints it: two decimals in Table 2, one elsewhere ("43.00", "63.0")."""
         return f"{self.value:.{2 if self.table == 'table2' else 1}f}"
+
+
+class PaperEffect(float):
+    """The paper's effect: a difference of two of its numbers on one metric, as ``difference`` returns it.
+
+    A ``float`` (it adds, rounds and compares as one) that keeps the metric and the rows it was taken from, so
+    that a row standing beside it as a reproduction can be checked to measure the same thing
+    (``camlib.book.report.ClaimTable.add`` refuses a *paper* row whose registered metric is another).
+
+    Example:
+        >>> e = difference("table4", ("CAM crop", "full image"), "accuracy")
+        >>> round(e, 1), e.metric, e.rows, e.table
+        (4.8, 'accuracy', ('CAM crop', 'full image'), 'table4')
+        >>> round(-e, 1), type(-e).__name__          # arithmetic gives a plain float: the metric is not carried
+        (-4.8, 'float')
+    """
+
+    table: str
+    rows: tuple[str, str]
+    metric: str
+
+    def __new__(cls, value: float, table: str, rows_: tuple[str, str], metric: str) -> PaperEffect:
+        out = super().__new__(cls, value)
+        out.table, out.rows, out.metric = table, tuple(rows_), metric  # type: ignore[assignment]
+        return out
+
+    def __repr__(self) -> str:
+        return f"PaperEffect({float(self)!r}, table={self.table!r}, rows={self.rows!r}, metric={self.metric!r})"
 
 
 # table key -> (what the table measures, {row: {metric: value}})
@@ -149,6 +177,8 @@ TABLES: dict[str, dict[str, dict[str, PaperNumber]]] = {
     }
     for table, (_, body) in _SOURCES.items()
 }
+# Every metric the paper's numbers are given in: a pre-registered row's ``metric`` must be one of them.
+METRICS = frozenset(m for body in TABLES.values() for metrics in body.values() for m in metrics)
 
 
 def get(table: str, row: str, metric: str) -> PaperNumber:
@@ -181,10 +211,11 @@ def versus(table: str, rows_: Sequence[str], metric: str) -> str:
     return " vs ".join(f"{row} {get(table, row, metric)}" for row in rows_)
 
 
-def difference(table: str, rows_: tuple[str, str], metric: str) -> float:
-    """``value(first row) - value(second row)`` for one metric of one table (e.g. GMP - GAP)."""
+def difference(table: str, rows_: tuple[str, str], metric: str) -> PaperEffect:
+    """``value(first row) - value(second row)`` for one metric of one table (e.g. GMP - GAP), as a ``PaperEffect``
+    (a float that names its metric)."""
     first, second = rows_
-    return value(table, first, metric) - value(table, second, metric)
+    return PaperEffect(value(table, first, metric) - value(table, second, metric), table, (first, second), metric)
 
 
 def rows(table: str) -> list[str]:

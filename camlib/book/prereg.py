@@ -2,7 +2,9 @@
 
 ``book/preregistration.yml`` holds, per chapter and claim key, the test's ``rule`` (``greater``,
 ``less``, ``equal``, ``noninferior``), its ``margin`` (in the effect's units) and, where the chapter
-has one, its ``why`` (the reasoning behind the margin). ``ClaimTable.add`` reads a registered row's
+has one, its ``why`` (the reasoning behind the margin) and, for a row that stands beside a number of the paper
+as a reproduction, the ``metric`` it measures (a metric of ``camlib.book.paper``: ``ClaimTable.add`` refuses a
+*paper* row whose paper effect is on another metric). ``ClaimTable.add`` reads a registered row's
 rule and margin from it and refuses a chapter that states others; a chapter that appears in the file
 must register every row it measures. ``history`` reads, from git, when each entry last changed, so a
 reader can see what changed after results were visible (the summary page shows it).
@@ -23,11 +25,13 @@ _RULES = ("greater", "less", "equal", "noninferior")
 
 
 class Entry(NamedTuple):
-    """One registered test: its rule, its margin (>= 0) and why, in words."""
+    """One registered test: its rule, its margin (>= 0), why, in words, and the paper's metric it measures
+    (empty when it stands beside no number of the paper)."""
 
     rule: str
     margin: float
     why: str = ""
+    metric: str = ""
 
 
 @functools.lru_cache(maxsize=4)
@@ -36,10 +40,12 @@ def registered(path: str | Path = FILE) -> dict[str, dict[str, Entry]]:
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: an entry without a known rule, with a negative or non-numeric margin, or unknown fields;
-            the message names the chapter and the key.
+        ValueError: an entry without a known rule, with a negative or non-numeric margin, a metric the paper does
+            not report (``camlib.book.paper.METRICS``), or unknown fields; the message names the chapter and the key.
     """
     import yaml
+
+    from camlib.book.paper import METRICS
 
     path = Path(path)
     if not path.is_file():
@@ -54,14 +60,17 @@ def registered(path: str | Path = FILE) -> dict[str, dict[str, Entry]]:
         out[chapter] = {}
         for key, e in claims.items():
             where = f"{path.name}: {chapter} / {key}"
-            if not isinstance(e, Mapping) or set(e) - {"rule", "margin", "why"}:
-                raise ValueError(f"{where} must hold rule, margin and why only, but holds {e!r}.")
+            if not isinstance(e, Mapping) or set(e) - {"rule", "margin", "why", "metric"}:
+                raise ValueError(f"{where} must hold rule, margin, why and metric only, but holds {e!r}.")
+            metric = e.get("metric", "")
+            if metric and metric not in METRICS:
+                raise ValueError(f"{where}: `metric` must be one of the paper's {sorted(METRICS)}, but got {metric!r}.")
             rule, m = e.get("rule"), e.get("margin", 0)
             if rule not in _RULES:
                 raise ValueError(f"{where}: `rule` must be one of {_RULES}, but got {rule!r}.")
             if isinstance(m, bool) or not isinstance(m, (int, float)) or not m >= 0:
                 raise ValueError(f"{where}: `margin` must be a number >= 0, but got {m!r}.")
-            out[chapter][key] = Entry(rule, float(m), str(e.get("why", "")))
+            out[chapter][key] = Entry(rule, float(m), str(e.get("why", "")), str(metric))
     return out
 
 
@@ -148,7 +157,7 @@ def history(path: str | Path = FILE) -> dict[tuple[str, str], dict[str, Any]]:
 
 def rows(path: str | Path = FILE) -> list[dict[str, str]]:
     """The pre-registration as table rows (``camlib.book.report.Table`` shows them): chapter, claim key, rule,
-    margin, why, and when the entry last changed (date, commit and its subject; "not committed" for a change not
+    margin, the paper's metric the row stands beside ("-": none), why, and when the entry last changed (date, commit and its subject; "not committed" for a change not
     yet committed)."""
     changed = history(path)
     found = []
@@ -166,6 +175,7 @@ def rows(path: str | Path = FILE) -> list[dict[str, str]]:
                     "claim": key,
                     "rule": e.rule,
                     "margin": f"{e.margin:g}",
+                    "paper's metric": e.metric or "-",
                     "why": e.why or "only the sign counts" if not e.margin else e.why,
                     "last changed": when,
                 }

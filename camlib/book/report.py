@@ -163,6 +163,8 @@ class Claim:
     unit: str = ""
     controls: dict = field(default_factory=dict)
     parts_are: str = ""
+    metric: str = ""
+    paper_metric: str = ""
 
     @property
     def controls_hold(self) -> bool | None:
@@ -204,8 +206,11 @@ class Claim:
 _KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
-def _registered(chapter: str, key: str, rule: str | None, margin: float | None, measured: bool) -> tuple[str, float]:
-    """A row's rule and margin: the pre-registered ones (``camlib.book.prereg``) where its chapter is registered."""
+def _registered(
+    chapter: str, key: str, rule: str | None, margin: float | None, measured: bool
+) -> tuple[str, float, str | None]:
+    """A row's rule, margin and paper metric: the pre-registered ones (``camlib.book.prereg``) where its chapter is
+    registered (metric ``""`` when the entry names none); a chapter not in the file gets metric None."""
     from camlib.book import prereg
 
     entry = prereg.entry(chapter, key) if measured else None
@@ -216,8 +221,36 @@ def _registered(chapter: str, key: str, rule: str | None, margin: float | None, 
                     f"`{name}` of {chapter} / {key!r} must be the pre-registered {kept!r} (book/preregistration.yml), "
                     f"but the chapter states {given!r}: change the registration, in the open, not the chapter."
                 )
-        return entry.rule, entry.margin
-    return ("greater" if rule is None else rule), (0.0 if margin is None else margin)
+        return entry.rule, entry.margin, entry.metric
+    return ("greater" if rule is None else rule), (0.0 if margin is None else margin), None
+
+
+def _paper_metric(key: str, kind: str, paper_effect: float | None, registered: str | None) -> tuple[str, str]:
+    """A row's metric and its paper effect's metric. A *paper* row stands beside the paper's effect as a
+    reproduction, so its effect must be the paper's own difference (``camlib.book.paper.difference``, which names
+    its metric) and, in a registered chapter, on the metric the pre-registration names for the row."""
+    from camlib.book.paper import PaperEffect
+
+    theirs = paper_effect.metric if isinstance(paper_effect, PaperEffect) else ""
+    if registered and theirs and registered != theirs:  # any kind: the figure would set the row beside another metric
+        raise ValueError(
+            f"`paper_effect` of {key!r} is on the paper's {theirs!r}, but the row is registered on {registered!r} "
+            "(book/preregistration.yml): give the paper's effect on the row's own metric, or none."
+        )
+    if kind != "paper" or paper_effect is None:
+        return registered or "", theirs
+    if not theirs:
+        raise ValueError(
+            f"`paper_effect` of the paper row {key!r} must come from camlib.book.paper.difference (a PaperEffect, which "
+            f"names its metric), but got the plain number {paper_effect!r}: a paper row must show what it measures."
+        )
+    if registered is not None and registered != theirs:
+        raise ValueError(
+            f"`paper_effect` of the paper row {key!r} is on the paper's {theirs!r}, but the row is registered on "
+            f"{registered or 'no metric'!r} (book/preregistration.yml): a row on another metric is an analogue "
+            f"(kind='analogue'), or its registration must name the metric."
+        )
+    return theirs, theirs
 
 
 def _control_effect(k: Mapping) -> str:
@@ -318,7 +351,10 @@ class ClaimTable:
             what, converged, why_not_converged: passed to ``camlib.book.verdicts.verdict``.
             verdict: a ready verdict, only when there is neither ``effect`` nor ``parts``.
             section: the label of the chapter's section that shows the evidence.
-            paper_effect: the paper's effect in the same orientation, where it has one.
+            paper_effect: the paper's effect in the same orientation, where it has one. A *paper* row's must be
+                ``camlib.book.paper.difference``'s (a ``PaperEffect``, which names its metric) on the metric that
+                ``book/preregistration.yml`` registers for the row: a row that measures something else is an
+                *analogue*. The row keeps both metrics (``Claim.metric``, ``Claim.paper_metric``).
             evidence: what gave this study's side: the network and the data ("EfficientNet-Lite0, 224 px, ILSVRC
                 val subset"), or the controlled benchmark (a text that starts with "controlled"); the front page and
                 the summary show it. Every row but a *check* names it.
@@ -337,7 +373,8 @@ class ClaimTable:
         Raises:
             ValueError: a key that is not a stable name or is already used; both or
                 neither of an effect and a ready verdict; a ``kind`` not in ``KINDS``, a context row with an
-                effect, or a row other than a check without ``evidence``.
+                effect, or a row other than a check without ``evidence``; a *paper* row whose ``paper_effect`` is
+                not a ``PaperEffect`` or is on a metric other than its registered one.
         """
         if not isinstance(key, str) or not key or set(key) - _KEY_CHARS:
             raise ValueError(f"`key` must be lower case letters, digits and '_', but got {key!r}.")
@@ -359,7 +396,8 @@ class ClaimTable:
             )
         if verdict is not None and (not isinstance(verdict, Verdict) or verdict.word not in (*VERDICTS, CONTEXT)):
             raise ValueError(f"`verdict` must be a camlib.book.verdicts.Verdict, but got {verdict!r}.")
-        rule, margin = _registered(self.chapter, key, rule, margin, measured)
+        rule, margin, registered_metric = _registered(self.chapter, key, rule, margin, measured)
+        metric, paper_metric = _paper_metric(key, kind, paper_effect, registered_metric)
         as_interval = lambda e: e if isinstance(e, Interval) else Interval(*e)  # noqa: E731
         rule_args = dict(claim=rule, margin=margin, converged=converged, why_not_converged=why_not_converged)
         split = {} if parts is None else {name: as_interval(e) for name, e in parts.items()}
@@ -393,6 +431,8 @@ class ClaimTable:
             low=nan if e is None else float(e.low),
             high=nan if e is None else float(e.high),
             paper_effect=nan if paper_effect is None else float(paper_effect),
+            metric=metric,
+            paper_metric=paper_metric,
             rule=rule if measured else "",
             margin=float(margin),
             converged=bool(converged),
