@@ -272,7 +272,7 @@ def show_localizations(
             shown = (m / peak).clamp(0, 1) if peak > 0 else m.new_zeros(m.shape)
             box = boxes[i].long().cpu()
             iou = float(box_iou(box[None], gt).max()) if len(gt) else float("nan")
-            label = f"{row_labels[i]}\n" if row_labels is not None and j == 0 else ""
+            label = f"{wrap_title(row_labels[i], panel)}\n" if row_labels is not None and j == 0 else ""
             overlay_cam(ax, array, shown, alpha=alpha, cmap=cmap, title=f"{label}{name}: IoU {iou:.2f}")
             for g in gt.tolist():
                 draw_box(ax, g, color="lime", style="--", width=1.5)
@@ -280,25 +280,80 @@ def show_localizations(
     return fig
 
 
-__all__ += ["CONTENT_WIDTH", "Legibility", "legibility"]
+def show_images(images: Sequence, titles: Sequence[str], *, panel: float = 1.9, max_panels: int = 4):
+    """Images in a grid of at most ``max_panels`` per row, each under its title (wrapped to the panel).
+
+    Args:
+        images: PIL images, ``Tensor[3, H, W]`` in [0, 1] or ``(H, W, 3)`` arrays.
+        titles: one title per image.
+        panel: the side of one panel in inches.
+        max_panels: panels per row (more images wrap to further rows, so none is shrunk to a strip).
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        ValueError: no images, or not one title per image.
+    """
+    import matplotlib.pyplot as plt
+
+    if not len(images) or len(titles) != len(images):
+        raise ValueError(f"`titles` must hold one title per image (>= 1), but got {len(titles)} for {len(images)}.")
+    cols = min(max_panels, len(images))
+    rows = -(-len(images) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(panel * cols, panel * 1.15 * rows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, image, title in zip(axes.flat, images, titles):
+        ax.imshow(display_image(image))
+        ax.set_title(wrap_title(str(title), panel, 8), fontsize=8)
+    return fig
+
+
+__all__ += ["CONTENT_WIDTH", "Legibility", "legibility", "show_images", "wrap_title"]
 
 CONTENT_WIDTH = 7.5  # inches: the book's text column (about 720 px at 96 px per inch)
 
 
 class Legibility(NamedTuple):
-    """How a page shows a figure: its smallest text and narrowest panel in points, and its share of the column."""
+    """How a page shows a figure: its smallest text and narrowest panel in points, its share of the column, and
+    the pairs of its texts that overlap (a long title running into its neighbour's)."""
 
     font: float
     panel: float
     width_share: float
+    overlaps: int = 0
+
+
+def wrap_title(text: str, panel: float, fontsize: float = 9.0) -> str:
+    """``text`` broken into lines that fit a panel ``panel`` inches wide at ``fontsize`` points.
+
+    A character is taken as 0.65 of the font size wide (DejaVu Sans' digits, its widest common glyphs), so
+    a title never runs into the next panel's (``legibility`` counts the overlaps). Words longer than a line are
+    broken.
+
+    Example:
+        >>> print(wrap_title("hit: what colour is the object nearest to the red object? blue / green", 1.9))
+        hit: what colour is the
+        object nearest to the red
+        object? blue / green
+    """
+    import textwrap
+
+    width = max(8, int(panel * 72 / (0.65 * fontsize)))
+    return "\n".join(textwrap.wrap(text, width=width, break_long_words=True)) or text
 
 
 def legibility(fig, width: float = CONTENT_WIDTH) -> Legibility:
-    """The smallest text and the narrowest panel of ``fig``, in points, as a page of ``width`` inches shows it.
+    """The smallest text and the narrowest panel of ``fig``, in points, as a page of ``width`` inches shows it,
+    and how many pairs of its texts overlap.
 
     A figure wider than the column is shrunk to it, and its text and panels with it; a narrower one is
     shown as it is. Panels are the axes that draw something (images, lines, patches, collections),
-    colour bars left out; text is every visible, non-empty text of the figure.
+    colour bars left out; text is every visible, non-empty text of the figure. Two texts overlap when their
+    drawn boxes share more than a point each way (a title running into the next panel's).
 
     Example:
         >>> import matplotlib.pyplot as plt
@@ -312,17 +367,32 @@ def legibility(fig, width: float = CONTENT_WIDTH) -> Legibility:
 
     fig.canvas.draw()  # the constrained layout places the axes
     scale = min(1.0, width / fig.get_figwidth())
-    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    hidden = {  # an axes turned off draws none of its axis' texts, though they still call themselves visible
+        id(t) for ax in fig.axes if not ax.axison for a in (ax.xaxis, ax.yaxis) for t in a.findobj(matplotlib.text.Text)
+    }
+    texts = [
+        t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+    ]
     fonts = [float(t.get_fontsize()) for t in texts]
     panels = [
         ax.get_position().width * fig.get_figwidth() * 72
         for ax in fig.axes
         if ax.get_label() != "<colorbar>" and (ax.images or ax.lines or ax.patches or ax.collections)
     ]
+    renderer = fig.canvas.get_renderer()
+    extents = [t.get_window_extent(renderer) for t in texts]
+    pad = fig.dpi / 72  # a point, in pixels
+    overlaps = sum(
+        1
+        for i, a in enumerate(extents)
+        for b in extents[i + 1 :]
+        if min(a.x1, b.x1) - max(a.x0, b.x0) > pad and min(a.y1, b.y1) - max(a.y0, b.y0) > pad
+    )
     return Legibility(
         font=float(min(fonts, default=float("inf")) * scale),
         panel=float(min(panels, default=float("inf")) * scale),
         width_share=float(min(1.0, fig.get_figwidth() / width)),
+        overlaps=overlaps,
     )
 
 

@@ -3,7 +3,8 @@
 A figure wider than the book's text column is shrunk to it, and its text with it: the figures are
 made here with the inputs the chapters give them, and each must keep its smallest text at
 ``MIN_FONT`` points or more and its narrowest panel at ``MIN_PANEL`` points or more once shown,
-and fill at least ``MIN_SHARE`` of the column when it has several panels (no thin strip of images).
+fill at least ``MIN_SHARE`` of the column when it has several panels (no thin strip of images), and
+have no two texts that overlap (a long title running into the next panel's).
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def _figures():
         images + images[:1], _maps(4, 64, 64), torch.tensor([[0, 0, 30, 30]]).expand(4, 4),
         [torch.tensor([[0, 0, 63, 63]])] * 4, ["a title", "b title", "c title", "d title"], ["why 1", "why 2"] * 2,
         columns=4)  # fmt: skip
+    questions = ["hit: what colour is the object nearest to the red object? blue / green",
+                 "miss: how many objects have the shape of the grey object? 3 / 1"] * 3  # fmt: skip
+    yield "06 show_localizations, the questions as labels", lambda: viz.show_localizations(
+        images * 2, {"answer CAM": (_maps(6, 64, 64), boxes6)}, gt6, row_labels=questions)  # fmt: skip
+    yield "05 show_images, six flagged negatives", lambda: viz.show_images(
+        [Image.new("RGB", (640, 427))] * 6, ["COCO_val2014_000000123456"] * 6)  # fmt: skip
 
 
 @pytest.mark.parametrize("name, draw", list(_figures()), ids=[n for n, _ in _figures()])
@@ -61,6 +68,7 @@ def test_a_chapter_figure_reads_at_the_pages_width(name, draw):
     assert seen.font >= MIN_FONT, f"{name}: its smallest text shows at {seen.font:.1f} pt"
     assert seen.panel >= MIN_PANEL, f"{name}: its narrowest panel shows at {seen.panel:.0f} pt"
     assert not several or seen.width_share >= MIN_SHARE, f"{name}: it fills {seen.width_share:.0%} of the column"
+    assert seen.overlaps == 0, f"{name}: {seen.overlaps} pair(s) of its texts overlap"
 
 
 def test_the_check_finds_a_shrunk_text_a_thin_panel_and_a_strip():
@@ -77,3 +85,15 @@ def test_the_check_finds_a_shrunk_text_a_thin_panel_and_a_strip():
     seen = viz.legibility(fig)
     plt.close(fig)
     assert seen.width_share == pytest.approx(1.9 / viz.CONTENT_WIDTH) and seen.width_share < MIN_SHARE
+
+
+def test_the_check_counts_texts_that_run_into_each_other():
+    fig, axes = plt.subplots(1, 3, figsize=(6, 2))
+    for ax in axes:
+        ax.imshow([[0, 1]])
+        ax.set_title("a title far too long for the panel it sits over", fontsize=9)
+    assert viz.legibility(fig).overlaps == 2  # each title into the next one's
+    for ax in axes:
+        ax.set_title(viz.wrap_title("a title far too long for the panel it sits over", 2.0), fontsize=9)
+    assert viz.legibility(fig).overlaps == 0
+    plt.close(fig)

@@ -406,3 +406,18 @@ def test_the_page_says_how_to_run_it_again(monkeypatch, cache):
     assert repr(p).startswith("make notebook NB=03")
     p.repository = "https://github.com/someone/camlib"
     assert "(`git clone https://github.com/someone/camlib`, then `make env`)" in p.rerun_markdown()
+
+
+def test_a_labelled_provenance_numbers_its_tables_and_names_them():
+    """On a chapter's page (``label``) both tables are numbered and captioned, and a sentence refers to each."""
+    data = [{"parameter": "w", "path": "w.pth", "sha256": "ab", "of": "the file"}]
+    text = Provenance([("a", "1")], data=data, label="05")._repr_markdown_()
+    assert text.startswith(
+        "The run is described in {numref}`tbl-05-run`, the data and weights it read, with their hashes, in "
+        "{numref}`tbl-05-data`."
+    )
+    assert ":::{table} The run: commit, environment, versions and times\n:name: tbl-05-run\n\n| what | value |" in text
+    assert ":name: tbl-05-data\n\n| parameter | path | sha256 | of |\n|---|---|---|---|\n| w | w.pth | `ab` |" in text
+    bare = Provenance([("a", "1")], label="a2")._repr_markdown_()  # no data read: no data table to name
+    assert bare.startswith("The run is described in {numref}`tbl-a2-run`.\n\n:::{table}") and "tbl-a2-data" not in bare
+    assert provenance({"profile": "smoke"}, label="06").label == "06"

@@ -556,11 +556,12 @@ class Provenance:
         parameters: str = "",
         rerun: str = "",
         repository: str = "",
+        label: str = "",
     ) -> None:
         self.rows = rows
         self.data = [dict(d) for d in data]
         self.parameters = parameters
-        self.rerun, self.repository = rerun, repository
+        self.rerun, self.repository, self.label = rerun, repository, label
 
     def rerun_markdown(self) -> str:
         """How to run this page again: the command, and where the code comes from."""
@@ -581,7 +582,19 @@ class Provenance:
 
     def _repr_markdown_(self) -> str:
         parts = [self.rerun_markdown()] if self.rerun else []
-        parts.append(Table([{"what": k, "value": v} for k, v in self.rows])._repr_markdown_())
+        run = Table([{"what": k, "value": v} for k, v in self.rows])
+        data_name = f"tbl-{self.label}-data"
+        if self.label:  # numbered and captioned, and named in the text below them
+            run = run.titled("The run: commit, environment, versions and times", f"tbl-{self.label}-run")
+            parts.append(
+                f"The run is described in {{numref}}`tbl-{self.label}-run`"
+                + (
+                    f", the data and weights it read, with their hashes, in {{numref}}`{data_name}`."
+                    if self.data
+                    else "."
+                )
+            )
+        parts.append(run._repr_markdown_())
         if self.data:
             shown = [
                 {
@@ -597,7 +610,10 @@ class Provenance:
                 "**Data and weights**: the sha256 of a file; of a folder, the sha256 of the `sha256sum` "
                 "lines of the files listed, in sorted order (`folder_digest` in `camlib/book/provenance.py`)."
             )
-            parts.append(Table(shown, ["parameter", "path", "sha256", "of"])._repr_markdown_())
+            data = Table(shown, ["parameter", "path", "sha256", "of"])
+            if self.label:
+                data = data.titled("The data and weights the run read, with their hashes", data_name)
+            parts.append(data._repr_markdown_())
         if self.parameters:
             fence = "````" if "```" in self.parameters else "```"
             parts.append(
@@ -617,7 +633,11 @@ class Provenance:
 
 
 def provenance(
-    params: Mapping, *, started: float | None = None, files: Mapping[str, str | os.PathLike] | None = None
+    params: Mapping,
+    *,
+    started: float | None = None,
+    files: Mapping[str, str | os.PathLike] | None = None,
+    label: str = "",
 ) -> Provenance:
     """The provenance of a run with ``params`` (a ``camlib.book.params.Params`` or a mapping); see the module docstring.
 
@@ -628,6 +648,8 @@ def provenance(
         started: ``time.time()`` at the start; default ``params.started``.
         files: more data the run read, ``label -> path`` (under the data root,
             or absolute): a file is hashed, a folder digested over every file below it.
+        label: the page's label (``"05"``, ``"a2"``): with one, the run's table and the data's are numbered and
+            captioned (``tbl-<label>-run``, ``tbl-<label>-data``) and a sentence names them.
 
     Example:
         >>> p = provenance({"profile": "smoke", "device": "cpu"}, started=time.time())
@@ -664,6 +686,7 @@ def provenance(
         parameters=_parameters_yaml(given, _data_roots(values)),
         rerun=os.environ.get(RERUN_ENV, ""),
         repository=_repository_url(),
+        label=label,
     )
 
 
