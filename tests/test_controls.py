@@ -416,3 +416,32 @@ def test_rows_unfit_for_their_own_reason_are_left_aside_in_the_controls_count():
           controls={"broken C": (-9.0, -13.0, -5.0)})  # fmt: skip
     said = controls_answer(t.claims)
     assert "(1 of them unfit to decide for their own reason, left aside)" in said and "all 1 others" in said
+
+
+def test_other_map_hits_scores_each_item_with_another_items_map_as_a_loop_does():
+    """Against the obvious loop: item i's target, item p[i]'s map (its peak; its box at the threshold)."""
+    from camlib.boxes.from_maps import boxes_from_maps
+    from camlib.boxes.geometry import box_iou
+    from camlib.study.controls import derangement, other_map_hits
+
+    g = torch.Generator().manual_seed(3)
+    maps = torch.rand(9, 12, 12, generator=g)
+    boxes = [torch.randint(0, 6, (int(k), 2), generator=g).repeat(1, 2) + torch.tensor([0, 0, 5, 5])
+             for k in torch.randint(1, 3, (9,), generator=g)]  # fmt: skip
+    found = other_map_hits(maps, boxes, tolerance=1, threshold=0.6, seed=4)
+    p = derangement(9, 4)
+    for i in range(9):
+        m = maps[p[i]]
+        y, x = divmod(int(m.flatten().argmax()), 12)
+        near = any(
+            (max(b[0] - x, 0, x - b[2]) ** 2 + max(b[1] - y, 0, y - b[3]) ** 2) ** 0.5 <= 1 for b in boxes[i].tolist()
+        )
+        assert found["point"][i].item() == float(near)
+        box = boxes_from_maps(m[None], 0.6)[0]
+        assert found["box"][i].item() == float(box_iou(box[None], boxes[i]).max().item() >= 0.5)
+    masks = [torch.zeros(12, 12, dtype=torch.bool) for _ in range(9)]  # masks as ConceptPairs keeps them: a list
+    for k, m in enumerate(masks):
+        m[k, :] = True  # item k's target is row k: another item's peak rarely lies on it
+    assert set(other_map_hits(maps, masks, seed=4)) == {"point"}  # masks: no box hits
+    with pytest.raises(ValueError, match="one target per map"):
+        other_map_hits(maps, boxes[:3])

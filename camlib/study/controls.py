@@ -16,6 +16,8 @@ once more with the claimed-better method *broken* in a way that keeps everything
   region, where "two regions differ" must not hold.
 - ``control_runs``: ``compare_heads``' runs with one method's results replaced by ``other_images``,
   ready for ``seed_effect`` and ``versus_baseline`` exactly as the row computes its effect.
+- ``other_map_hits``: pointing and box hits of maps scored against another item's targets (a
+  concept's or a class's map from another pair).
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["control_runs", "derangement", "mirror_region_ious", "other_box_hits", "other_class_correct", "other_images"]
+__all__ = [
+    "control_runs",
+    "derangement",
+    "mirror_region_ious",
+    "other_box_hits",
+    "other_class_correct",
+    "other_images",
+    "other_map_hits",
+]
 
 
 def derangement(n: int, seed: int = 0) -> Tensor:
@@ -214,3 +224,54 @@ def mirror_region_ious(
         a, b = (normalize_maps(resize_maps(m[i : i + 1], size), "max")[0].cpu() for m in (plain, mirrored))
         ious += [region_overlap(torch.stack([a[j], b[j]]), threshold).iou[0] for j in range(classes.shape[1])]
     return torch.stack(ious)
+
+
+def other_map_hits(
+    maps: Tensor,
+    targets: Tensor | Sequence[Tensor],
+    *,
+    tolerance: int = 0,
+    threshold: float | None = None,
+    seed: int = 0,
+) -> dict[str, Tensor]:
+    """Each item scored with item ``p[i]``'s map (``p = derangement(N, seed)``): its pointing hit and, for box
+    targets with a ``threshold``, its box hit.
+
+    The row's own measures, where the map is another item's (another image's, or on the same image another
+    concept's): ``"point"``, the map's maximum on item ``i``'s target within ``tolerance`` pixels
+    (``camlib.study.pointing.pointing_hits``); ``"box"``, the paper's box at ``threshold`` of that map with IoU
+    >= 0.5 with one of item ``i``'s boxes (``camlib.boxes.from_maps.boxes_from_maps``, ``best_iou``).
+
+    Args:
+        maps: ``Tensor[N, H, W]``, in the targets' frame.
+        targets: ``BoolTensor[N, H, W]`` masks (or a list of ``N`` masks), or ``N`` tensors of inclusive boxes
+            ``[m_i, 4]``.
+        tolerance: the pointing tolerance in pixels.
+        threshold: the box rule's fraction of the maximum (None: no box hits; masks have none).
+        seed: the derangement's seed.
+
+    Returns:
+        ``{"point": DoubleTensor[N]}``, and ``"box"`` with box targets and a threshold.
+
+    Example:
+        >>> m = torch.zeros(2, 8, 8); m[0, 1, 1] = 1.0; m[1, 6, 6] = 1.0       # each map peaks on its own box
+        >>> boxes = [torch.tensor([[0, 0, 2, 2]]), torch.tensor([[5, 5, 7, 7]])]
+        >>> {k: v.tolist() for k, v in other_map_hits(m, boxes, threshold=0.5).items()}
+        {'point': [0.0, 0.0], 'box': [0.0, 0.0]}
+    """
+    from camlib.boxes.from_maps import boxes_from_maps
+    from camlib.boxes.geometry import best_iou
+    from camlib.study.pointing import pointing_hits
+
+    if len(targets) != len(maps):
+        raise ValueError(f"`targets` must hold one target per map ({len(maps)}), but got {len(targets)}.")
+    if not isinstance(targets, Tensor) and len(targets) and all(t.dtype == torch.bool for t in targets):
+        targets = torch.stack(list(targets))  # masks kept one per item (``ConceptPairs.targets``)
+    p = derangement(len(maps), seed)
+    other = maps[p]
+    out = {"point": pointing_hits(other, targets, tolerance=tolerance).double()}
+    if threshold is not None and not isinstance(targets, Tensor):
+        out["box"] = (
+            best_iou(boxes_from_maps(other, threshold).cpu(), [t.reshape(-1, 4) for t in targets]) >= 0.5
+        ).double()
+    return out
