@@ -90,6 +90,10 @@ def _check_controlled(nb, glued, rows) -> None:
     assert s[0] == pytest.approx(glued["fg_acc_cam_crop"] - glued["fg_acc_full"], abs=0.11), small
     assert big[0] == pytest.approx(glued["fg_large_acc_cam_crop"] - glued["fg_large_acc_full"], abs=0.11), large
     assert all(p[1] <= p[0] <= p[2] for p in row.parts.values())
+    # one negative control per size: the CAM-crop SVM answering with another image's class, graded like the row
+    assert [name.split(":")[0] for name in row.controls] == list(row.parts)
+    assert all(c["verdict"] == verdict((c["estimate"], c["low"], c["high"]), margin=CROP_MARGIN).word
+               for c in row.controls.values())  # fmt: skip
     # smoke trains the controlled network for one epoch: it cannot have shown that it converged
     assert glued["fg_still_improving"] is True
     converged = not glued["fg_still_improving"]

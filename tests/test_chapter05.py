@@ -22,13 +22,16 @@ def _check_controlled(nb, claims) -> None:
     levels = g["controlled_pointing"]
     # smoke: three word sizes and three word counts, each scored for the CAM and the three baselines
     assert list(levels) == ["font 0.08-0.12", "font 0.14-0.2", "font 0.22-0.3", "1-1 words", "2-3 words", "4-6 words"]
-    assert all(set(by) == MAPS and all(0 <= v <= 100 for v in by.values()) for by in levels.values())
+    other = "CAM of another image"  # the negative control: each test image scored with another image's map
+    assert all(set(by) == MAPS | {other} and all(0 <= v <= 100 for v in by.values()) for by in levels.values())
     row = claims["controlled_text"]
-    assert list(row.parts) == list(levels)
-    for level, (estimate, low, high) in row.parts.items():
+    assert list(row.parts) == list(levels) and len(row.controls) == len(levels)
+    for (level, (estimate, low, high)), control in zip(row.parts.items(), row.controls.values()):
         by = levels[level]
-        assert estimate == pytest.approx(by["CAM"] - max(v for k, v in by.items() if k != "CAM"), abs=1e-3)
+        strongest = max(v for k, v in by.items() if k in MAPS - {"CAM"})
+        assert estimate == pytest.approx(by["CAM"] - strongest, abs=1e-3)
         assert low <= estimate <= high
+        assert control["estimate"] == pytest.approx(by[other] - strongest, abs=1e-3)
     # smoke trains one epoch: the network is still improving and the verdict is inconclusive
     assert g["controlled_improving"] is True and row.verdict == "inconclusive" and not row.converged
 

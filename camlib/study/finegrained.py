@@ -263,6 +263,8 @@ class CropStudy:
             the first ``k`` test images, for ``camlib.viz.show_localizations``.
         hits: ``{name: Tensor[N]}`` (float64), per test image, for every entry of
             ``localization`` (to pair them: ``versus_strongest``).
+        predicted: ``{input: LongTensor[N]}``, each SVM's class per test image (for a negative control:
+            ``camlib.study.controls.other_class_correct``); labels: ``LongTensor[N]``, the test images' classes.
     """
 
     accuracy: dict[str, float]
@@ -272,6 +274,8 @@ class CropStudy:
     boxes: dict[str, float]
     examples: dict[str, Any]
     hits: dict[str, Tensor] = field(default_factory=dict)
+    predicted: dict[str, Tensor] = field(default_factory=dict)
+    labels: Tensor | None = None
 
 
 def _features(model: nn.Module, images: Tensor, labels: Tensor, keep_maps: bool, batch_size: int) -> Features:
@@ -340,11 +344,11 @@ def crop_study(
     svm, predicted_test, correct = fit_and_score(whole["train"], whole["test"], **svm_args)
     predicted = {"train": svm.predict(whole["train"].pooled), "test": predicted_test}
     cam = {s: svm.cam_boxes(whole[s].maps, predicted[s], size=side, threshold=threshold) for s in data}
-    result = {"whole image": correct}
+    result, answers = {"whole image": correct}, {"whole image": predicted_test}
     for name, crop_boxes in (("CAM crop", cam), ("GT crop", gt)):
         f = {s: _features(model, crop_resize(b.images, crop_boxes[s], side, margin=margin), b.labels, False, batch_size)
              for s, b in data.items()}  # fmt: skip
-        result[name] = fit_and_score(f["train"], f["test"], **svm_args).correct
+        _, answers[name], result[name] = fit_and_score(f["train"], f["test"], **svm_args)
     hits = hits_with_baselines({"CAM box (predicted class)": cam["test"]}, list(gt["test"][:, None]), side,
                              train_boxes=gt["train"], draws=draws, generator=generator)  # fmt: skip
     hits[CENTRE_FITTED] = fitted_centre_hits(list(gt["test"][:, None]), side, train_boxes=gt["train"])
@@ -360,6 +364,8 @@ def crop_study(
         },  # fmt: skip
         localization={name: h.mean().item() for name, h in hits.items()},
         hits=hits,
+        predicted=answers,
+        labels=test.labels,
         boxes=box_summary(cam["test"], gt["test"], side),
         examples={
             "images": test.images[:k],
