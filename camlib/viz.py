@@ -337,8 +337,9 @@ def wrap_title(text: str, panel: float, fontsize: float = 9.0) -> str:
     Example:
         >>> print(wrap_title("hit: what colour is the object nearest to the red object? blue / green", 1.9))
         hit: what colour is the
-        object nearest to the red
-        object? blue / green
+        object nearest to the
+        red object? blue /
+        green
     """
     import textwrap
 

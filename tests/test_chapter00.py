@@ -152,7 +152,7 @@ def test_chapter00_reads_as_prose():
     code = [c for c in nb.cells if c.cell_type == "code"]
     tags = [c.metadata.get("tags", []) for c in code]
     assert tags[0] == ["parameters", "remove-cell"] and tags[1] == ["hide-input"] and tags[-1] == ["hide-input"]
-    assert "camlib.book.provenance.provenance(params)" in code[-1].source
+    assert 'camlib.book.provenance.provenance(params, label="00")' in code[-1].source
     shown = [c for c, t in zip(code, tags) if not {"remove-cell", "hide-input"} & set(t)]
     assert 1 <= len(shown) <= 2 and all("camlib." in c.source for c in shown)  # only the key calls are shown
     lines = [len([line for line in c.source.splitlines() if line.strip()]) for c in code]
